@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * record.c - record validation, names and the JSON form of every record.
+ *
+ * The JSON form is shared by `twitchctl tail --json`, twitch-mqtt and
+ * `twitchd --analyze`, so one function writes it. Numbers are formatted in
+ * the C locale whatever the caller's locale is (a client may have called
+ * setlocale for ncurses), and absent values are null, never NaN.
+ */
+#include <errno.h>
+#include <locale.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "records.h"
+#include "twitch.h"
+
+/* Exact sizes of the fixed-size records, indexed by type. */
+static const uint16_t record_size[TWITCH_REC_TYPE_MAX + 1] = {
+	[TWITCH_REC_TWITCH] = sizeof(struct twitch_rec_twitch),
+	[TWITCH_REC_SAMPLES] = 0,	/* variable, checked below */
+	[TWITCH_REC_BIOZ] = sizeof(struct twitch_rec_bioz),
+	[TWITCH_REC_STATUS] = sizeof(struct twitch_rec_status),
+	[TWITCH_REC_LOSS] = sizeof(struct twitch_rec_loss),
+	[TWITCH_REC_MARKER] = sizeof(struct twitch_rec_marker),
+	[TWITCH_REC_TEST] = sizeof(struct twitch_rec_test),
+};
+
+static bool has_nul(const char *s, size_t n)
+{
+	return memchr(s, '\0', n) != NULL;
+}
+
+TWITCH_API int twitch_record_check(const void *rec, size_t size)
+{
+	const struct twitch_record_hdr *h = rec;
+	const struct twitch_rec_samples *sb = rec;
+	uint64_t need;
+
+	if (rec == NULL || size < sizeof(*h) || h->size != size || size % 8)
+		return -EPROTO;
+	if (h->type == 0 || h->type > TWITCH_REC_TYPE_MAX)
+		return -EPROTO;
+	if (h->type != TWITCH_REC_SAMPLES)
+		return size == record_size[h->type] ? record_check_strings(rec) : -EPROTO;
+	if (size < sizeof(*sb))
+		return -EPROTO;
+	need = sizeof(*sb) + (uint64_t)sb->n_channels * sb->n_scans * sizeof(float);
+	if ((need + 7) / 8 * 8 != size || sb->n_channels == 0)
+		return -EPROTO;
+	return 0;
+}
+
+int record_check_strings(const void *rec)
+{
+	const struct twitch_record_hdr *h = rec;
+	const struct twitch_rec_marker *m = rec;
+	const struct twitch_rec_status *st = rec;
+
+	switch (h->type) {
+	case TWITCH_REC_MARKER:
+		if (m->len >= sizeof(m->text) || !has_nul(m->text, sizeof(m->text)) ||
+		    strlen(m->text) != m->len)
+			return -EPROTO;
+		return 0;
+	case TWITCH_REC_STATUS:
+		if (!has_nul(st->profile, sizeof(st->profile)) ||
+		    !has_nul(st->dev_name, sizeof(st->dev_name)) ||
+		    !has_nul(st->text, sizeof(st->text)))
+			return -EPROTO;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+TWITCH_API const char *twitch_record_type_name(unsigned int type)
+{
+	static const char *const names[] = {
+		[TWITCH_REC_TWITCH] = "twitch",	[TWITCH_REC_SAMPLES] = "samples",
+		[TWITCH_REC_BIOZ] = "bioz",	[TWITCH_REC_STATUS] = "status",
+		[TWITCH_REC_LOSS] = "loss",	[TWITCH_REC_MARKER] = "marker",
+		[TWITCH_REC_TEST] = "test",
+	};
+
+	return type < sizeof(names) / sizeof(names[0]) && names[type] ? names[type] : "unknown";
+}
+
+TWITCH_API const char *twitch_class_name(unsigned int c)
+{
+	static const char *const names[] = {
+		[TWITCH_CLASS_FASCICULATION] = "fasciculation",
+		[TWITCH_CLASS_DOUBLET] = "doublet",
+		[TWITCH_CLASS_MULTIPLET] = "multiplet",
+		[TWITCH_CLASS_MYOCLONUS] = "myoclonus",
+		[TWITCH_CLASS_PHASIC] = "phasic",
+		[TWITCH_CLASS_LIMB_MOVEMENT] = "limb_movement",
+		[TWITCH_CLASS_TONIC] = "tonic",
+	};
+
+	return c < sizeof(names) / sizeof(names[0]) && names[c] ? names[c] : "unknown";
+}
+
+TWITCH_API const char *twitch_status_name(unsigned int s)
+{
+	switch (s) {
+	case TWITCH_STATUS_DAEMON_START: return "daemon_start";
+	case TWITCH_STATUS_DAEMON_STOP: return "daemon_stop";
+	case TWITCH_STATUS_DEVICE_UP: return "device_up";
+	case TWITCH_STATUS_DEVICE_LOST: return "device_lost";
+	case TWITCH_STATUS_CONFIG_RELOADED: return "config_reloaded";
+	case TWITCH_STATUS_HEARTBEAT: return "heartbeat";
+	case TWITCH_STATUS_DAEMON_GONE: return "daemon_gone";
+	case TWITCH_STATUS_DAEMON_RESTARTED: return "daemon_restarted";
+	case TWITCH_STATUS_PRODUCER_STALLED: return "producer_stalled";
+	default: return "unknown";
+	}
+}
+
+TWITCH_API const char *twitch_loss_name(unsigned int r)
+{
+	switch (r) {
+	case TWITCH_LOSS_DEVICE_OVERRUN: return "device_overrun";
+	case TWITCH_LOSS_GAP: return "gap";
+	case TWITCH_LOSS_READER_LAPPED: return "reader_lapped";
+	case TWITCH_LOSS_RESTART: return "restart";
+	default: return "unknown";
+	}
+}
+
+TWITCH_API const char *twitch_model_name(unsigned int model)
+{
+	/* model ids are assigned by the bioimpedance code as it lands */
+	return model == 0 ? "none" : "unknown";
+}
+
+/* A bounded appender: once full it stays full and reports -ENOSPC. */
+struct jbuf {
+	char *p;
+	size_t size, len;
+	bool full;
+};
+
+static void jprintf(struct jbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void jprintf(struct jbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->full)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->len, b->size - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= b->size - b->len) {
+		b->full = true;
+		return;
+	}
+	b->len += (size_t)n;
+}
+
+static void jnum(struct jbuf *b, const char *key, double v)
+{
+	if (isfinite(v))
+		jprintf(b, ",\"%s\":%.6g", key, v);
+	else
+		jprintf(b, ",\"%s\":null", key);
+}
+
+static void jstr(struct jbuf *b, const char *key, const char *s)
+{
+	const unsigned char *c;
+
+	jprintf(b, ",\"%s\":\"", key);
+	for (c = (const unsigned char *)s; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			jprintf(b, "\\%c", *c);
+		else if (*c < 0x20)
+			jprintf(b, "\\u%04x", *c);
+		else
+			jprintf(b, "%c", *c);
+	}
+	jprintf(b, "\"");
+}
+
+static void json_body(struct jbuf *b, const void *rec)
+{
+	const struct twitch_record_hdr *h = rec;
+
+	switch (h->type) {
+	case TWITCH_REC_TWITCH: {
+		const struct twitch_rec_twitch *e = rec;
+
+		jprintf(b, ",\"channel\":%u,\"channel_mask\":%llu", e->channel,
+			(unsigned long long)e->channel_mask);
+		jstr(b, "class", twitch_class_name(e->twitch_class));
+		jprintf(b, ",\"onset\":%s", h->flags & TWITCH_EVF_ONSET ? "true" : "false");
+		jnum(b, "duration_ms", e->duration_ms);
+		jnum(b, "peak_uv", e->peak_uv);
+		jnum(b, "energy", e->energy);
+		jnum(b, "snr", e->snr);
+		jnum(b, "noise_floor_uv", e->noise_floor_uv);
+		jprintf(b, ",\"index_epoch\":%u", e->index_epoch);
+		break;
+	}
+	case TWITCH_REC_SAMPLES: {
+		const struct twitch_rec_samples *s = rec;
+
+		jprintf(b, ",\"n_channels\":%u,\"n_scans\":%u,\"index_epoch\":%u",
+			s->n_channels, s->n_scans, s->index_epoch);
+		jnum(b, "rate_hz", s->rate_hz);
+		jstr(b, "unit", s->unit == TWITCH_UNIT_UV ? "uV" :
+				s->unit == TWITCH_UNIT_OHM ? "ohm" : "raw");
+		break;
+	}
+	case TWITCH_REC_BIOZ: {
+		const struct twitch_rec_bioz *z = rec;
+
+		jnum(b, "r0_ohm", z->r0_ohm);
+		jnum(b, "rinf_ohm", z->rinf_ohm);
+		jnum(b, "alpha", z->alpha);
+		jnum(b, "fc_hz", z->fc_hz);
+		jnum(b, "r50_ohm", z->r50_ohm);
+		jnum(b, "xc50_ohm", z->xc50_ohm);
+		jnum(b, "phase_deg_50k", z->phase_deg_50k);
+		jnum(b, "ecw_l", z->ecw_l);
+		jnum(b, "icw_l", z->icw_l);
+		jnum(b, "tbw_l", z->tbw_l);
+		jnum(b, "tbw_sf_l", z->tbw_sf_l);
+		jnum(b, "ecw_tbw", z->ecw_tbw);
+		jnum(b, "ri_index", z->ri_index);
+		jnum(b, "ri_uncert", z->ri_uncert);
+		jnum(b, "temp_c", z->temp_c);
+		jprintf(b, ",\"trusted\":%s", z->flags & TWITCH_BIOZF_TRUSTED ? "true" : "false");
+		break;
+	}
+	case TWITCH_REC_STATUS: {
+		const struct twitch_rec_status *s = rec;
+
+		jstr(b, "state", twitch_status_name(s->state));
+		jstr(b, "profile", s->profile);
+		jstr(b, "dev_name", s->dev_name);
+		jprintf(b, ",\"n_channels\":%u,\"index_epoch\":%u", s->n_channels,
+			s->index_epoch);
+		jnum(b, "rate_hz", s->rate_hz);
+		jstr(b, "text", s->text);
+		break;
+	}
+	case TWITCH_REC_LOSS: {
+		const struct twitch_rec_loss *l = rec;
+
+		jstr(b, "reason", twitch_loss_name(l->reason));
+		jprintf(b, ",\"count\":%llu,\"exact\":%s", (unsigned long long)l->count,
+			l->exact ? "true" : "false");
+		break;
+	}
+	case TWITCH_REC_MARKER: {
+		const struct twitch_rec_marker *m = rec;
+
+		jstr(b, "text", m->text);
+		jprintf(b, ",\"client_pid\":%u,\"client_uid\":%u", m->client_pid, m->client_uid);
+		break;
+	}
+	case TWITCH_REC_TEST: {
+		const struct twitch_rec_test *t = rec;
+
+		jprintf(b, ",\"intended_ns\":%llu", (unsigned long long)t->intended_ns);
+		break;
+	}
+	}
+}
+
+TWITCH_API int twitch_record_json(const void *rec, size_t size, uint64_t t0_mono_ns,
+				  char *buf, size_t buf_size)
+{
+	const struct twitch_record_hdr *h = rec;
+	struct jbuf b = { .p = buf, .size = buf_size };
+	locale_t c_loc, old;
+	double t;
+
+	if (buf == NULL || buf_size == 0)
+		return -EINVAL;
+	if (twitch_record_check(rec, size) < 0)
+		return -EPROTO;
+	c_loc = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+	if (c_loc == (locale_t)0)
+		return -ENOMEM;
+	old = uselocale(c_loc);
+
+	t = h->t_mono_ns >= t0_mono_ns ? (double)(h->t_mono_ns - t0_mono_ns) / 1e9
+				       : -(double)(t0_mono_ns - h->t_mono_ns) / 1e9;
+	jprintf(&b, "{\"type\":\"%s\",\"seq\":%llu,\"t\":%.6f,\"t_mono_ns\":%llu,"
+		"\"t_real_ns\":%llu", twitch_record_type_name(h->type),
+		(unsigned long long)h->seqno, t, (unsigned long long)h->t_mono_ns,
+		(unsigned long long)h->t_real_ns);
+	if (h->device != TWITCH_DEVICE_NONE)
+		jprintf(&b, ",\"device\":%u", h->device);
+	if (h->sample_index != TWITCH_INDEX_NONE)
+		jprintf(&b, ",\"sample_index\":%llu", (unsigned long long)h->sample_index);
+	if (h->flags & TWITCH_RECF_LOCAL)
+		jprintf(&b, ",\"local\":true");
+	json_body(&b, rec);
+	jprintf(&b, "}");
+
+	uselocale(old);
+	freelocale(c_loc);
+	return b.full ? -ENOSPC : (int)b.len;
+}

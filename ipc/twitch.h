@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * twitch.h - libtwitch, the client library of twitchd.
+ *
+ * twitchd publishes twitch events, sample blocks, bioimpedance estimates and
+ * status through shared-memory broadcast rings. A client connects to the
+ * daemon's control socket, receives the rings as sealed read-only memfds and
+ * reads records from them without ever slowing the daemon down: a reader
+ * that falls behind is told exactly how many records it lost.
+ *
+ * Conventions: functions return 0 (or a count) on success and a negative
+ * errno on failure; ret_ parameters are written only on success; objects
+ * are created by the _new and _connect functions and released by NULL-safe
+ * _free functions that return NULL. The library never logs, exits or keeps global state.
+ * Not thread-safe per object: use one client and its readers from one
+ * thread at a time. twitchd is a monitoring aid, not a diagnostic device.
+ */
+#ifndef TWITCH_H
+#define TWITCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TWITCH_API __attribute__((visibility("default")))
+
+#define TWITCH_VERSION_MAJOR 1
+#define TWITCH_VERSION_MINOR 0
+
+/* Where twitchd listens unless $TWITCH_SOCKET or the caller says otherwise. */
+#define TWITCH_SOCKET_DEFAULT "/run/twitchd/control.sock"
+
+/* ------------------------------------------------------------------ */
+/* Records. Frozen ABI: fixed-width fields only; to extend, add types. */
+
+#define TWITCH_REC_TWITCH	1	/* struct twitch_rec_twitch */
+#define TWITCH_REC_SAMPLES	2	/* struct twitch_rec_samples + data */
+#define TWITCH_REC_BIOZ		3	/* struct twitch_rec_bioz */
+#define TWITCH_REC_STATUS	4	/* struct twitch_rec_status */
+#define TWITCH_REC_LOSS		5	/* struct twitch_rec_loss */
+#define TWITCH_REC_MARKER	6	/* struct twitch_rec_marker */
+#define TWITCH_REC_TEST		7	/* struct twitch_rec_test (benchmarks) */
+#define TWITCH_REC_TYPE_MAX	7
+
+#define TWITCH_DEVICE_NONE	UINT16_C(0xffff)
+#define TWITCH_INDEX_NONE	UINT64_MAX
+
+/* Every record starts with this; size covers the whole record. */
+struct twitch_record_hdr {
+	uint16_t type;		/* TWITCH_REC_* */
+	uint16_t size;		/* bytes, multiple of 8 */
+	uint16_t device;	/* device index, TWITCH_DEVICE_NONE if none */
+	uint16_t flags;		/* per type, see below */
+	uint64_t seqno;		/* record sequence number in its stream, from 0 */
+	uint64_t t_mono_ns;	/* CLOCK_MONOTONIC, ns */
+	uint64_t t_real_ns;	/* CLOCK_REALTIME, ns, for display only */
+	uint64_t sample_index;	/* first/onset sample, TWITCH_INDEX_NONE if none */
+};
+
+/* flags of a record made by libtwitch itself rather than read from a ring */
+#define TWITCH_RECF_LOCAL	UINT16_C(0x8000)
+
+/* Twitch classes. */
+#define TWITCH_CLASS_FASCICULATION	1	/* single potential, ~2-30 ms */
+#define TWITCH_CLASS_DOUBLET		2	/* two potentials 30-35 ms apart and the like */
+#define TWITCH_CLASS_MULTIPLET		3
+#define TWITCH_CLASS_MYOCLONUS		4	/* fragmentary, <= 150 ms */
+#define TWITCH_CLASS_PHASIC		5	/* burst 0.1-5 s */
+#define TWITCH_CLASS_LIMB_MOVEMENT	6	/* AASM LM, 0.5-10 s */
+#define TWITCH_CLASS_TONIC		7
+#define TWITCH_CLASS_MAX		7
+
+#define TWITCH_EVF_ONSET	UINT16_C(0x0001)	/* onset notice; the final record follows */
+
+struct twitch_rec_twitch {
+	struct twitch_record_hdr hdr;	/* sample_index = onset sample */
+	uint64_t channel_mask;		/* every channel the potential was seen on */
+	uint32_t channel;		/* primary channel, from 0 in the device's order */
+	uint32_t twitch_class;		/* TWITCH_CLASS_* */
+	uint32_t duration_samples;
+	uint32_t index_epoch;		/* sample-index epoch of the device */
+	float duration_ms;
+	float peak_uv;
+	float energy;			/* TKEO energy, uV^2 */
+	float snr;			/* peak over noise floor */
+	float noise_floor_uv;
+	float rate_hz;			/* the device's sampling rate */
+};
+
+#define TWITCH_UNIT_UV		1	/* microvolts */
+#define TWITCH_UNIT_OHM		2
+#define TWITCH_UNIT_RAW		3	/* device counts: no scale known */
+
+struct twitch_rec_samples {
+	struct twitch_record_hdr hdr;	/* sample_index = index of the first scan */
+	uint32_t index_epoch;		/* bumps when a device returns after loss */
+	uint16_t n_channels;
+	uint16_t n_scans;
+	float rate_hz;
+	uint32_t unit;			/* TWITCH_UNIT_* */
+	float data[];			/* n_scans * n_channels, interleaved by scan */
+};
+
+/* Bioimpedance estimate. Absent values are NaN and their valid bit clear. */
+#define TWITCH_BIOZF_TRUSTED	UINT32_C(0x0001)	/* fit passed every quality check */
+#define TWITCH_BIOZF_SUBJECT	UINT32_C(0x0002)	/* subject data known: body water valid */
+#define TWITCH_BIOZF_BASELINE	UINT32_C(0x0004)	/* resistance index valid */
+#define TWITCH_BIOZF_BIVA	UINT32_C(0x0008)	/* BIVA point and class valid */
+
+struct twitch_rec_bioz {
+	struct twitch_record_hdr hdr;	/* sample_index = sweep number */
+	uint32_t flags;			/* TWITCH_BIOZF_* */
+	uint32_t n_points;		/* frequencies in the sweep */
+	uint32_t n_used;		/* used by the fit (outliers dropped) */
+	uint32_t biva_class;		/* 50, 75, 95 or 100 (outside 95%) */
+	uint16_t model_fit;		/* model ids: names via twitch_model_name() */
+	uint16_t model_ecw;
+	uint16_t model_tbw_sf;
+	uint16_t model_biva;
+	uint32_t alerts;		/* alert bits raised by this sweep */
+	uint32_t _reserved;
+	double r0_ohm, rinf_ohm, alpha, fc_hz;
+	double r50_ohm, xc50_ohm, phase_deg_50k;
+	double ecw_l, icw_l, tbw_l, tbw_sf_l, ecw_tbw;
+	double biva_r_h, biva_xc_h;	/* ohm/m */
+	double ri_index, ri_uncert;	/* extracellular-resistance index vs baseline */
+	double temp_c;
+	double rms_residual_ohm;
+};
+
+/* Status states. */
+#define TWITCH_STATUS_DAEMON_START	1
+#define TWITCH_STATUS_DAEMON_STOP	2
+#define TWITCH_STATUS_DEVICE_UP		3
+#define TWITCH_STATUS_DEVICE_LOST	4
+#define TWITCH_STATUS_CONFIG_RELOADED	5
+#define TWITCH_STATUS_HEARTBEAT		6
+/* made by libtwitch (TWITCH_RECF_LOCAL): */
+#define TWITCH_STATUS_DAEMON_GONE	16	/* socket closed or ring closed */
+#define TWITCH_STATUS_DAEMON_RESTARTED	17	/* reconnected to a new epoch */
+#define TWITCH_STATUS_PRODUCER_STALLED	18	/* heartbeat older than 10 periods */
+
+struct twitch_rec_status {
+	struct twitch_record_hdr hdr;
+	uint32_t state;			/* TWITCH_STATUS_* */
+	uint32_t index_epoch;
+	uint32_t n_channels;
+	float rate_hz;
+	char profile[24];		/* NUL-terminated */
+	char dev_name[24];		/* NUL-terminated */
+	char text[96];			/* NUL-terminated, human-readable */
+};
+
+#define TWITCH_LOSS_DEVICE_OVERRUN	1	/* the device or kernel dropped scans */
+#define TWITCH_LOSS_GAP			2	/* shortfall against elapsed time */
+#define TWITCH_LOSS_READER_LAPPED	3	/* this reader was overtaken (local) */
+#define TWITCH_LOSS_RESTART		4	/* records of an old epoch not seen (local) */
+
+struct twitch_rec_loss {
+	struct twitch_record_hdr hdr;	/* sample_index = first lost sample if known */
+	uint32_t reason;		/* TWITCH_LOSS_* */
+	uint32_t exact;			/* 1: count is exact; 0: within one block */
+	uint64_t count;			/* scans (device) or records (reader) lost */
+};
+
+#define TWITCH_MARKER_MAX	160
+
+struct twitch_rec_marker {
+	struct twitch_record_hdr hdr;
+	uint32_t client_pid;
+	uint32_t client_uid;
+	uint32_t len;			/* bytes of text, without the NUL */
+	uint32_t _reserved;
+	char text[TWITCH_MARKER_MAX];	/* NUL-terminated UTF-8 */
+};
+
+struct twitch_rec_test {
+	struct twitch_record_hdr hdr;
+	uint64_t intended_ns;		/* intended send time, CLOCK_MONOTONIC */
+	uint64_t check;			/* a function of seqno, to catch torn reads */
+};
+
+/* ------------------------------------------------------------------ */
+/* Connection to the daemon. */
+
+struct twitch_client;
+struct twitch_reader;
+
+struct twitch_stream_info {
+	char name[24];			/* e.g. "events", "samples0" */
+	uint32_t type;			/* 1 events, 2 samples, 3 test */
+	uint32_t device;		/* device index of a samples stream, else UINT32_MAX */
+	uint32_t slot_size;		/* bytes */
+	uint32_t n_slots;
+	uint32_t max_record;		/* largest record the stream can hold, bytes */
+};
+
+/*
+ * twitch_client_connect() - connect to twitchd and map its streams read-only.
+ * @path: control socket; NULL means $TWITCH_SOCKET, else TWITCH_SOCKET_DEFAULT.
+ * Return: 0 and a new client in *ret (the caller owns it), -ENOENT or
+ * -ECONNREFUSED if no daemon listens, -EACCES if the socket or the daemon
+ * refused this user (see the twitchd group), -EPROTO on a malformed answer.
+ * Blocks for at most about 2 s.
+ */
+TWITCH_API int twitch_client_connect(const char *path, struct twitch_client **ret);
+/* Releases the client. Every reader of it must be freed first. NULL-safe. */
+TWITCH_API struct twitch_client *twitch_client_free(struct twitch_client *c);
+
+TWITCH_API int twitch_client_n_streams(const struct twitch_client *c);
+TWITCH_API int twitch_client_stream_info(const struct twitch_client *c, unsigned int i,
+					 struct twitch_stream_info *ret);
+/* 32 hex digits of the daemon's epoch, NUL-terminated, into buf[33]. */
+TWITCH_API int twitch_client_epoch(const struct twitch_client *c, char buf[33]);
+
+/*
+ * twitch_client_command() - send one control command and read its answer.
+ * @cmd: one line, e.g. "mark lights off", "ping"; at most 480 bytes.
+ * @reply: receives the daemon's answer text (NUL-terminated), may be NULL.
+ * Return: 0 if the daemon answered OK, the daemon's positive error number
+ * (an errno value, e.g. EINVAL for bad arguments) if it refused, -errno if
+ * the command could not be exchanged. Blocks for at most about 2 s.
+ */
+TWITCH_API int twitch_client_command(struct twitch_client *c, const char *cmd,
+				     char *reply, size_t reply_size);
+
+/* ------------------------------------------------------------------ */
+/* Readers. */
+
+#define TWITCH_FROM_NEWEST	UINT64_C(0)		/* backlog: only new records */
+#define TWITCH_FROM_OLDEST	UINT64_MAX		/* backlog: all retained */
+
+/*
+ * twitch_reader_new() - start reading stream @name of @c.
+ * @backlog: how many already published records to deliver first (clamped to
+ * what the ring still holds); TWITCH_FROM_NEWEST or TWITCH_FROM_OLDEST.
+ * The reader borrows @c, which must outlive it.
+ * Return: 0 and a new reader in *ret, -ENOENT for an unknown stream.
+ */
+TWITCH_API int twitch_reader_new(struct twitch_client *c, const char *name, uint64_t backlog,
+				 struct twitch_reader **ret);
+TWITCH_API struct twitch_reader *twitch_reader_free(struct twitch_reader *r);
+
+/*
+ * twitch_reader_next() - copy the next record into @buf.
+ * @timeout_ms: 0 polls, -1 waits for ever; otherwise the longest wait.
+ * Spins briefly, then sleeps on the ring's futex word.
+ * Return: the record's size (> 0) when a record was copied, 0 on timeout,
+ * -EMSGSIZE if @buf_size is smaller than the stream's max_record, -EPROTO if
+ * the ring holds a malformed record or header (the reader then skips it).
+ * Besides the daemon's records it delivers local ones (TWITCH_RECF_LOCAL):
+ * a TWITCH_REC_LOSS with reason READER_LAPPED and the exact count when the
+ * ring overtook the reader, and TWITCH_REC_STATUS DAEMON_GONE,
+ * DAEMON_RESTARTED or PRODUCER_STALLED. After a restart the reader
+ * reconnects by itself and continues with the new daemon's records.
+ */
+TWITCH_API int twitch_reader_next(struct twitch_reader *r, void *buf, size_t buf_size,
+				  int timeout_ms);
+
+/* Records lost by this reader (lapped), in total since it was created. */
+TWITCH_API uint64_t twitch_reader_lost(const struct twitch_reader *r);
+
+/* ------------------------------------------------------------------ */
+/* Helpers. */
+
+/*
+ * twitch_record_check() - validate a record's type and length.
+ * Return: 0 if @rec (of @size bytes) is a well-formed record of a known
+ * type, -EPROTO otherwise.
+ */
+TWITCH_API int twitch_record_check(const void *rec, size_t size);
+/* Static names; "unknown" for values outside the ABI. */
+TWITCH_API const char *twitch_record_type_name(unsigned int type);
+TWITCH_API const char *twitch_class_name(unsigned int twitch_class);
+TWITCH_API const char *twitch_status_name(unsigned int state);
+TWITCH_API const char *twitch_loss_name(unsigned int reason);
+TWITCH_API const char *twitch_model_name(unsigned int model);
+
+/*
+ * twitch_record_json() - format a record as one JSON object (no newline).
+ * Fields follow `twitchd --analyze`; absent values are null.
+ * @t0_mono_ns: monotonic time that "t" is counted from (0: seconds of the
+ * monotonic clock).
+ * Return: the length written (excluding NUL), or -ENOSPC if @size is too
+ * small, -EPROTO for a malformed record.
+ */
+TWITCH_API int twitch_record_json(const void *rec, size_t size, uint64_t t0_mono_ns,
+				  char *buf, size_t buf_size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
