@@ -697,8 +697,10 @@ TWITCH_API int twitch_reader_next(struct twitch_reader *r, void *buf, size_t buf
 			continue;
 		}
 		/* announce the sleep, then re-check: pairs with ring_flush() */
-		if (r->wake)
+		if (r->wake) {
+			atomic_fetch_add_explicit(&r->wake->gen, 1, memory_order_relaxed);
 			atomic_fetch_add_explicit(&r->wake->sleepers, 1, memory_order_seq_cst);
+		}
 		seen = atomic_load_explicit(&r->ring.hdr->futex, memory_order_acquire);
 		res = reader_try(r, buf, buf_size);
 		if (res == 0) {

@@ -86,16 +86,18 @@ struct twitch_shm_slot {
  * The wake page: a small memfd shared read-write by all clients, because a
  * reader cannot write the ring. A reader counts itself in sleepers[] before
  * FUTEX_WAIT; the producer wakes only if the count of its ring is non-zero.
- * A misbehaving client can only cost the producer one syscall per batch, or
- * delay others' wake-ups up to their bounded wait (readers never sleep
- * longer than one heartbeat period per FUTEX_WAIT).
+ * Protocol: gen++, sleepers++ (seq_cst), load the futex word, re-check the
+ * ring, FUTEX_WAIT, sleepers--. A misbehaving client can only cost the
+ * producer one syscall per batch, or delay others' wake-ups up to their
+ * bounded wait (readers never sleep longer than 100 ms per FUTEX_WAIT).
  */
 #define TWITCH_WAKE_MAGIC	UINT32_C(0x4b415754)	/* "TWAK" */
 #define TWITCH_WAKE_MAX_RINGS	32u
 #define TWITCH_WAKE_SIZE	4096u
 
 struct twitch_wake_line {
-	alignas(64) _Atomic uint32_t sleepers;
+	alignas(64) _Atomic uint32_t sleepers;	/* readers inside FUTEX_WAIT or about to be */
+	_Atomic uint32_t gen;			/* bumped by a reader each time it goes to sleep */
 };
 
 struct twitch_wake_page {

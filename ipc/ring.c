@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "records.h"
 #include "ring.h"
 
 static inline struct twitch_shm_slot *slot_at(const struct ring *r, uint64_t pos)
@@ -111,14 +112,20 @@ void ring_publish(struct ring *r, struct twitch_record_hdr *rec)
 	atomic_store_explicit(&r->hdr->head, r->head, memory_order_release);
 }
 
-static void futex_wake_all(_Atomic uint32_t *word)
+/* Return the number of waiters woken (0 on error: treated as none). */
+static uint32_t futex_wake_all(_Atomic uint32_t *word)
 {
 	/* shared futex: readers in other processes wait on the same page */
-	syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	long n = syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+
+	return n > 0 ? (uint32_t)n : 0;
 }
 
 void ring_flush(struct ring *r)
 {
+	uint32_t sleepers, woken, gen;
+	uint64_t now;
+
 	if (r->flushed == r->head)
 		return;
 	r->flushed = r->head;
@@ -126,14 +133,31 @@ void ring_flush(struct ring *r)
 	/*
 	 * Dekker pairing with the reader: it increments sleepers, then loads
 	 * the futex word; we bump the word, then load sleepers. The full fence
-	 * makes sure one of us sees the other's store.
+	 * makes sure one of us sees the other's store. A reader between its
+	 * check and FUTEX_WAIT is safe either way: the word has changed, so
+	 * its FUTEX_WAIT returns at once.
 	 */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (r->wake == NULL ||
-	    atomic_load_explicit(&r->wake->sleepers, memory_order_relaxed) != 0) {
+	if (r->wake == NULL) {
 		futex_wake_all(&r->hdr->futex);
 		r->n_wakes++;
+		return;
 	}
+	sleepers = atomic_load_explicit(&r->wake->sleepers, memory_order_acquire);
+	gen = atomic_load_explicit(&r->wake->gen, memory_order_relaxed);
+	if (sleepers < r->stale)
+		r->stale = sleepers;	/* a stale sleeper came back */
+	if (sleepers == 0)
+		return;
+	now = record_clock_ns(CLOCK_MONOTONIC);
+	if (sleepers <= r->stale && gen == r->stale_gen &&
+	    now - r->last_wake_ns < RING_STALE_WAKE_NS)
+		return;
+	woken = futex_wake_all(&r->hdr->futex);
+	r->n_wakes++;
+	r->last_wake_ns = now;
+	r->stale = woken < sleepers ? sleepers - woken : 0;
+	r->stale_gen = gen;
 }
 
 void ring_heartbeat(struct ring *r, uint64_t now_mono_ns)

@@ -32,7 +32,13 @@ struct ring {
 	uint64_t flushed;		/* writer: head at the last ring_flush() */
 	struct twitch_wake_line *wake;	/* sleepers count of this ring, may be NULL */
 	uint64_t n_wakes;		/* writer: FUTEX_WAKE calls made */
+	uint32_t stale;			/* writer: sleepers counted but not waiting */
+	uint32_t stale_gen;		/* writer: wake-line gen when stale was measured */
+	uint64_t last_wake_ns;		/* writer: CLOCK_MONOTONIC of the last wake */
 };
+
+/* While counted sleepers did not answer a wake, wake at most this often. */
+#define RING_STALE_WAKE_NS	10000000u
 
 struct ring_params {
 	uint32_t slot_size;		/* bytes, multiple of 64, >= 64 */
@@ -67,7 +73,11 @@ void ring_publish(struct ring *r, struct twitch_record_hdr *rec);
 /*
  * ring_flush() - producer: end of a batch. Bumps the futex word and wakes
  * sleeping readers with at most one FUTEX_WAKE, only if some reader
- * sleeps and something was published since the last flush.
+ * sleeps and something was published since the last flush. A reader that
+ * was stopped (SIGSTOP) or killed while asleep leaves its count behind;
+ * once a wake finds fewer waiters than counted, that surplus is treated as
+ * stale and costs at most one wake per RING_STALE_WAKE_NS, until a reader
+ * goes to sleep anew (the line's gen moves) or the count falls.
  */
 void ring_flush(struct ring *r);
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -363,6 +364,52 @@ static void test_memfd_is_read_only_for_readers(void **state)
 	publisher_deinit(&p);	/* twice is safe */
 }
 
+/* A sleeper that was stopped or killed costs one wake per 10 ms, not per batch. */
+static void test_stale_sleeper_is_not_woken_per_batch(void **state)
+{
+	struct fixture *f = fixture_new(64, 8);
+	struct twitch_wake_line line = { 0 };
+	struct timespec ts = { 0, 12000000 };
+
+	(void)state;
+	f->w.wake = &line;
+	pub_test(&f->w);
+	ring_flush(&f->w);
+	assert_int_equal(f->w.n_wakes, 0);		/* nobody sleeps: no syscall */
+
+	atomic_store(&line.sleepers, 1);		/* counted, but in no FUTEX_WAIT */
+	atomic_store(&line.gen, 1);
+	pub_test(&f->w);
+	ring_flush(&f->w);
+	assert_int_equal(f->w.n_wakes, 1);		/* woke nobody: now known stale */
+	pub_test(&f->w);
+	ring_flush(&f->w);
+	pub_test(&f->w);
+	ring_flush(&f->w);
+	assert_int_equal(f->w.n_wakes, 1);		/* skipped */
+	ring_flush(&f->w);				/* nothing new: never a wake */
+	assert_int_equal(f->w.n_wakes, 1);
+
+	atomic_store(&line.gen, 2);			/* someone went to sleep anew */
+	pub_test(&f->w);
+	ring_flush(&f->w);
+	assert_int_equal(f->w.n_wakes, 2);
+
+	nanosleep(&ts, NULL);				/* the periodic wake still happens */
+	pub_test(&f->w);
+	ring_flush(&f->w);
+	assert_int_equal(f->w.n_wakes, 3);
+
+	atomic_store(&line.sleepers, 0);		/* the stale one came back */
+	pub_test(&f->w);
+	ring_flush(&f->w);
+	atomic_store(&line.sleepers, 1);
+	pub_test(&f->w);
+	ring_flush(&f->w);
+	assert_int_equal(f->w.n_wakes, 4);		/* a new sleeper is woken at once */
+	fixture_free(f);
+}
+
 static void test_layout_limits(void **state)
 {
 	uint64_t size;
@@ -388,6 +435,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_record_length),
 		cmocka_unit_test(test_torn_read_retry),
 		cmocka_unit_test(test_memfd_is_read_only_for_readers),
+		cmocka_unit_test(test_stale_sleeper_is_not_woken_per_batch),
 		cmocka_unit_test(test_layout_limits),
 	};
 
