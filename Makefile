@@ -59,7 +59,8 @@ PUBLISH_SRCS = daemon/publish.c daemon/control.c
 
 # Tests: tests/NAME.c plus the sources in NAME_SRCS, linked with NAME_LIBS.
 # Each test is one program; exit 77 means skipped (needs hardware only).
-TESTS = test-ring test-record test-control test-libtwitch
+TESTS = test-ring test-record test-control test-libtwitch \
+	test-bioz test-sweepcsv test-recording test-subject
 
 test-ring_SRCS = $(IPC_CORE_SRCS) daemon/publish.c
 test-ring_LIBS = -lpthread
@@ -67,6 +68,12 @@ test-record_SRCS = $(IPC_CORE_SRCS)
 test-control_SRCS = $(IPC_CORE_SRCS) $(PUBLISH_SRCS)
 test-libtwitch_SRCS = $(LIBTWITCH_SRCS) daemon/publish.c daemon/control.c tests/testpub.c
 test-libtwitch_LIBS = -lpthread
+
+# These include the module's .c to reach its statics (chrony's habit).
+test-bioz_LIBS = -lm
+test-sweepcsv_LIBS = -lm
+test-recording_LIBS = -lm
+test-subject_LIBS = -lm
 
 # Tests that also run under ThreadSanitizer (make check-tsan).
 TSAN_TESTS = test-ring test-libtwitch
