@@ -1,0 +1,1397 @@
+/* test-detect.c - unit tests for daemon/detect.c, run through dsp.c.
+ *
+ * Ground truth is built, not annotated: real motor-unit potentials from
+ * PhysioNet emgdb (tests/data/emgdb-neuropathy-mups.txt) injected at known
+ * indexes into the real BioSPPy surface-EMG baseline or seeded Gaussian
+ * noise; bursts, limb movements, pops, clipping, mains and common-mode
+ * artefacts are synthetic with stated sizes. Includes detect.c to reach
+ * the PLM rules directly. Data files are found through $TWITCH_TEST_DATA,
+ * tests/data or ../tests/data.
+ */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "detect.c"
+
+/* ------------------------------------------------------------ helpers */
+
+static uint64_t rng_state;
+
+static double rng_uniform(void)	/* xorshift64*, (0, 1) */
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return ((rng_state * UINT64_C(2685821657736338717)) >> 11) *
+	       (1.0 / 9007199254740992.0) + 1e-300;
+}
+
+static double rng_gauss(void)
+{
+	return sqrt(-2.0 * log(rng_uniform())) *
+	       cos(2.0 * M_PI * rng_uniform());
+}
+
+static float *xalloc(size_t n)
+{
+	float *p = calloc(n ? n : 1, sizeof(*p));
+
+	assert_non_null(p);
+	return p;
+}
+
+static void add_noise(float *x, size_t n, size_t stride, double sigma)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		x[i * stride] += (float)(sigma * rng_gauss());
+}
+
+static FILE *open_data(const char *name)
+{
+	const char *dirs[] = { getenv("TWITCH_TEST_DATA"), "tests/data",
+			       "../tests/data", "data" };
+	char path[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		FILE *f;
+
+		if (!dirs[i])
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dirs[i], name);
+		f = fopen(path, "re");
+		if (f)
+			return f;
+	}
+	fail_msg("test data %s not found (set TWITCH_TEST_DATA)", name);
+	return NULL;
+}
+
+/* BioSPPy text: '#' headers, one ADC value a line; to uV assuming a
+ * BITalino EMG front end (see tests/data/README-detect.md). */
+static float *load_biosppy(size_t *ret_n)
+{
+	FILE *f = open_data("biosppy-emg.txt");
+	size_t n = 0, cap = 100000, i;
+	float *x = xalloc(cap);
+	char line[128];
+	double mean = 0.0;
+
+	while (fgets(line, sizeof(line), f)) {
+		char *end;
+		double v;
+
+		if (line[0] == '#')
+			continue;
+		errno = 0;
+		v = strtod(line, &end);
+		assert_int_equal(errno, 0);
+		assert_true(end != line);
+		assert_true(n < cap);
+		x[n++] = (float)v;
+		mean += v;
+	}
+	fclose(f);
+	assert_int_equal(n, 100000);
+	mean /= n;
+	for (i = 0; i < n; i++)
+		x[i] = (float)((x[i] - mean) * 0.7985);
+	*ret_n = n;
+	return x;
+}
+
+#define N_MUP 4
+#define MUP_LEN 80		/* 20 ms at 4 kHz */
+static double mup4k[N_MUP][MUP_LEN];	/* unit peak, 4 kHz */
+static double mup1k[N_MUP][MUP_LEN / 4];	/* unit peak, 1 kHz */
+
+static void load_mups(void)
+{
+	FILE *f = open_data("emgdb-neuropathy-mups.txt");
+	char line[2048];
+	int k = 0, i;
+
+	while (fgets(line, sizeof(line), f) && k < N_MUP) {
+		double a, b, peak = 0.0, peak1 = 0.0;
+		char *p = line, *end;
+
+		if (line[0] == '#')
+			continue;
+		strtod(p, &end);	/* start index in the record */
+		p = end;
+		for (i = 0; i < MUP_LEN; i++) {
+			mup4k[k][i] = strtod(p, &end);
+			assert_true(end != p);
+			p = end;
+		}
+		/* remove the line through the ends, scale to unit peak */
+		a = mup4k[k][0];
+		b = mup4k[k][MUP_LEN - 1];
+		for (i = 0; i < MUP_LEN; i++) {
+			mup4k[k][i] -= a + (b - a) * i / (MUP_LEN - 1);
+			peak = fmax(peak, fabs(mup4k[k][i]));
+		}
+		for (i = 0; i < MUP_LEN; i++)
+			mup4k[k][i] /= peak;
+		/* 1 kHz: mean of each 4 samples (crude anti-alias) */
+		for (i = 0; i < MUP_LEN / 4; i++) {
+			mup1k[k][i] = (mup4k[k][4 * i] + mup4k[k][4 * i + 1] +
+				       mup4k[k][4 * i + 2] +
+				       mup4k[k][4 * i + 3]) / 4.0;
+			peak1 = fmax(peak1, fabs(mup1k[k][i]));
+		}
+		for (i = 0; i < MUP_LEN / 4; i++)
+			mup1k[k][i] /= peak1;
+		k++;
+	}
+	fclose(f);
+	assert_int_equal(k, N_MUP);
+}
+
+/* Add potential @k at @amp_uv from index @at; return the ground-truth onset:
+ * the first sample at >= 10% of its peak. */
+static size_t inject(float *x, size_t stride, size_t at, int k, double amp_uv,
+		     int rate_4k)
+{
+	const double *t = rate_4k ? mup4k[k] : mup1k[k];
+	int len = rate_4k ? MUP_LEN : MUP_LEN / 4, i, on = -1;
+
+	for (i = 0; i < len; i++) {
+		if (on < 0 && fabs(t[i]) >= 0.1)
+			on = i;
+		x[(at + i) * stride] += (float)(amp_uv * t[i]);
+	}
+	return at + (size_t)on;
+}
+
+/* events seen by a sink */
+struct evlog {
+	size_t n, cap;
+	struct detect_event *ev;
+	uint64_t *seen_at;	/* stream index when delivered */
+	uint64_t now;
+};
+
+static void evlog_sink(const struct detect_event *ev, void *userdata)
+{
+	struct evlog *l = userdata;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 64;
+		l->ev = realloc(l->ev, l->cap * sizeof(*l->ev));
+		l->seen_at = realloc(l->seen_at, l->cap * sizeof(uint64_t));
+		assert_non_null(l->ev);
+		assert_non_null(l->seen_at);
+	}
+	l->seen_at[l->n] = l->now;
+	l->ev[l->n++] = *ev;
+}
+
+static void evlog_free(struct evlog *l)
+{
+	free(l->ev);
+	free(l->seen_at);
+	memset(l, 0, sizeof(*l));
+}
+
+static size_t evlog_count(const struct evlog *l, uint32_t type, uint32_t cls)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < l->n; i++)
+		if (l->ev[i].type == type &&
+		    (cls == UINT32_MAX || l->ev[i].event_class == cls))
+			n++;
+	return n;
+}
+
+/* Run every channel of @x (interleaved) through a default DSP chain with
+ * @mains, then the detector with @cfg, in blocks of @block scans. */
+static struct detector *run(const struct detect_config *cfg, float *x,
+			    size_t n_scans, size_t nch, double rate,
+			    unsigned int mains, double saturation_uv,
+			    size_t block, struct evlog *log)
+{
+	struct dsp_config dc;
+	struct dsp_chain chain;
+	struct detector *d = NULL;
+	float *y = xalloc(n_scans * nch);
+	uint8_t *fl = calloc(n_scans * nch, 1);
+	size_t c, i;
+
+	assert_non_null(fl);
+	dsp_config_default(&dc);
+	dc.mains = mains;
+	dc.saturation_uv = saturation_uv;
+	for (c = 0; c < nch; c++) {
+		assert_int_equal(dsp_chain_init(&chain, &dc, rate), 0);
+		dsp_chain_process_flags(&chain, x + c, y + c, fl + c, n_scans,
+					nch, NULL);
+	}
+	assert_int_equal(detect_new(cfg, nch, rate, &d), 0);
+	for (i = 0; i < n_scans; i += block) {
+		size_t m = n_scans - i < block ? n_scans - i : block;
+
+		log->now = i + m - 1;
+		assert_true(detect_process_flagged(d, y + i * nch,
+						   fl + i * nch, m, i,
+						   evlog_sink, log) >= 0);
+	}
+	assert_true(detect_finish(d, evlog_sink, log) >= 0);
+	free(y);
+	free(fl);
+	return d;
+}
+
+/* Score FINAL twitch events against @truth: hits within @tol samples,
+ * false events inside [from, to). Returns hits; *ret_fa, *ret_max_err. */
+static size_t score(const struct evlog *l, const size_t *truth, size_t n_truth,
+		    size_t tol, size_t from, size_t to, size_t *ret_fa,
+		    double *ret_max_err, size_t *ret_fasc)
+{
+	size_t i, j, hits = 0, fa = 0, fasc = 0;
+	double max_err = 0.0;
+
+	for (j = 0; j < n_truth; j++) {
+		for (i = 0; i < l->n; i++) {
+			const struct detect_event *e = &l->ev[i];
+			double err = (double)e->onset_index - (double)truth[j];
+
+			if (e->type != DETECT_EVENT_FINAL || fabs(err) > tol)
+				continue;
+			hits++;
+			fasc += e->event_class == DETECT_CLASS_FASCICULATION;
+			max_err = fmax(max_err, fabs(err));
+			break;
+		}
+	}
+	for (i = 0; i < l->n; i++) {
+		const struct detect_event *e = &l->ev[i];
+		int matched = 0;
+
+		if (e->type != DETECT_EVENT_FINAL || e->onset_index < from ||
+		    e->onset_index >= to)
+			continue;
+		for (j = 0; j < n_truth; j++)
+			if (fabs((double)e->onset_index - (double)truth[j]) <=
+			    tol)
+				matched = 1;
+		fa += !matched;
+	}
+	*ret_fa = fa;
+	*ret_max_err = max_err;
+	if (ret_fasc)
+		*ret_fasc = fasc;
+	return hits;
+}
+
+/* ------------------------------------------------------------ config */
+
+static void test_config(void **state)
+{
+	struct detect_config cfg;
+	struct detector *d = (struct detector *)&cfg;	/* must stay */
+	const char *field = NULL;
+
+	(void)state;
+	detect_config_default(&cfg);
+	assert_int_equal(detect_config_check(&cfg, 8, 4000, &field), 0);
+	assert_null(field);
+	assert_int_equal(detect_config_check(&cfg, 0, 4000, &field), -EINVAL);
+	assert_string_equal(field, "n_channels");
+	assert_int_equal(detect_config_check(&cfg, 65, 4000, &field), -EINVAL);
+	assert_int_equal(detect_config_check(&cfg, 1, 20, &field), -EINVAL);
+	assert_string_equal(field, "rate_hz");
+	cfg.threshold_on = 2.0;	/* below threshold_off */
+	assert_int_equal(detect_config_check(&cfg, 1, 1000, &field), -EINVAL);
+	assert_string_equal(field, "threshold_on");
+	detect_config_default(&cfg);
+	cfg.refractory_ms = 30.0;	/* would merge 30-ms doublets */
+	assert_int_equal(detect_config_check(&cfg, 1, 1000, &field), -EINVAL);
+	assert_string_equal(field, "refractory_ms");
+	detect_config_default(&cfg);
+	cfg.lm_channel_mask = 0x4;	/* channel 2 of 2 */
+	assert_int_equal(detect_config_check(&cfg, 2, 1000, &field), -EINVAL);
+	assert_string_equal(field, "lm_channel_mask");
+	detect_config_default(&cfg);
+	cfg.mini_epoch_s = 7.0;	/* 30 s is not a whole number of them */
+	assert_int_equal(detect_config_check(&cfg, 1, 1000, &field), -EINVAL);
+	assert_string_equal(field, "epoch_s");
+	detect_config_default(&cfg);
+	cfg.noise.n_windows = 0;
+	assert_int_equal(detect_config_check(&cfg, 1, 1000, &field), -EINVAL);
+	assert_string_equal(field, "noise");
+	assert_int_equal(detect_new(&cfg, 1, 1000, &d), -EINVAL);
+	assert_ptr_equal(d, (struct detector *)&cfg);	/* untouched */
+	assert_null(detect_free(NULL));
+	assert_string_equal(detect_class_name(DETECT_CLASS_DOUBLET),
+			    "doublet");
+	assert_string_equal(detect_class_name(99), "unknown");
+}
+
+/* ------------------------------------------------------------ accuracy */
+
+/* Real potentials in the real surface baseline, 1 kHz. The injections go
+ * into 0-10 s and 60-80 s, the stretches of emg.txt without motor-unit
+ * activity of their own. */
+static void test_real_potentials_1k(void **state)
+{
+	static const double amps[2] = { 20.0, 12.0 };
+	struct detect_config cfg;
+	size_t n, i, a, truth[64], n_truth, hits, fa, fa2, fasc;
+	double max_err, err2;
+
+	(void)state;
+	load_mups();
+	detect_config_default(&cfg);
+	for (a = 0; a < 2; a++) {
+		struct evlog log = { 0 };
+		struct detector *d;
+		float *x = load_biosppy(&n);
+
+		n_truth = 0;
+		for (i = 1000; i < 80000; i += 500) {
+			if (i >= 10000 && i < 60000)
+				continue;
+			truth[n_truth] = inject(x, 1, i, n_truth % N_MUP,
+						amps[a], 0);
+			n_truth++;
+		}
+		assert_int_equal(n_truth, 58);
+		d = run(&cfg, x, n, 1, 1000, DSP_MAINS_AUTO, 0, 1000, &log);
+		hits = score(&log, truth, n_truth, 5, 0, 10000, &fa, &max_err,
+			     &fasc);
+		/* false events in the second stretch too */
+		score(&log, truth, n_truth, 5, 60000, 80000, &fa2, &err2,
+		      NULL);
+		fa += fa2;
+		print_message("emgdb potentials in BioSPPy baseline, 1 kHz, "
+			      "%.0f uV (noise %.2f uV RMS): %zu/%zu found, "
+			      "%zu fasciculation, %zu false in 30 s, max "
+			      "onset error %.0f ms\n", amps[a],
+			      detect_noise_floor_uv(d, 0), hits,
+			      n_truth, fasc, fa, max_err);
+		if (a == 0) {
+			/* ~8-10x the noise RMS after filtering */
+			assert_true(hits >= 57);
+			assert_true(fasc >= 56);
+			assert_true(max_err <= 5.0);
+		} else {
+			/* ~5x: near the threshold, most are still found */
+			assert_true(hits >= 45);
+		}
+		assert_true(fa <= 2);
+		detect_free(d);
+		evlog_free(&log);
+		free(x);
+	}
+}
+
+/* The same potentials at their own 4 kHz, in white noise. */
+static void test_real_potentials_4k(void **state)
+{
+	const size_t n = 60 * 4000;
+	struct detect_config cfg;
+	struct evlog log = { 0 };
+	size_t i, truth[128], n_truth = 0, hits, fa, fasc, hits2, fa2;
+	struct detector *d;
+	double max_err, err2;
+	float *x = xalloc(n);
+
+	(void)state;
+	load_mups();
+	rng_state = 4;
+	add_noise(x, n, 1, 5.0);	/* 2.2 uV RMS after 20-450 Hz */
+	for (i = 8000; i + MUP_LEN < n; i += 2800) {
+		truth[n_truth] = inject(x, 1, i, n_truth % N_MUP, 80.0, 1);
+		n_truth++;
+	}
+	detect_config_default(&cfg);
+	d = run(&cfg, x, n, 1, 4000, DSP_MAINS_AUTO, 0, 4096, &log);
+	hits = score(&log, truth, n_truth, 20, 0, n, &fa, &max_err, &fasc);
+	/* onset errors within 2 ms (8 samples) */
+	hits2 = score(&log, truth, n_truth, 8, 0, 0, &fa2, &err2, NULL);
+	print_message("emgdb potentials in white noise, 4 kHz, 80 uV: "
+		      "%zu/%zu found, %zu fasciculation, %zu false, %zu "
+		      "within 2 ms, max onset error %.2f ms\n", hits, n_truth,
+		      fasc, fa, hits2, max_err / 4.0);
+	assert_int_equal(hits, n_truth);
+	assert_int_equal(fasc, n_truth);
+	assert_int_equal(fa, 0);
+	assert_true(hits2 * 100 >= n_truth * 95);	/* p95 <= 2 ms */
+	detect_free(d);
+	evlog_free(&log);
+	free(x);
+}
+
+/* in-place radix-2 FFT of n = 2^k complex values (re, im) */
+static void fft(double *re, double *im, size_t n, int inverse)
+{
+	size_t i, j, len;
+
+	for (i = 1, j = 0; i < n; i++) {
+		size_t bit = n >> 1;
+
+		for (; j & bit; bit >>= 1)
+			j ^= bit;
+		j ^= bit;
+		if (i < j) {
+			double t = re[i];
+
+			re[i] = re[j];
+			re[j] = t;
+			t = im[i];
+			im[i] = im[j];
+			im[j] = t;
+		}
+	}
+	for (len = 2; len <= n; len <<= 1) {
+		double ang = 2 * M_PI / len * (inverse ? 1 : -1);
+
+		for (i = 0; i < n; i += len) {
+			for (j = 0; j < len / 2; j++) {
+				double c = cos(ang * j), s = sin(ang * j);
+				double ur = re[i + j], ui = im[i + j];
+				double vr = re[i + j + len / 2] * c -
+					    im[i + j + len / 2] * s;
+				double vi = re[i + j + len / 2] * s +
+					    im[i + j + len / 2] * c;
+
+				re[i + j] = ur + vr;
+				im[i + j] = ui + vi;
+				re[i + j + len / 2] = ur - vr;
+				im[i + j + len / 2] = ui - vi;
+			}
+		}
+	}
+}
+
+/* Pure noise with the real baseline's spectrum (phase randomised, the
+ * 200-Hz line included): the false-alarm rate without motor units. */
+static void test_false_alarms_noise(void **state)
+{
+	const size_t m = 65536;
+	struct detect_config cfg;
+	size_t n, i, total = 0;
+	double *re = calloc(m, sizeof(double)), *im = calloc(m, sizeof(double));
+	float *x = load_biosppy(&n), *s = xalloc(2 * m), *w;
+	int seed;
+
+	(void)state;
+	assert_non_null(re);
+	assert_non_null(im);
+	detect_config_default(&cfg);
+	for (seed = 0; seed < 2; seed++) {
+		struct evlog log = { 0 };
+		struct detector *d;
+
+		for (i = 0; i < m; i++) {
+			re[i] = x[seed * (n - m) + i];
+			im[i] = 0.0;
+		}
+		fft(re, im, m, 0);
+		rng_state = 100 + seed;
+		for (i = 1; i < m / 2; i++) {
+			double mag = hypot(re[i], im[i]);
+			double ph = 2 * M_PI * rng_uniform();
+
+			re[i] = mag * cos(ph);
+			im[i] = mag * sin(ph);
+			re[m - i] = re[i];
+			im[m - i] = -im[i];
+		}
+		fft(re, im, m, 1);
+		for (i = 0; i < m; i++)
+			s[seed * m + i] = (float)(re[i] / m);
+		d = run(&cfg, s + seed * m, m, 1, 1000, DSP_MAINS_AUTO, 0,
+			1000, &log);
+		total += evlog_count(&log, DETECT_EVENT_FINAL, UINT32_MAX);
+		detect_free(d);
+		evlog_free(&log);
+	}
+	print_message("phase-randomised BioSPPy noise, 131 s at 1 kHz: %zu "
+		      "events\n", total);
+	assert_true(total <= 1);
+
+	/* 5 minutes of white noise at 1 kHz, 1 minute at 4 kHz */
+	{
+		struct evlog log = { 0 };
+		struct detector *d;
+		size_t e1, e4;
+
+		w = xalloc(300000);
+		rng_state = 77;
+		add_noise(w, 300000, 1, 1.5);
+		d = run(&cfg, w, 300000, 1, 1000, DSP_MAINS_AUTO, 0, 4096,
+			&log);
+		e1 = evlog_count(&log, DETECT_EVENT_FINAL, UINT32_MAX) +
+		     evlog_count(&log, DETECT_EVENT_REJECT, UINT32_MAX);
+		detect_free(d);
+		evlog_free(&log);
+		memset(w, 0, 240000 * sizeof(*w));
+		add_noise(w, 240000, 1, 5.0);
+		d = run(&cfg, w, 240000, 1, 4000, DSP_MAINS_AUTO, 0, 4096,
+			&log);
+		e4 = evlog_count(&log, DETECT_EVENT_FINAL, UINT32_MAX) +
+		     evlog_count(&log, DETECT_EVENT_REJECT, UINT32_MAX);
+		print_message("white noise: %zu events in 5 min at 1 kHz, %zu "
+			      "in 1 min at 4 kHz\n", e1, e4);
+		assert_true(e1 <= 1);
+		assert_int_equal(e4, 0);
+		detect_free(d);
+		evlog_free(&log);
+		free(w);
+	}
+	free(re);
+	free(im);
+	free(s);
+	free(x);
+}
+
+/* The real baseline as it is: it has low-level motor-unit activity in
+ * 30-40 s and 50-60 s (kurtosis 1.5-2.3 there, ~0.2 elsewhere). */
+static void test_real_baseline(void **state)
+{
+	struct detect_config cfg;
+	struct evlog log = { 0 };
+	size_t n, i, total = 0, first10 = 0, active = 0;
+	struct detector *d;
+	float *x = load_biosppy(&n);
+
+	(void)state;
+	detect_config_default(&cfg);
+	d = run(&cfg, x, n, 1, 1000, DSP_MAINS_AUTO, 0, 1000, &log);
+	for (i = 0; i < log.n; i++) {
+		uint64_t on = log.ev[i].onset_index;
+
+		if (log.ev[i].type != DETECT_EVENT_FINAL)
+			continue;
+		total++;
+		first10 += on < 10000;
+		active += (on >= 30000 && on < 40000) ||
+			  (on >= 50000 && on < 60000);
+	}
+	print_message("BioSPPy emg.txt as is: %zu events, %zu in 0-10 s, %zu "
+		      "in 30-40 s and 50-60 s\n", total, first10, active);
+	assert_int_equal(first10, 0);
+	assert_true(total >= 40 && total <= 120);
+	assert_true(active * 10 >= total * 6);
+	detect_free(d);
+	evlog_free(&log);
+	free(x);
+}
+
+/* ------------------------------------------------------------ classes */
+
+/* FP doublets 30-35 ms apart (Kleine 2012) are one event of two
+ * potentials; 200 ms apart they are two fasciculations. */
+static void test_doublet(void **state)
+{
+	static const struct { int rate_4k; size_t isi_ms; } cases[] = {
+		{ 0, 30 }, { 0, 35 }, { 1, 30 }, { 0, 200 },
+	};
+	size_t k;
+
+	(void)state;
+	load_mups();
+	for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		double rate = cases[k].rate_4k ? 4000 : 1000;
+		size_t n = (size_t)(6 * rate), isi = cases[k].isi_ms;
+		size_t spm = (size_t)(rate / 1000), t0, t1;
+		struct detect_config cfg;
+		struct evlog log = { 0 };
+		struct detector *d;
+		float *x = xalloc(n);
+
+		rng_state = 40 + k;
+		add_noise(x, n, 1, cases[k].rate_4k ? 5.0 : 1.5);
+		t0 = inject(x, 1, 4 * (size_t)rate, 0,
+			    cases[k].rate_4k ? 100.0 : 30.0, cases[k].rate_4k);
+		t1 = inject(x, 1, 4 * (size_t)rate + isi * spm, 0,
+			    cases[k].rate_4k ? 100.0 : 30.0, cases[k].rate_4k);
+		detect_config_default(&cfg);
+		d = run(&cfg, x, n, 1, rate, DSP_MAINS_AUTO, 0, 512, &log);
+		if (isi < 100) {
+			assert_int_equal(evlog_count(&log, DETECT_EVENT_FINAL,
+						     UINT32_MAX), 1);
+			assert_int_equal(evlog_count(&log, DETECT_EVENT_FINAL,
+						     DETECT_CLASS_DOUBLET), 1);
+		} else {
+			assert_int_equal(evlog_count(&log, DETECT_EVENT_FINAL,
+					DETECT_CLASS_FASCICULATION), 2);
+			assert_int_equal(evlog_count(&log, DETECT_EVENT_FINAL,
+						     UINT32_MAX), 2);
+		}
+		for (size_t i = 0; i < log.n; i++) {
+			const struct detect_event *e = &log.ev[i];
+
+			if (e->type != DETECT_EVENT_FINAL)
+				continue;
+			if (isi < 100) {
+				assert_int_equal(e->n_potentials, 2);
+				assert_true(labs((long)e->onset_index -
+						 (long)t0) <= (long)(3 * spm));
+			} else {
+				assert_int_equal(e->n_potentials, 1);
+			}
+		}
+		(void)t1;
+		detect_free(d);
+		evlog_free(&log);
+		free(x);
+	}
+}
+
+/* A 2-s burst at 10x the background: one phasic burst meeting the RSWA
+ * amplitude rule; an 8-s one is tonic. Not an LM channel. */
+static void test_phasic_and_tonic(void **state)
+{
+	static const double len_s[2] = { 2.0, 8.0 };
+	size_t k;
+
+	(void)state;
+	for (k = 0; k < 2; k++) {
+		const size_t n = 16000, on = 5000;
+		size_t len = (size_t)(len_s[k] * 1000), i;
+		struct detect_config cfg;
+		struct evlog log = { 0 };
+		struct detector *d;
+		float *x = xalloc(n);
+		const struct detect_event *e = NULL;
+
+		rng_state = 50 + k;
+		add_noise(x, n, 1, 1.5);
+		add_noise(x + on, len, 1, 15.0);
+		detect_config_default(&cfg);
+		d = run(&cfg, x, n, 1, 1000, DSP_MAINS_AUTO, 0, 1000, &log);
+		assert_int_equal(evlog_count(&log, DETECT_EVENT_FINAL,
+					     UINT32_MAX), 1);
+		for (i = 0; i < log.n; i++)
+			if (log.ev[i].type == DETECT_EVENT_FINAL)
+				e = &log.ev[i];
+		assert_non_null(e);
+		print_message("%.0f-s burst: class %s, onset %+ld ms, "
+			      "duration %.0f ms\n", len_s[k],
+			      detect_class_name(e->event_class),
+			      (long)e->onset_index - (long)on, e->duration_ms);
+		assert_int_equal(e->event_class, k == 0 ? DETECT_CLASS_PHASIC
+							: DETECT_CLASS_TONIC);
+		assert_true(labs((long)e->onset_index - (long)on) <= 20);
+		assert_true(fabs(e->duration_ms - len_s[k] * 1000) <= 60);
+		if (k == 0)
+			assert_true(e->flags & DETECT_EVF_PHASIC_4X);
+		detect_free(d);
+		evlog_free(&log);
+		free(x);
+	}
+}
+
+/* AASM limb movement on a leg channel: onset at 8 uV above resting, end
+ * where >= 0.5 s within 2 uV of resting begins. A 0.4-s pause does not
+ * end it, a 0.6-s pause does; longer than 10 s is not an LM. */
+static void test_limb_movement(void **state)
+{
+	/* bursts (start s, length s) */
+	static const struct {
+		double b[2][2];
+		int n_lm;
+		double dur_s[2];
+		uint32_t cls;
+	} cases[] = {
+		{ { { 10.0, 3.0 }, { 0, 0 } }, 1, { 3.0, 0 },
+		  DETECT_CLASS_LIMB_MOVEMENT },
+		{ { { 10.0, 1.5 }, { 11.9, 1.5 } }, 1, { 3.4, 0 },
+		  DETECT_CLASS_LIMB_MOVEMENT },
+		{ { { 10.0, 1.5 }, { 12.1, 1.5 } }, 2, { 1.5, 1.5 },
+		  DETECT_CLASS_LIMB_MOVEMENT },
+		{ { { 10.0, 12.0 }, { 0, 0 } }, 1, { 12.0, 0 },
+		  DETECT_CLASS_TONIC },
+	};
+	size_t k;
+
+	(void)state;
+	for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		const size_t n = 30000;
+		struct detect_config cfg;
+		struct evlog log = { 0 };
+		struct detector *d;
+		float *x = xalloc(n);
+		size_t i, j = 0, b;
+
+		rng_state = 60 + k;
+		add_noise(x, n, 1, 2.0);	/* resting ~1.6 uV mean |x| */
+		for (b = 0; b < 2; b++)	/* mean |x| ~ resting + 15 uV */
+			add_noise(x + (size_t)(cases[k].b[b][0] * 1000),
+				  (size_t)(cases[k].b[b][1] * 1000), 1, 20.0);
+		detect_config_default(&cfg);
+		cfg.lm_channel_mask = 1;
+		d = run(&cfg, x, n, 1, 1000, DSP_MAINS_AUTO, 0, 1000, &log);
+		assert_int_equal(evlog_count(&log, DETECT_EVENT_FINAL,
+					     UINT32_MAX), cases[k].n_lm);
+		for (i = 0; i < log.n; i++) {
+			const struct detect_event *e = &log.ev[i];
+
+			if (e->type != DETECT_EVENT_FINAL)
+				continue;
+			print_message("LM case %zu: %s onset %.3f s, %.0f ms\n",
+				      k, detect_class_name(e->event_class),
+				      e->onset_index / 1000.0, e->duration_ms);
+			assert_int_equal(e->event_class, cases[k].cls);
+			assert_true(fabs(e->onset_index / 1000.0 -
+					 cases[k].b[j][0]) <= 0.05);
+			assert_true(fabs(e->duration_ms / 1000.0 -
+					 cases[k].dur_s[j]) <= 0.08);
+			j++;
+		}
+		detect_free(d);
+		evlog_free(&log);
+		free(x);
+	}
+}
+
+/* ------------------------------------------------------------ artefacts */
+
+/* An electrode pop (500-uV step, 300-ms decay) is rejected and counted; a
+ * biphasic potential of the same size is a fasciculation. */
+static void test_pop_rejected(void **state)
+{
+	const size_t n = 8000;
+	struct detect_counters cnt;
+	struct detect_config cfg;
+	struct evlog log = { 0 };
+	struct detector *d;
+	float *x = xalloc(n);
+	size_t i;
+
+	(void)state;
+	rng_state = 70;
+	add_noise(x, n, 1, 2.0);
+	for (i = 5000; i < n; i++)
+		x[i] += (float)(500.0 * exp(-(double)(i - 5000) / 300.0));
+	for (i = 2950; i < 3050; i++) {
+		double t = (i - 3000.0) / 2.0;	/* sigma 2 ms */
+
+		x[i] += (float)(500.0 * -t * exp(0.5 - 0.5 * t * t));
+	}
+	detect_config_default(&cfg);
+	d = run(&cfg, x, n, 1, 1000, DSP_MAINS_AUTO, 0, 1000, &log);
+	detect_get_counters(d, &cnt);
+	assert_int_equal(evlog_count(&log, DETECT_EVENT_REJECT,
+				     DETECT_CLASS_ART_POP), 1);
+	assert_int_equal(cnt.n_by_class[DETECT_CLASS_ART_POP], 1);
+	assert_int_equal(evlog_count(&log, DETECT_EVENT_FINAL,
+				     DETECT_CLASS_FASCICULATION), 1);
+	for (i = 0; i < log.n; i++)
+		if (log.ev[i].type == DETECT_EVENT_FINAL)
+			assert_true(log.ev[i].onset_index < 3100);
+	detect_free(d);
+	evlog_free(&log);
+	free(x);
+}
+
+/* Saturated input (flagged by the DSP) and NaN make the event a clipping
+ * artefact; both are counted as invalid samples. */
+static void test_clipping_rejected(void **state)
+{
+	const size_t n = 8000;
+	struct detect_counters cnt;
+	struct detect_config cfg;
+	struct evlog log = { 0 };
+	struct detector *d;
+	float *x = xalloc(n);
+	size_t i;
+
+	(void)state;
+	rng_state = 80;
+	add_noise(x, n, 1, 2.0);
+	for (i = 2950; i < 3050; i++) {	/* 2000 uV: clips at 1000 uV */
+		double t = (i - 3000.0) / 2.0;
+
+		x[i] += (float)(2000.0 * -t * exp(0.5 - 0.5 * t * t));
+	}
+	detect_config_default(&cfg);
+	d = run(&cfg, x, n, 1, 1000, DSP_MAINS_AUTO, 1000.0, 1000, &log);
+	detect_get_counters(d, &cnt);
+	assert_int_equal(evlog_count(&log, DETECT_EVENT_REJECT,
+				     DETECT_CLASS_ART_CLIPPING), 1);
+	assert_int_equal(evlog_count(&log, DETECT_EVENT_FINAL, UINT32_MAX), 0);
+	assert_true(cnt.n_invalid_samples >= 2);
+	detect_free(d);
+	evlog_free(&log);
+
+	/* NaN straight into the detector, inside a burst */
+	{
+		float *y = xalloc(n);
+
+		rng_state = 81;
+		add_noise(y, n, 1, 1.5);
+		add_noise(y + 4000, 500, 1, 20.0);
+		y[4200] = NAN;
+		assert_int_equal(detect_new(&cfg, 1, 1000, &d), 0);
+		assert_true(detect_process(d, y, n, 0, evlog_sink, &log) >= 0);
+		assert_true(detect_finish(d, evlog_sink, &log) >= 0);
+		detect_get_counters(d, &cnt);
+		assert_int_equal(cnt.n_invalid_samples, 1);
+		assert_int_equal(evlog_count(&log, DETECT_EVENT_REJECT,
+					     DETECT_CLASS_ART_CLIPPING), 1);
+		detect_free(d);
+		evlog_free(&log);
+		free(y);
+	}
+	free(x);
+}
+
+/* A burst locked to the mains period is an artefact; a noise burst of the
+ * same length and size is not. (The DSP notch is off here, as when mains
+ * detection has not decided yet or the hum is off-frequency.) */
+static void test_mains_burst_rejected(void **state)
+{
+	const size_t n = 8000;
+	struct detect_config cfg;
+	struct evlog log = { 0 };
+	struct detector *d;
+	float *x = xalloc(n);
+	size_t i;
+
+	(void)state;
+	rng_state = 90;
+	add_noise(x, n, 1, 1.5);
+	for (i = 3000; i < 3300; i++)
+		x[i] += (float)(40.0 * sin(2 * M_PI * 50.0 * i / 1000) +
+				10.0 * sin(2 * M_PI * 150.0 * i / 1000));
+	add_noise(x + 5500, 300, 1, 20.0);
+	detect_config_default(&cfg);
+	d = run(&cfg, x, n, 1, 1000, DSP_MAINS_OFF, 0, 1000, &log);
+	assert_int_equal(evlog_count(&log, DETECT_EVENT_REJECT,
+				     DETECT_CLASS_ART_MAINS), 1);
+	assert_int_equal(evlog_count(&log, DETECT_EVENT_FINAL, UINT32_MAX), 1);
+	for (i = 0; i < log.n; i++)
+		if (log.ev[i].type == DETECT_EVENT_FINAL)
+			assert_true(log.ev[i].onset_index >= 5480);
+	detect_free(d);
+	evlog_free(&log);
+	free(x);
+}
+
+/* Four channels: the same potential at the same size everywhere is
+ * common-mode; decaying across the array it is one merged event; two
+ * channels 2 ms apart merge, 20 ms apart they do not. */
+static void test_common_mode_and_merge(void **state)
+{
+	const size_t n = 12000, nch = 4;
+	static const double gains[4] = { 1.0, 0.7, 0.5, 0.4 };	/* 2.5x */
+	struct detect_counters cnt;
+	struct detect_config cfg;
+	struct evlog log = { 0 };
+	struct detector *d;
+	float *x = xalloc(n * nch);
+	size_t i, c, seen = 0;
+
+	(void)state;
+	load_mups();
+	rng_state = 100;
+	add_noise(x, n * nch, 1, 5.0);
+	for (c = 0; c < nch; c++) {
+		inject(x + c, nch, 2000, 1, 150.0, 1);	/* common mode */
+		inject(x + c, nch, 4000, 1, 150.0 * gains[c], 1);
+	}
+	inject(x + 0, nch, 6000, 2, 150.0, 1);	/* ch0 + ch2, 2 ms */
+	inject(x + 2, nch, 6008, 2, 100.0, 1);
+	inject(x + 1, nch, 8000, 3, 150.0, 1);	/* ch1, ch3 20 ms later */
+	inject(x + 3, nch, 8080, 3, 150.0, 1);
+	detect_config_default(&cfg);
+	d = run(&cfg, x, n, nch, 4000, DSP_MAINS_AUTO, 0, 777, &log);
+	detect_get_counters(d, &cnt);
+	assert_int_equal(evlog_count(&log, DETECT_EVENT_REJECT,
+				     DETECT_CLASS_ART_COMMON_MODE), 1);
+	assert_int_equal(cnt.n_by_class[DETECT_CLASS_ART_COMMON_MODE], 1);
+	assert_int_equal(evlog_count(&log, DETECT_EVENT_FINAL, UINT32_MAX), 4);
+	for (i = 0; i < log.n; i++) {
+		const struct detect_event *e = &log.ev[i];
+
+		if (e->type != DETECT_EVENT_FINAL)
+			continue;
+		if (e->onset_index < 5000) {
+			assert_int_equal(e->channel_mask, 0xf);
+			assert_int_equal(e->channel, 0);
+			assert_true(e->flags & DETECT_EVF_MERGED);
+			seen |= 1;
+		} else if (e->onset_index < 7000) {
+			assert_int_equal(e->channel_mask, 0x5);
+			assert_int_equal(e->channel, 0);
+			seen |= 2;
+		} else if (e->onset_index < 8040) {
+			assert_int_equal(e->channel_mask, 0x2);
+			seen |= 4;
+		} else {
+			assert_int_equal(e->channel_mask, 0x8);
+			seen |= 8;
+		}
+	}
+	assert_int_equal(seen, 0xf);
+	detect_free(d);
+	evlog_free(&log);
+	free(x);
+}
+
+/* ------------------------------------------------------------ PLM */
+
+static struct detector *plm_detector(int wasm)
+{
+	struct detect_config cfg;
+	struct detector *d;
+
+	detect_config_default(&cfg);
+	cfg.lm_channel_mask = 3;
+	if (wasm) {
+		cfg.plm_min_imi_s = 10.0;
+		cfg.plm_short_imi_breaks = 1;
+	}
+	assert_int_equal(detect_new(&cfg, 2, 1000, &d), 0);
+	return d;
+}
+
+/* LM onsets in seconds (mask: leg); returns the series count */
+static uint64_t plm_run(int wasm, const double *onset_s, const int *leg,
+			size_t n, struct detect_sleep_stats *ret)
+{
+	struct detector *d = plm_detector(wasm);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		detect_plm_add(d, (uint64_t)llround(onset_s[i] * 1000),
+			       leg ? (uint64_t)leg[i] : 1);
+	detect_get_sleep_stats(d, ret);
+	detect_free(d);
+	return ret->n_plm_series;
+}
+
+static void test_plm_rules(void **state)
+{
+	struct detect_sleep_stats s;
+	static const double every20[] = { 0, 20, 40, 60 };
+	static const double every100[] = { 0, 100, 200, 300 };
+	static const double imi5[] = { 0, 5.0, 10.0, 15.0 };
+	static const double imi4_9[] = { 0, 4.9, 9.8, 14.7 };
+	static const double imi90[] = { 0, 90.0, 180.0, 270.0 };
+	static const double imi90_1[] = { 0, 90.1, 180.2, 270.3 };
+	static const double short_in[] = { 0, 20, 24.9, 40, 60 };
+	static const double bilat[] = { 0, 4.9, 20, 24.9, 40, 60 };
+	static const int bilat_leg[] = { 1, 2, 1, 2, 1, 1 };
+	static const double bilat5[] = { 0, 5.0, 20, 40 };
+	static const int bilat5_leg[] = { 1, 2, 1, 1 };
+	static const double five[] = { 0, 20, 40, 60, 80 };
+
+	(void)state;
+	assert_int_equal(plm_run(0, every20, NULL, 4, &s), 1);
+	assert_int_equal(s.n_plm, 4);
+	assert_int_equal(s.n_lm, 4);
+	assert_int_equal(plm_run(0, five, NULL, 5, &s), 1);
+	assert_int_equal(s.n_plm, 5);
+	assert_int_equal(plm_run(0, every100, NULL, 4, &s), 0);
+	assert_int_equal(s.n_plm, 0);
+	/* interval bounds are inclusive: 5.0 and 90.0 s count */
+	assert_int_equal(plm_run(0, imi5, NULL, 4, &s), 1);
+	assert_int_equal(plm_run(0, imi90, NULL, 4, &s), 1);
+	assert_int_equal(plm_run(0, imi90_1, NULL, 4, &s), 0);
+	assert_int_equal(plm_run(0, imi4_9, NULL, 4, &s), 0);
+	/* AASM: an LM 4.9 s after the last is not part of the series and
+	 * does not end it */
+	assert_int_equal(plm_run(0, short_in, NULL, 5, &s), 1);
+	assert_int_equal(s.n_lm, 5);
+	assert_int_equal(s.n_plm, 4);
+	/* WASM 2016: 10-90 s, and a shorter interval ends the series */
+	assert_int_equal(plm_run(1, short_in, NULL, 5, &s), 0);
+	assert_int_equal(plm_run(1, every20, NULL, 4, &s), 1);
+	assert_int_equal(plm_run(1, imi5, NULL, 4, &s), 0);
+	/* bilateral LMs < 5 s apart count once */
+	assert_int_equal(plm_run(0, bilat, bilat_leg, 6, &s), 1);
+	assert_int_equal(s.n_lm, 4);
+	assert_int_equal(plm_run(0, bilat5, bilat5_leg, 4, &s), 1);
+	assert_int_equal(s.n_lm, 4);	/* 5.0 s: two LMs */
+}
+
+/* LMs made of EMG bursts through the whole chain: 4 LMs 20 s apart are a
+ * series, 100 s apart they are not. */
+static void test_plm_end_to_end(void **state)
+{
+	static const double gap_s[2] = { 20.0, 100.0 };
+	size_t k;
+
+	(void)state;
+	for (k = 0; k < 2; k++) {
+		size_t n = (size_t)((10 + 3 * gap_s[k] + 10) * 1000), i;
+		struct detect_sleep_stats s;
+		struct detect_config cfg;
+		struct evlog log = { 0 };
+		struct detector *d;
+		float *x = xalloc(n);
+
+		rng_state = 110 + k;
+		add_noise(x, n, 1, 2.0);
+		for (i = 0; i < 4; i++)
+			add_noise(x + (size_t)((10 + i * gap_s[k]) * 1000),
+				  1500, 1, 20.0);
+		detect_config_default(&cfg);
+		cfg.lm_channel_mask = 1;
+		d = run(&cfg, x, n, 1, 1000, DSP_MAINS_AUTO, 0, 4096, &log);
+		detect_get_sleep_stats(d, &s);
+		assert_int_equal(evlog_count(&log, DETECT_EVENT_FINAL,
+				DETECT_CLASS_LIMB_MOVEMENT), 4);
+		assert_int_equal(s.n_lm, 4);
+		assert_int_equal(s.n_plm_series, k == 0 ? 1 : 0);
+		assert_int_equal(s.n_plm, k == 0 ? 4 : 0);
+		detect_free(d);
+		evlog_free(&log);
+		free(x);
+	}
+}
+
+/* ------------------------------------------------------------ rates */
+
+static void test_rates(void **state)
+{
+	const size_t n = 360000;	/* 6 min */
+	struct detect_config cfg;
+	struct detect_rates r;
+	struct detector *d;
+	float *x = xalloc(n), *y = xalloc(n);
+	struct dsp_config dc;
+	struct dsp_chain c;
+	size_t i;
+
+	(void)state;
+	load_mups();
+	rng_state = 120;
+	add_noise(x, n, 1, 1.5);
+	for (i = 0; i < 30; i++)	/* 30 in the first minute */
+		inject(x, 1, 1000 + i * 2000, (int)(i % N_MUP), 30.0, 0);
+	dsp_config_default(&dc);
+	assert_int_equal(dsp_chain_init(&c, &dc, 1000), 0);
+	dsp_chain_process(&c, x, y, n, 1, NULL);
+	detect_config_default(&cfg);
+	assert_int_equal(detect_new(&cfg, 1, 1000, &d), 0);
+	assert_int_equal(detect_get_rates(d, 1, &r), -EINVAL);
+	/* at 60.5 s: 30 in the last minute */
+	assert_true(detect_process(d, y, 60500, 0, NULL, NULL) >= 0);
+	assert_int_equal(detect_get_rates(d, 0, &r), 0);
+	print_message("rates at 60.5 s: %.2f %.2f %.2f /min\n", r.per_min_1,
+		      r.per_min_5, r.per_min_15);
+	assert_true(fabs(r.per_min_1 - 30.0) <= 1.0);
+	assert_true(fabs(r.per_min_5 - 30.0 * 60 / 60.5) <= 0.5);
+	assert_true(fabs(r.per_min_15 - r.per_min_5) < 1e-3);
+	/* at 3 min: none in the last minute, 30 over 3 minutes */
+	assert_true(detect_process(d, y + 60500, 119500, 60500, NULL,
+				   NULL) >= 0);
+	assert_int_equal(detect_get_rates(d, 0, &r), 0);
+	assert_true(r.per_min_1 == 0.0f);
+	assert_true(fabs(r.per_min_5 - 10.0) <= 0.2);
+	assert_true(fabs(r.per_min_15 - 10.0) <= 0.2);
+	/* at 6 min: out of the 5-min window, 30 over 6 min in the 15 */
+	assert_true(detect_process(d, y + 180000, n - 180000, 180000, NULL,
+				   NULL) >= 0);
+	assert_int_equal(detect_get_rates(d, 0, &r), 0);
+	assert_true(r.per_min_5 == 0.0f);
+	assert_true(fabs(r.per_min_15 - 5.0) <= 0.1);
+	assert_true(fabs(r.covered_s - 360.0) < 0.1);
+	detect_free(d);
+	free(x);
+	free(y);
+}
+
+/* ------------------------------------------------------------ epochs */
+
+struct eplog {
+	size_t n;
+	struct detect_epoch ep[64];
+};
+
+static void eplog_sink(const struct detect_epoch *ep, void *userdata)
+{
+	struct eplog *l = userdata;
+
+	if (l->n < 64)
+		l->ep[l->n++] = *ep;
+}
+
+/* RSWA phasic: 0.4-s bursts at 10x background in mini-epochs 0,2,4,6,8 of
+ * epoch 1 (5 of 10: positive) and 1,3,5,7 of epoch 2 (4: negative). */
+static void test_epochs_rswa(void **state)
+{
+	const size_t n = 100000;
+	struct detect_config cfg;
+	struct evlog log = { 0 };
+	struct eplog el = { 0 };
+	struct dsp_config dc;
+	struct dsp_chain c;
+	struct detector *d;
+	float *x = xalloc(n), *y = xalloc(n);
+	size_t i;
+
+	(void)state;
+	rng_state = 130;
+	add_noise(x, n, 1, 1.5);
+	for (i = 0; i < 10; i += 2)
+		add_noise(x + 30000 + i * 3000 + 1300, 400, 1, 15.0);
+	for (i = 1; i < 8; i += 2)
+		add_noise(x + 60000 + i * 3000 + 1300, 400, 1, 15.0);
+	dsp_config_default(&dc);
+	assert_int_equal(dsp_chain_init(&c, &dc, 1000), 0);
+	dsp_chain_process(&c, x, y, n, 1, NULL);
+	detect_config_default(&cfg);
+	assert_int_equal(detect_new(&cfg, 1, 1000, &d), 0);
+	detect_set_epoch_sink(d, eplog_sink, &el);
+	assert_true(detect_process(d, y, n, 0, evlog_sink, &log) >= 0);
+	assert_true(detect_finish(d, evlog_sink, &log) >= 0);
+	assert_int_equal(el.n, 4);	/* 0-30, 30-60, 60-90, 90-100 s */
+	assert_int_equal(el.ep[0].phasic_mini_mask, 0);
+	assert_int_equal(el.ep[1].start_index, 30000);
+	assert_int_equal(el.ep[1].n_mini, 10);
+	assert_int_equal(el.ep[1].phasic_mini_mask, 0x155);
+	assert_int_equal(el.ep[1].n_phasic_mini, 5);
+	assert_true(el.ep[1].flags & DETECT_EPF_RSWA_PHASIC);
+	assert_int_equal(el.ep[2].phasic_mini_mask, 0xaa);
+	assert_false(el.ep[2].flags & DETECT_EPF_RSWA_PHASIC);
+	assert_int_equal(evlog_count(&log, DETECT_EVENT_FINAL,
+				     DETECT_CLASS_PHASIC), 9);
+	detect_free(d);
+	evlog_free(&log);
+	free(x);
+	free(y);
+}
+
+/* EFM: >= 5 potentials a minute over 20 minutes; 6/min sets the flag once
+ * 20 minutes are covered, 4/min never does. */
+static void test_efm(void **state)
+{
+	static const double per_min[2] = { 6.0, 4.0 };
+	const size_t n = 22 * 60000;
+	size_t k;
+
+	(void)state;
+	load_mups();
+	for (k = 0; k < 2; k++) {
+		struct detect_config cfg;
+		struct eplog el = { 0 };
+		struct dsp_config dc;
+		struct dsp_chain c;
+		struct detector *d;
+		float *x = xalloc(n), *y = xalloc(n);
+		size_t i, step = (size_t)(60000 / per_min[k]);
+
+		rng_state = 140 + k;
+		add_noise(x, n, 1, 1.5);
+		for (i = 2000; i + 100 < n; i += step)
+			inject(x, 1, i, (int)((i / step) % N_MUP), 30.0, 0);
+		dsp_config_default(&dc);
+		assert_int_equal(dsp_chain_init(&c, &dc, 1000), 0);
+		dsp_chain_process(&c, x, y, n, 1, NULL);
+		detect_config_default(&cfg);
+		assert_int_equal(detect_new(&cfg, 1, 1000, &d), 0);
+		detect_set_epoch_sink(d, eplog_sink, &el);
+		assert_true(detect_process(d, y, n, 0, NULL, NULL) >= 0);
+		assert_true(detect_finish(d, NULL, NULL) >= 0);
+		assert_int_equal(el.n, 44);
+		for (i = 0; i < el.n; i++) {
+			int want = k == 0 && i >= 39;
+
+			assert_true(fabs(el.ep[i].fmi_per_min - per_min[k]) <=
+				    2.0 + 1e-6);
+			assert_int_equal(!!(el.ep[i].flags & DETECT_EPF_EFM),
+					 want);
+			if (i >= 39)
+				assert_true(fabs(el.ep[i].fmi_window_per_min -
+						 per_min[k]) <= 0.2);
+		}
+		detect_free(d);
+		free(x);
+		free(y);
+	}
+}
+
+/* ------------------------------------------------------------ streaming */
+
+/* Fed one scan at a time: the onset record comes within 10 ms of the
+ * potential's onset, before its final record, with the same id. */
+static void test_onset_notification(void **state)
+{
+	const size_t n = 5000;
+	struct detect_config cfg;
+	struct evlog log = { 0 };
+	struct dsp_config dc;
+	struct dsp_chain c;
+	struct detector *d;
+	float *x = xalloc(n), *y = xalloc(n);
+	size_t i, truth;
+
+	(void)state;
+	load_mups();
+	rng_state = 150;
+	add_noise(x, n, 1, 1.5);
+	truth = inject(x, 1, 3000, 0, 30.0, 0);
+	dsp_config_default(&dc);
+	assert_int_equal(dsp_chain_init(&c, &dc, 1000), 0);
+	dsp_chain_process(&c, x, y, n, 1, NULL);
+	detect_config_default(&cfg);
+	assert_int_equal(detect_new(&cfg, 1, 1000, &d), 0);
+	for (i = 0; i < n; i++) {
+		log.now = i;
+		assert_true(detect_process(d, y + i, 1, i, evlog_sink,
+					   &log) >= 0);
+	}
+	assert_int_equal(log.n, 2);
+	assert_int_equal(log.ev[0].type, DETECT_EVENT_ONSET);
+	assert_int_equal(log.ev[0].event_class, DETECT_CLASS_NONE);
+	assert_int_equal(log.ev[1].type, DETECT_EVENT_FINAL);
+	assert_true(log.ev[0].id == log.ev[1].id);
+	print_message("onset record %ld ms after the onset, final %ld ms\n",
+		      (long)log.seen_at[0] - (long)truth,
+		      (long)log.seen_at[1] - (long)truth);
+	assert_true(log.seen_at[0] <= truth + 10);
+	assert_true(log.seen_at[1] > log.seen_at[0]);
+	detect_free(d);
+	evlog_free(&log);
+	free(x);
+	free(y);
+}
+
+/* Results do not depend on how the stream is cut into blocks. */
+static void test_block_size_independence(void **state)
+{
+	static const size_t blocks[3] = { 1, 7, 4096 };
+	struct evlog logs[3] = { { 0 } };
+	struct detect_config cfg;
+	size_t n, b, i;
+
+	(void)state;
+	load_mups();
+	detect_config_default(&cfg);
+	for (b = 0; b < 3; b++) {
+		float *x = load_biosppy(&n);
+		struct detector *d;
+
+		n = 40000;
+		for (i = 1000; i < n - 100; i += 700)
+			inject(x, 1, i, (int)(i % N_MUP), 25.0, 0);
+		d = run(&cfg, x, n, 1, 1000, DSP_MAINS_AUTO, 0, blocks[b],
+			&logs[b]);
+		detect_free(d);
+		free(x);
+	}
+	assert_true(logs[0].n > 100);
+	for (b = 1; b < 3; b++) {
+		assert_int_equal(logs[b].n, logs[0].n);
+		for (i = 0; i < logs[0].n; i++)
+			assert_memory_equal(&logs[b].ev[i], &logs[0].ev[i],
+					    sizeof(logs[0].ev[i]));
+	}
+	for (b = 0; b < 3; b++)
+		evlog_free(&logs[b]);
+}
+
+/* A jump in the sample index is a gap: counted, and the event it cuts is
+ * not reported as a twitch; going backwards is refused. */
+static void test_gap(void **state)
+{
+	const size_t n = 6000;
+	struct detect_counters cnt;
+	struct detect_config cfg;
+	struct evlog log = { 0 };
+	struct detector *d;
+	float *y = xalloc(n);
+
+	(void)state;
+	rng_state = 160;
+	add_noise(y, n, 1, 1.5);
+	add_noise(y + 4800, 1000, 1, 20.0);	/* burst across the cut */
+	detect_config_default(&cfg);
+	assert_int_equal(detect_new(&cfg, 1, 1000, &d), 0);
+	assert_true(detect_process(d, y, 5000, 0, evlog_sink, &log) >= 0);
+	assert_int_equal(detect_process(d, y, 10, 100, evlog_sink, &log),
+			 -EINVAL);
+	assert_true(detect_process(d, y + 5000, 1000, 9000, evlog_sink,
+				   &log) >= 0);
+	assert_true(detect_finish(d, evlog_sink, &log) >= 0);
+	detect_get_counters(d, &cnt);
+	assert_int_equal(cnt.n_gaps, 1);
+	/* the part before the cut, and the part after it, which starts
+	 * inside the restart guard */
+	assert_int_equal(evlog_count(&log, DETECT_EVENT_REJECT,
+				     DETECT_CLASS_ART_CLIPPING), 2);
+	assert_int_equal(evlog_count(&log, DETECT_EVENT_FINAL, UINT32_MAX), 0);
+	detect_free(d);
+	evlog_free(&log);
+	free(y);
+}
+
+/* A potential 1000x the noise: one fasciculation, not followed by events
+ * made of the filters' ringing. */
+static void test_large_potential_single_event(void **state)
+{
+	const size_t n = 8000;
+	struct detect_config cfg;
+	struct evlog log = { 0 };
+	struct detector *d;
+	float *x = xalloc(n);
+	size_t k;
+
+	(void)state;
+	load_mups();
+	for (k = 0; k < N_MUP; k++) {
+		rng_state = 170 + k;
+		memset(x, 0, n * sizeof(*x));
+		add_noise(x, n, 1, 1.5);
+		inject(x, 1, 4000, (int)k, 2000.0, 0);
+		detect_config_default(&cfg);
+		d = run(&cfg, x, n, 1, 1000, DSP_MAINS_AUTO, 0, 1000, &log);
+		assert_int_equal(evlog_count(&log, DETECT_EVENT_FINAL,
+					     UINT32_MAX), 1);
+		assert_int_equal(evlog_count(&log, DETECT_EVENT_FINAL,
+				DETECT_CLASS_FASCICULATION), 1);
+		assert_int_equal(evlog_count(&log, DETECT_EVENT_REJECT,
+					     UINT32_MAX), 0);
+		detect_free(d);
+		evlog_free(&log);
+	}
+	free(x);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_real_potentials_1k),
+		cmocka_unit_test(test_real_potentials_4k),
+		cmocka_unit_test(test_false_alarms_noise),
+		cmocka_unit_test(test_real_baseline),
+		cmocka_unit_test(test_doublet),
+		cmocka_unit_test(test_phasic_and_tonic),
+		cmocka_unit_test(test_limb_movement),
+		cmocka_unit_test(test_pop_rejected),
+		cmocka_unit_test(test_clipping_rejected),
+		cmocka_unit_test(test_mains_burst_rejected),
+		cmocka_unit_test(test_common_mode_and_merge),
+		cmocka_unit_test(test_plm_rules),
+		cmocka_unit_test(test_plm_end_to_end),
+		cmocka_unit_test(test_rates),
+		cmocka_unit_test(test_epochs_rswa),
+		cmocka_unit_test(test_efm),
+		cmocka_unit_test(test_onset_notification),
+		cmocka_unit_test(test_block_size_independence),
+		cmocka_unit_test(test_gap),
+		cmocka_unit_test(test_large_potential_single_event),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
