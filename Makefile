@@ -48,6 +48,9 @@ LIBTWITCH_VERSION = 1.0.0
 LIBTWITCH_SO = libtwitch.so.$(LIBTWITCH_VERSION)
 LIBTWITCH_SONAME = libtwitch.so.$(LIBTWITCH_MAJOR)
 
+# objects of sources (a function: a literal % in a static pattern rule means the stem)
+src2obj = $(patsubst %.c,$(O)/%.o,$(1))
+
 # pkg-config is asked lazily, after `deps` made sure the packages exist.
 pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pc_libs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
@@ -57,10 +60,28 @@ IPC_CORE_SRCS = ipc/ring.c ipc/record.c
 LIBTWITCH_SRCS = ipc/libtwitch.c $(IPC_CORE_SRCS)
 PUBLISH_SRCS = daemon/publish.c daemon/control.c
 
+# twitchd
+TWITCHD_SRCS = daemon/main.c daemon/loop.c daemon/acquire.c daemon/config.c daemon/log.c \
+	$(PUBLISH_SRCS) $(IPC_CORE_SRCS) $(DRIVERS_SRCS)
+TWITCHD_LIBS = $(call pc_libs,liburing libsystemd inih) $(DRIVERS_LIBS) -lm
+DRIVERS_SRCS = drivers/profile.c drivers/ads1298.c drivers/ads131e08.c drivers/ad5933.c \
+	drivers/generic.c drivers/scan.c drivers/sysfs.c
+DRIVERS_LIBS = $(call pc_libs,libiio) -lpthread
+
+# the device simulator (drivers/devsim): umockdev + the synthetic subject
+DEVSIM_SRCS = $(wildcard drivers/devsim/*.c) drivers/subject.c drivers/recording.c drivers/scan.c
+DEVSIM_LIBS = $(call pc_libs,umockdev-1.0 gio-2.0) -lm -lpthread
+
+# clients link only libtwitch (+ their own library)
+CLIENTS = twitchctl
+
 # Tests: tests/NAME.c plus the sources in NAME_SRCS, linked with NAME_LIBS.
 # Each test is one program; exit 77 means skipped (needs hardware only).
 TESTS = test-ring test-record test-control test-libtwitch \
-	test-bioz test-sweepcsv test-recording test-subject
+	test-bioz test-sweepcsv test-recording test-subject test-dsp test-detect \
+	test-scan test-profile
+# Shell tests, run after the programs (they use the built binaries).
+SHELL_TESTS = tests/devsim/test-tools.sh
 
 test-ring_SRCS = $(IPC_CORE_SRCS) daemon/publish.c
 test-ring_LIBS = -lpthread
@@ -74,6 +95,12 @@ test-bioz_LIBS = -lm
 test-sweepcsv_LIBS = -lm
 test-recording_LIBS = -lm
 test-subject_LIBS = -lm
+test-dsp_LIBS = -lm
+test-scan_LIBS = -lm
+test-profile_SRCS = $(DRIVERS_SRCS)
+test-profile_LIBS = $(DRIVERS_LIBS) -lm
+test-detect_SRCS = daemon/dsp.c
+test-detect_LIBS = -lm
 
 # Tests that also run under ThreadSanitizer (make check-tsan).
 TSAN_TESTS = test-ring test-libtwitch
@@ -97,7 +124,17 @@ DEB_PACKAGES = gcc make pkg-config libc6-dev \
 .PHONY: all deps lib check check-tsan asan bench demo install uninstall clean \
 	check-headers $(addprefix run-,$(TESTS)) $(BENCHES)
 
-all: lib
+all: lib $(O)/twitchd $(O)/twitch-devsim $(addprefix $(O)/,$(CLIENTS))
+
+$(O)/twitchd: $(call src2obj,$(TWITCHD_SRCS))
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TWITCHD_LIBS)
+
+$(call src2obj,$(wildcard drivers/devsim/*.c)): override CPPFLAGS += $(call pc_cflags,umockdev-1.0)
+$(O)/twitch-devsim: $(call src2obj,$(DEVSIM_SRCS))
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DEVSIM_LIBS)
+
+$(addprefix $(O)/,$(CLIENTS)): $(O)/%: $(O)/clients/%.o $(O)/libtwitch.so
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -L$(O) -ltwitch
 
 lib: $(O)/$(LIBTWITCH_SO) $(O)/$(LIBTWITCH_SONAME) $(O)/libtwitch.so $(O)/libtwitch.a \
 	$(O)/twitch.pc
@@ -155,8 +192,6 @@ $(O)/twitch.pc: ipc/twitch.pc.in Makefile
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(LIBTWITCH_VERSION)|' $< > $@
 
 # ---- tests and benchmarks
-# (a function, because a literal % in a static pattern rule means the stem)
-src2obj = $(patsubst %.c,$(O)/%.o,$(1))
 TEST_BINS = $(addprefix $(O)/tests/,$(TESTS))
 BENCH_BINS = $(addprefix $(O)/tests/bench/,$(BENCHES))
 
@@ -167,12 +202,15 @@ $(BENCH_BINS): $(O)/tests/bench/%: $(O)/tests/bench/%.o $$(call src2obj,$$($$*_S
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $($*_LIBS)
 
 # Run every test; print one summary line that CI reads ("N passed, N failed").
+# Tests under a umockdev testbed preload its library ahead of ASan's runtime.
 check: all $(TEST_BINS)
 	@pass=0; fail=0; skip=0; failed=""; \
-	for t in $(TESTS); do \
+	export TWITCH_BUILD=$(O) TWITCH_SHARED=$(CURDIR)/../shared \
+		TWITCH_DEVSIM=$(CURDIR)/$(O)/twitch-devsim LD_LIBRARY_PATH=$(CURDIR)/$(O) \
+		ASAN_OPTIONS=verify_asan_link_order=0; \
+	for t in $(addprefix $(O)/tests/,$(TESTS)) $(SHELL_TESTS); do \
 		echo "== $$t"; \
-		TWITCH_BUILD=$(O) TWITCH_SHARED=$(CURDIR)/../shared \
-			$(O)/tests/$$t; rc=$$?; \
+		$$t; rc=$$?; \
 		if [ $$rc = 0 ]; then pass=$$((pass+1)); \
 		elif [ $$rc = 77 ]; then skip=$$((skip+1)); echo "$$t: skipped"; \
 		else fail=$$((fail+1)); failed="$$failed $$t"; echo "$$t: FAILED (exit $$rc)"; fi; \
@@ -182,7 +220,7 @@ check: all $(TEST_BINS)
 	[ $$fail = 0 ]
 
 check-tsan:
-	$(MAKE) SANITIZE=thread TESTS="$(TSAN_TESTS)" check
+	$(MAKE) SANITIZE=thread TESTS="$(TSAN_TESTS)" SHELL_TESTS= check
 
 asan:
 	$(MAKE) SANITIZE=address,undefined check
@@ -199,9 +237,26 @@ bench: $(BENCHES)
 $(BENCHES): bench-%: $(O)/tests/bench/bench-%
 	$(O)/tests/bench/bench-$*
 
+# The simulated cart: twitch-devsim plays an ADS1298 (8 ch, 4 kHz) and an
+# AD5933 under umockdev, twitchd reads them through the real libiio/sysfs
+# path, and twitchctl shows the live records. Ctrl-C or DEMO_SECONDS ends it.
+DEMO_SECONDS ?= 0
 demo: all
-	@echo "demo: twitchd is not built yet: the device layer (issue 3) has not landed."
-	@echo "demo: what works today is libtwitch and its rings: run 'make check' and 'make bench-ring'."
+	@dir=$$(mktemp -d /tmp/twitch-demo-XXXXXX); \
+	echo "demo: simulated ADS1298 (8 ch, 4 kHz) + AD5933 under umockdev; twitchd's log"; \
+	echo "demo: and twitchctl's live records follow. Ctrl-C stops (or DEMO_SECONDS=N)."; \
+	LD_LIBRARY_PATH=$(CURDIR)/$(O) TWITCH_SOCKET=$$dir/control.sock \
+	$(O)/twitch-devsim -d ads1298:rate=4000 -d ad5933 -- sh -c ' \
+		$(O)/twitchd --socket $$TWITCH_SOCKET & d=$$!; \
+		trap "kill $$d 2>/dev/null; wait $$d" EXIT INT TERM; \
+		for i in 1 2 3 4 5 6 7 8 9 10; do $(O)/twitchctl ping >/dev/null 2>&1 && break; sleep 0.2; done; \
+		$(O)/twitchctl status; \
+		if [ "$(DEMO_SECONDS)" -gt 0 ]; then \
+			timeout -s INT $(DEMO_SECONDS) $(O)/twitchctl tail -f -n all --stream events --stream samples-bioz; \
+		else \
+			$(O)/twitchctl tail -f -n all --stream events --stream samples-bioz; \
+		fi; true'; \
+	rc=$$?; rm -rf $$dir; exit $$rc
 
 # ---- install
 install: all

@@ -1,0 +1,439 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * twitchctl - talk to twitchd: status, tail (like journalctl -f), mark, ping.
+ *
+ * Links only libtwitch. Exit codes (also in --help):
+ *   0 success, 1 runtime failure, 2 bad arguments, 3 twitchd not running,
+ *   4 permission denied (not in the twitchd group), 5 twitchd refused the
+ *   command.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <twitch.h>
+
+#define EXIT_USAGE	2
+#define EXIT_NODAEMON	3
+#define EXIT_PERM	4
+#define EXIT_REFUSED	5
+#define MAX_STREAMS	8
+
+static const char usage_text[] =
+	"Usage: twitchctl [-s SOCKET] COMMAND [ARGS]\n"
+	"Talk to twitchd, the EMG twitch and bioimpedance monitor (a monitoring aid,\n"
+	"not a diagnostic device).\n\n"
+	"Commands:\n"
+	"  status                 the daemon, its devices and streams\n"
+	"  tail [-n N] [-f] [--json] [--type T,..] [--channel C,..] [--stream S]...\n"
+	"                         show records (default: the last 10 events); -f follows\n"
+	"                         like journalctl -f, through losses and restarts\n"
+	"  mark TEXT...           put a marker record (e.g. \"lights off\") in the events\n"
+	"  ping                   check that twitchd answers\n\n"
+	"Options:\n"
+	"  -s, --socket PATH      control socket (default $TWITCH_SOCKET or "
+	TWITCH_SOCKET_DEFAULT ")\n"
+	"  -h, --help             this help\n\n"
+	"Exit codes: 0 success, 1 runtime failure, 2 bad arguments, 3 twitchd not\n"
+	"running, 4 permission denied (join the twitchd group), 5 twitchd refused.\n";
+
+static const char *sock_path;
+
+static int connect_or_explain(struct twitch_client **c)
+{
+	int err = twitch_client_connect(sock_path, c);
+
+	if (err == 0)
+		return 0;
+	if (err == -ENOENT || err == -ECONNREFUSED) {
+		fprintf(stderr, "twitchctl: twitchd is not running (no one listens on %s)\n",
+			sock_path ? sock_path : TWITCH_SOCKET_DEFAULT);
+		return EXIT_NODAEMON;
+	}
+	if (err == -EACCES || err == -EPERM) {
+		fprintf(stderr, "twitchctl: permission denied by twitchd: your user must be in "
+			"the twitchd group (then log in again)\n");
+		return EXIT_PERM;
+	}
+	fprintf(stderr, "twitchctl: cannot talk to twitchd: %s\n", strerror(-err));
+	return EXIT_FAILURE;
+}
+
+static int cmd_simple(const char *cmd)
+{
+	struct twitch_client *c;
+	char reply[512];
+	int err, rc;
+
+	rc = connect_or_explain(&c);
+	if (rc)
+		return rc;
+	err = twitch_client_command(c, cmd, reply, sizeof(reply));
+	twitch_client_free(c);
+	if (err < 0) {
+		fprintf(stderr, "twitchctl: %s\n", strerror(-err));
+		return EXIT_FAILURE;
+	}
+	if (err > 0) {
+		fprintf(stderr, "twitchctl: twitchd refused: %s\n", reply);
+		return EXIT_REFUSED;
+	}
+	printf("%s\n", reply);
+	return EXIT_SUCCESS;
+}
+
+static int cmd_status(void)
+{
+	struct twitch_stream_info si;
+	struct twitch_client *c;
+	char reply[512], epoch[33], *p, *save = NULL;
+	int i, n, err, rc;
+
+	rc = connect_or_explain(&c);
+	if (rc)
+		return rc;
+	twitch_client_epoch(c, epoch);
+	err = twitch_client_command(c, "status", reply, sizeof(reply));
+	if (err != 0) {
+		fprintf(stderr, "twitchctl: status: %s\n", err < 0 ? strerror(-err) : reply);
+		twitch_client_free(c);
+		return err < 0 ? EXIT_FAILURE : EXIT_REFUSED;
+	}
+	printf("twitchd: running, epoch %s\n", epoch);
+	for (p = strtok_r(reply, ";", &save); p; p = strtok_r(NULL, ";", &save))
+		printf("  %s\n", p + (*p == ' '));
+	n = twitch_client_n_streams(c);
+	printf("streams:\n");
+	for (i = 0; i < n; i++) {
+		if (twitch_client_stream_info(c, (unsigned int)i, &si) < 0)
+			continue;
+		printf("  %-16s %7u slots x %6u bytes\n", si.name, si.n_slots, si.slot_size);
+	}
+	twitch_client_free(c);
+	return EXIT_SUCCESS;
+}
+
+/* ---------------------------------------------------------------- tail */
+
+struct tail_opts {
+	uint64_t n;
+	bool follow;
+	bool json;
+	uint32_t types;			/* bit per record type, 0 = all but samples */
+	uint64_t channels;		/* bit per channel, 0 = all */
+	const char *streams[MAX_STREAMS];
+	int n_streams;
+};
+
+static int parse_types(const char *s, uint32_t *ret)
+{
+	char buf[256], *tok, *save = NULL;
+	unsigned int t;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	*ret = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		for (t = 1; t <= TWITCH_REC_TYPE_MAX; t++)
+			if (!strcmp(tok, twitch_record_type_name(t)))
+				break;
+		if (t > TWITCH_REC_TYPE_MAX)
+			return -EINVAL;
+		*ret |= 1u << t;
+	}
+	return 0;
+}
+
+static int parse_channels(const char *s, uint64_t *ret)
+{
+	const char *p = s;
+	unsigned long v;
+	char *end;
+
+	*ret = 0;
+	while (*p) {
+		errno = 0;
+		v = strtoul(p, &end, 10);
+		if (errno || end == p || v > 63 || (*end && *end != ','))
+			return -EINVAL;
+		*ret |= UINT64_C(1) << v;
+		p = *end ? end + 1 : end;
+	}
+	return *ret ? 0 : -EINVAL;
+}
+
+static bool wanted(const struct tail_opts *o, const void *rec)
+{
+	const struct twitch_record_hdr *h = rec;
+
+	if (o->types ? !(o->types & (1u << h->type)) : h->type == TWITCH_REC_TEST)
+		return false;
+	if (o->channels && h->type == TWITCH_REC_TWITCH)
+		return ((const struct twitch_rec_twitch *)rec)->channel_mask & o->channels;
+	return true;
+}
+
+static void print_human(const char *stream, const void *rec)
+{
+	const struct twitch_record_hdr *h = rec;
+	char when[32];
+	struct tm tm;
+	time_t secs = (time_t)(h->t_real_ns / 1000000000u);
+
+	localtime_r(&secs, &tm);
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	printf("%s.%03u ", when, (unsigned int)(h->t_real_ns / 1000000u % 1000u));
+	switch (h->type) {
+	case TWITCH_REC_TWITCH: {
+		const struct twitch_rec_twitch *e = rec;
+
+		printf("%s ch%u %s %.1f ms %.0f uV snr %.1f%s\n",
+		       h->flags & TWITCH_EVF_ONSET ? "onset " : "twitch", e->channel,
+		       twitch_class_name(e->twitch_class), e->duration_ms, e->peak_uv, e->snr,
+		       e->channel_mask & (e->channel_mask - 1) ? " (several channels)" : "");
+		break;
+	}
+	case TWITCH_REC_SAMPLES: {
+		const struct twitch_rec_samples *s = rec;
+		float lo = s->data[0], hi = s->data[0];
+		unsigned int i, n = (unsigned int)s->n_channels * s->n_scans;
+
+		for (i = 1; i < n; i++) {
+			lo = s->data[i] < lo ? s->data[i] : lo;
+			hi = s->data[i] > hi ? s->data[i] : hi;
+		}
+		printf("samples %s #%" PRIu64 " %u scans x %u ch, %.6g..%.6g %s\n", stream,
+		       h->sample_index, s->n_scans, s->n_channels, lo, hi,
+		       s->unit == TWITCH_UNIT_UV ? "uV" : s->unit == TWITCH_UNIT_OHM ? "ohm" :
+		       "counts");
+		break;
+	}
+	case TWITCH_REC_STATUS: {
+		const struct twitch_rec_status *s = rec;
+
+		printf("status %s%s%s: %s\n", twitch_status_name(s->state),
+		       s->dev_name[0] ? " " : "", s->dev_name, s->text);
+		break;
+	}
+	case TWITCH_REC_LOSS: {
+		const struct twitch_rec_loss *l = rec;
+
+		if (l->reason == TWITCH_LOSS_READER_LAPPED || l->reason == TWITCH_LOSS_RESTART)
+			printf("-- %" PRIu64 " records lost (%s) --\n", l->count,
+			       twitch_loss_name(l->reason));
+		else
+			printf("loss device %u: %s%" PRIu64 " scans (%s) at index %" PRIu64 "\n",
+			       h->device, l->exact ? "" : "about ", l->count,
+			       twitch_loss_name(l->reason), h->sample_index);
+		break;
+	}
+	case TWITCH_REC_MARKER:
+		printf("marker: %s\n", ((const struct twitch_rec_marker *)rec)->text);
+		break;
+	case TWITCH_REC_BIOZ: {
+		const struct twitch_rec_bioz *z = rec;
+
+		printf("bioz sweep %" PRIu64 ": phase %.2f deg, R0 %.1f ohm, Rinf %.1f ohm%s\n",
+		       h->sample_index, z->phase_deg_50k, z->r0_ohm, z->rinf_ohm,
+		       z->flags & TWITCH_BIOZF_TRUSTED ? "" : " (fit not trusted)");
+		break;
+	}
+	default:
+		printf("%s record\n", twitch_record_type_name(h->type));
+	}
+}
+
+static int cmd_tail(struct tail_opts *o)
+{
+	static union { struct twitch_record_hdr h; char b[1 << 16]; } u;
+	struct twitch_reader *r[MAX_STREAMS] = { NULL };
+	struct twitch_client *c;
+	char json[4096];
+	int i, n, rc, idle;
+
+	rc = connect_or_explain(&c);
+	if (rc)
+		return rc;
+	if (o->n_streams == 0)
+		o->streams[o->n_streams++] = "events";
+	for (i = 0; i < o->n_streams; i++) {
+		n = twitch_reader_new(c, o->streams[i], o->n, &r[i]);
+		if (n < 0) {
+			fprintf(stderr, "twitchctl: stream '%s': %s\n", o->streams[i],
+				n == -ENOENT ? "no such stream (see twitchctl status)" :
+				strerror(-n));
+			rc = n == -ENOENT ? EXIT_USAGE : EXIT_FAILURE;
+			goto out;
+		}
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (idle = 0;;) {
+		for (i = 0; i < o->n_streams; i++) {
+			/* one stream: block in libtwitch; several: poll them in turn */
+			n = twitch_reader_next(r[i], &u, sizeof(u),
+					       o->n_streams == 1 && o->follow ? -1 : 0);
+			if (n < 0) {
+				fprintf(stderr, "twitchctl: %s: %s\n", o->streams[i],
+					strerror(-n));
+				if (n != -EPROTO) {
+					rc = EXIT_FAILURE;
+					goto out;
+				}
+				continue;
+			}
+			if (n == 0)
+				continue;
+			idle = -1;
+			if (!wanted(o, &u))
+				continue;
+			if (o->json) {
+				if (twitch_record_json(&u, (size_t)n, 0, json, sizeof(json)) > 0)
+					printf("%s\n", json);
+			} else {
+				print_human(o->streams[i], &u);
+			}
+		}
+		if (idle++ < 0)
+			continue;
+		if (!o->follow)
+			break;
+		{
+			struct timespec ts = { 0, 2000000 };
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	rc = EXIT_SUCCESS;
+out:
+	for (i = 0; i < o->n_streams; i++)
+		twitch_reader_free(r[i]);
+	twitch_client_free(c);
+	return rc;
+}
+
+static int tail_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "lines", required_argument, NULL, 'n' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "type", required_argument, NULL, 't' },
+		{ "channel", required_argument, NULL, 'C' },
+		{ "stream", required_argument, NULL, 'S' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct tail_opts o = { .n = 10 };
+	unsigned long long v;
+	char *end;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "n:f", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			if (!strcmp(optarg, "all")) {
+				o.n = TWITCH_FROM_OLDEST;
+				break;
+			}
+			errno = 0;
+			v = strtoull(optarg, &end, 10);
+			if (errno || *end || end == optarg || optarg[0] == '-') {
+				fprintf(stderr, "twitchctl tail: -n: '%s' is not a count\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			o.n = v;
+			break;
+		case 'f':
+			o.follow = true;
+			break;
+		case 'j':
+			o.json = true;
+			break;
+		case 't':
+			if (parse_types(optarg, &o.types) < 0) {
+				fprintf(stderr, "twitchctl tail: --type: '%s': use twitch, samples, "
+					"bioz, status, loss, marker\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'C':
+			if (parse_channels(optarg, &o.channels) < 0) {
+				fprintf(stderr, "twitchctl tail: --channel: '%s' is not a list of "
+					"channel numbers 0..63\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'S':
+			if (o.n_streams == MAX_STREAMS) {
+				fprintf(stderr, "twitchctl tail: at most %d streams\n", MAX_STREAMS);
+				return EXIT_USAGE;
+			}
+			o.streams[o.n_streams++] = optarg;
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "twitchctl tail: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	return cmd_tail(&o);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char cmd[512];
+	size_t off;
+	int c, i;
+
+	while ((c = getopt_long(argc, argv, "+s:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			sock_path = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return EXIT_SUCCESS;
+		default:
+			fputs(usage_text, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fputs(usage_text, stderr);
+		return EXIT_USAGE;
+	}
+	argv += optind;
+	argc -= optind;
+	if (!strcmp(argv[0], "status") && argc == 1)
+		return cmd_status();
+	if (!strcmp(argv[0], "ping") && argc == 1)
+		return cmd_simple("ping");
+	if (!strcmp(argv[0], "tail"))
+		return tail_main(argc, argv);
+	if (!strcmp(argv[0], "mark") && argc >= 2) {
+		off = (size_t)snprintf(cmd, sizeof(cmd), "mark");
+		for (i = 1; i < argc && off < sizeof(cmd); i++)
+			off += (size_t)snprintf(cmd + off, sizeof(cmd) - off, " %s", argv[i]);
+		if (off >= TWITCH_MARKER_MAX + 5) {
+			fprintf(stderr, "twitchctl mark: text longer than %d bytes\n",
+				TWITCH_MARKER_MAX - 1);
+			return EXIT_USAGE;
+		}
+		return cmd_simple(cmd);
+	}
+	fprintf(stderr, "twitchctl: unknown command or wrong arguments: '%s' (see --help)\n",
+		argv[0]);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,596 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * acquire.c - one configured device: open it, read it through io_uring,
+ * decode, count gaps, publish sample blocks, and survive its loss.
+ *
+ * The read path per block: a POLL_ADD(POLLIN) linked to a READ on the fd
+ * that drivers/ handed us (the IIO char device is O_NONBLOCK and has no
+ * FMODE_NOWAIT, so a bare READ would just say -EAGAIN), then one decode
+ * and a few ring_publish() calls. Buffers are sized when the device opens;
+ * nothing is allocated per block. Gaps are counted exactly from the
+ * timestamp channel where the device has one, and otherwise from a
+ * shortfall of scans against elapsed CLOCK_MONOTONIC time, which is exact
+ * to within one block. A device that goes away is retried with backoff and
+ * comes back with a new sample-index epoch; the daemon never exits for it.
+ */
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "records.h"
+#include "twitchd.h"
+
+#define BACKOFF_MIN_MS	500u
+#define BACKOFF_MAX_MS	30000u
+#define SWEEP_TIMEOUT_NS 5000000000u	/* a sweep that takes longer has failed */
+#define MAX_RECORD_BYTES 65528u		/* the record size field is 16 bits */
+#define MAX_RING_BYTES	(64u << 20)
+
+static uint32_t next_pow2(uint64_t v)
+{
+	uint32_t p = 1;
+
+	while (p < v && p < (1u << 30))
+		p <<= 1;
+	return p;
+}
+
+void acq_init(struct acq_dev *a, struct twitchd *d, const struct config_device *cfg,
+	      uint16_t index)
+{
+	memset(a, 0, sizeof(*a));
+	a->poll_tag.op = OP_DEV_POLL;
+	a->read_tag.op = OP_DEV_READ;
+	a->d = d;
+	a->cfg = *cfg;
+	/* the channel pointers pointed into the source's buffer: re-split ours */
+	if (cfg->n_channels) {
+		size_t i;
+
+		for (i = 0; i < cfg->n_channels; i++)
+			a->cfg.channels[i] = a->cfg.channels_buf +
+					     (cfg->channels[i] - cfg->channels_buf);
+	}
+	a->index = index;
+	a->fd = -1;
+	a->state = DEV_CLOSED;
+	a->backoff_ms = BACKOFF_MIN_MS;
+}
+
+static bool is_sweeper(const struct acq_dev *a)
+{
+	return a->info && a->info->sweep_points > 0;
+}
+
+static uint32_t unit_of(const struct acq_dev *a)
+{
+	const char *u = a->info->n_channels ? a->info->channels[0].unit : "";
+
+	if (!strcmp(u, "uV"))
+		return TWITCH_UNIT_UV;
+	if (!strcmp(u, "ohm"))
+		return TWITCH_UNIT_OHM;
+	return TWITCH_UNIT_RAW;
+}
+
+static void free_buffers(struct acq_dev *a)
+{
+	free(a->rbuf);
+	free(a->vals);
+	free(a->ts);
+	free(a->rec);
+	a->rbuf = NULL;
+	a->vals = NULL;
+	a->ts = NULL;
+	a->rec = NULL;
+}
+
+/* Size the read, decode and record buffers for the device as opened. */
+static int size_buffers(struct acq_dev *a)
+{
+	const struct device_info *in = a->info;
+	size_t scan_bytes = in->layout->scan_bytes, scans, n_ch = in->n_channels;
+
+	scans = in->sweep_points ? in->sweep_points : (size_t)in->block_scans * 4;
+	if (scans == 0 || scan_bytes == 0 || n_ch == 0)
+		return -EINVAL;
+	free_buffers(a);
+	a->rbuf_size = scans * scan_bytes;
+	a->cap_scans = device_max_scans(a->dev, a->rbuf_size);
+	a->rec_cap_scans = (MAX_RECORD_BYTES - sizeof(struct twitch_rec_samples)) /
+			   (sizeof(float) * n_ch);
+	if (a->rec_cap_scans > scans)
+		a->rec_cap_scans = scans;
+	if (in->sweep_points && a->rec_cap_scans < in->sweep_points)
+		return -E2BIG;	/* a sweep is published as one record */
+	a->rbuf = malloc(a->rbuf_size);
+	a->vals = calloc(a->cap_scans * n_ch, sizeof(double));
+	a->ts = calloc(a->cap_scans, sizeof(int64_t));
+	a->rec = calloc(1, record_samples_size((unsigned int)n_ch,
+					       (unsigned int)a->rec_cap_scans));
+	if (!a->rbuf || !a->vals || !a->ts || !a->rec) {
+		free_buffers(a);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The device's samples ring: made on first open, kept across reopenings. */
+static int ensure_ring(struct acq_dev *a)
+{
+	const struct device_info *in = a->info;
+	uint32_t slot, n_slots;
+	uint64_t per_s, want;
+	char name[24];
+	int err;
+
+	slot = (uint32_t)((8 + record_samples_size((unsigned int)in->n_channels,
+						   (unsigned int)a->rec_cap_scans) + 63) / 64 * 64);
+	if (a->ring) {
+		if (in->n_channels > a->ring_channels || a->rec_cap_scans > a->ring_scans ||
+		    slot > a->ring->slot_size)
+			return -EXFULL;	/* needs a restart: clients hold the old size */
+		return 0;
+	}
+	if (in->sweep_points)
+		per_s = 1;
+	else
+		per_s = (uint64_t)(in->rate_hz / (double)a->rec_cap_scans) + 1;
+	want = per_s * a->d->cfg.samples_seconds;
+	n_slots = next_pow2(want < 64 ? 64 : want);
+	while ((uint64_t)n_slots * slot > MAX_RING_BYTES && n_slots > 64)
+		n_slots /= 2;
+	snprintf(name, sizeof(name), "samples-%s", a->cfg.name);
+	err = publisher_add_ring(&a->d->pub, name, TWITCH_SHM_STREAM_SAMPLES, a->index, slot,
+				 n_slots, &a->ring);
+	if (err < 0)
+		return err;
+	a->ring_channels = (uint32_t)in->n_channels;
+	a->ring_scans = (uint32_t)a->rec_cap_scans;
+	return 0;
+}
+
+static void arm(struct acq_dev *a)
+{
+	struct io_uring_sqe *sqe;
+
+	sqe = loop_sqe(a->d);
+	io_uring_prep_poll_add(sqe, a->fd, POLLIN);
+	io_uring_sqe_set_data(sqe, &a->poll_tag);
+	sqe->flags |= IOSQE_IO_LINK;
+	sqe = loop_sqe(a->d);
+	io_uring_prep_read(sqe, a->fd, a->rbuf, (unsigned int)a->rbuf_size, (uint64_t)-1);
+	io_uring_sqe_set_data(sqe, &a->read_tag);
+	a->in_flight += 2;
+	a->d->in_flight += 2;
+}
+
+static void cancel_in_flight(struct acq_dev *a)
+{
+	struct io_uring_sqe *sqe;
+
+	sqe = loop_sqe(a->d);
+	io_uring_prep_cancel(sqe, &a->poll_tag, 0);
+	io_uring_sqe_set_data(sqe, &a->d->cancel_tag);
+	sqe = loop_sqe(a->d);
+	io_uring_prep_cancel(sqe, &a->read_tag, 0);
+	io_uring_sqe_set_data(sqe, &a->d->cancel_tag);
+	a->d->in_flight += 2;
+}
+
+static int start_stream(struct acq_dev *a, uint64_t now)
+{
+	struct profile_error perr;
+	char msg[600];
+	int err;
+
+	err = device_start(a->dev, &a->fd, &perr);
+	if (err < 0) {
+		profile_strerror(&perr, msg, sizeof(msg));
+		log_device(LOG_ERR, a->cfg.name, -1, "cannot start: %s", msg);
+		return err;
+	}
+	a->have_prev_ts = false;
+	a->anchor_ns = now;
+	a->anchor_index = a->sample_index;
+	arm(a);
+	return 0;
+}
+
+/* Try to open (or reopen) the device. */
+static int open_device(struct acq_dev *a, bool first)
+{
+	struct device_config dc;
+	struct profile_error perr;
+	char msg[600];
+	uint64_t now = loop_now_ns();
+	int err;
+
+	config_device_to_driver(&a->cfg, &dc);
+	err = profile_open(&dc, &a->dev, &perr);
+	if (err < 0) {
+		profile_strerror(&perr, msg, sizeof(msg));
+		if (first || !a->lost_reported)
+			log_device(first && err != -ENODEV ? LOG_ERR : LOG_WARNING, a->cfg.name, -1,
+				   "%s", msg);
+		a->lost_reported = true;
+		return err;
+	}
+	a->info = device_get_info(a->dev);
+	err = size_buffers(a);
+	if (err == 0)
+		err = ensure_ring(a);
+	if (err < 0) {
+		log_errno(LOG_ERR, err, "%s: cannot set up buffers and ring%s", a->cfg.name,
+			  err == -EXFULL ? " (the device grew: restart twitchd)" : "");
+		a->dev = device_free(a->dev);
+		a->info = NULL;
+		return err;
+	}
+	if (!first)
+		a->index_epoch++;
+	a->sample_index = 0;
+	a->lost_reported = false;
+	a->backoff_ms = BACKOFF_MIN_MS;
+	if (is_sweeper(a)) {
+		a->state = DEV_IDLE;
+		a->next_sweep_ns = now;
+	} else {
+		err = start_stream(a, now);
+		if (err < 0) {
+			a->dev = device_free(a->dev);
+			a->info = NULL;
+			return err;
+		}
+		a->state = DEV_RUNNING;
+	}
+	if (is_sweeper(a))
+		log_device(LOG_INFO, a->cfg.name, -1, "%s %s (%s%s), sweeps of %u points every "
+			   "%u s, epoch %u", a->info->profile, a->info->id, a->info->uri,
+			   a->info->via_sysfs ? ", via sysfs" : "", a->info->sweep_points,
+			   a->cfg.sweep_interval_ms / 1000, a->index_epoch);
+	else
+		log_device(LOG_INFO, a->cfg.name, -1, "%s %s (%s%s), %zu channels%s, %.0f Hz, "
+			   "blocks of %u scans, epoch %u", a->info->profile, a->info->id,
+			   a->info->uri, a->info->via_sysfs ? ", via sysfs" : "",
+			   a->info->n_channels, a->info->has_timestamp ? " + timestamp" : "",
+			   a->info->rate_hz, a->info->block_scans, a->index_epoch);
+	loop_publish_status(a->d, TWITCH_STATUS_DEVICE_UP, a->index, a, "%s up", a->cfg.name);
+	return 0;
+}
+
+int acq_first_open(struct acq_dev *a)
+{
+	int err = open_device(a, true);
+
+	if (err == 0)
+		return 0;
+	/* absent or unplugged: wait for it; anything else is the config's fault */
+	if (err == -ENODEV || err == -ENOENT || err == -EIO || err == -ETIMEDOUT ||
+	    err == -ECONNREFUSED || err == -EHOSTUNREACH) {
+		a->next_attempt_ns = loop_now_ns() + (uint64_t)a->backoff_ms * 1000000u;
+		loop_publish_status(a->d, TWITCH_STATUS_DEVICE_LOST, a->index, a,
+				    "%s not found; retrying", a->cfg.name);
+		return 0;
+	}
+	return err;
+}
+
+/* After the last CQE of a device that failed: free it and schedule a retry. */
+static void finish_loss(struct acq_dev *a)
+{
+	if (a->reopen) {
+		/* a reload, not a loss: reopen at the next tick with the new settings */
+		a->reopen = false;
+		a->dev = device_free(a->dev);
+		a->info = NULL;
+		a->fd = -1;
+		a->state = DEV_CLOSED;
+		a->stop_requested = false;
+		a->next_attempt_ns = 0;
+		return;
+	}
+	log_device(LOG_WARNING, a->cfg.name, -1, "device lost after %llu scans; retrying in "
+		   "%llu ms", (unsigned long long)a->sample_index,
+		   (unsigned long long)a->backoff_ms);
+	loop_publish_status(a->d, TWITCH_STATUS_DEVICE_LOST, a->index, a, "%s lost",
+			    a->cfg.name);
+	a->dev = device_free(a->dev);
+	a->info = NULL;
+	a->fd = -1;
+	a->state = DEV_CLOSED;
+	a->stop_requested = false;
+	a->next_attempt_ns = loop_now_ns() + (uint64_t)a->backoff_ms * 1000000u;
+	a->backoff_ms = a->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : a->backoff_ms * 2;
+}
+
+static void device_gone(struct acq_dev *a, int why)
+{
+	if (a->stop_requested)
+		return;
+	log_errno(LOG_WARNING, why, "%s: read failed", a->cfg.name);
+	a->stop_requested = true;
+	if (a->in_flight)
+		cancel_in_flight(a);
+	else
+		finish_loss(a);
+}
+
+/* Publish scans [first, first + count) of the decoded block. */
+static void publish_scans(struct acq_dev *a, size_t first, size_t count, uint64_t now_mono,
+			  int64_t real_minus_mono)
+{
+	const struct device_info *in = a->info;
+	size_t n_ch = in->n_channels, k, j, n;
+	double period_ns = in->rate_hz > 0 ? 1e9 / in->rate_hz : 0;
+	bool mono_ts = in->has_timestamp && !strcmp(in->timestamp_clock, "monotonic");
+	struct twitch_rec_samples *r = a->rec;
+
+	for (k = first; k < first + count; k += n) {
+		size_t size, n_vals;
+		uint64_t t;
+
+		n = first + count - k;
+		if (n > a->rec_cap_scans)
+			n = a->rec_cap_scans;
+		n_vals = n * n_ch;
+		size = record_samples_size((unsigned int)n_ch, (unsigned int)n);
+		if (mono_ts)
+			t = (uint64_t)a->ts[k];
+		else if (period_ns > 0)	/* the nominal clock since the last anchor */
+			t = a->anchor_ns + (uint64_t)((double)(a->sample_index - a->anchor_index) *
+						      period_ns);
+		else
+			t = now_mono;
+		memset(&r->hdr, 0, sizeof(*r));
+		r->hdr.type = TWITCH_REC_SAMPLES;
+		r->hdr.size = (uint16_t)size;
+		r->hdr.device = a->index;
+		r->hdr.sample_index = a->sample_index;
+		r->hdr.t_mono_ns = t;
+		r->hdr.t_real_ns = (uint64_t)((int64_t)t + real_minus_mono);
+		r->index_epoch = a->index_epoch;
+		r->n_channels = (uint16_t)n_ch;
+		r->n_scans = (uint16_t)n;
+		r->rate_hz = (float)in->rate_hz;
+		r->unit = unit_of(a);
+		for (j = 0; j < n_vals; j++)
+			r->data[j] = (float)a->vals[k * n_ch + j];
+		if (n_vals % 2)
+			r->data[n_vals] = 0.0f;	/* the 8-byte padding */
+		ring_publish(a->ring, &r->hdr);
+		a->sample_index += n;
+		a->n_scans_total += n;
+	}
+}
+
+/* Count a gap: publish a loss record and move the sample index past it. */
+static void gap(struct acq_dev *a, uint64_t lost, bool exact)
+{
+	loop_publish_loss(a->d, a, TWITCH_LOSS_DEVICE_OVERRUN, exact, lost, a->sample_index);
+	log_device(LOG_WARNING, a->cfg.name, -1, "%s%llu scans lost at index %llu",
+		   exact ? "" : "about ", (unsigned long long)lost,
+		   (unsigned long long)a->sample_index);
+	a->sample_index += lost;
+	a->n_lost_total += lost;
+}
+
+static void on_stream_data(struct acq_dev *a, size_t n_bytes)
+{
+	const struct device_info *in = a->info;
+	uint64_t now = loop_now_ns(), expected, have;
+	int64_t real_minus_mono = (int64_t)record_clock_ns(CLOCK_REALTIME) - (int64_t)now;
+	double period_ns = 1e9 / in->rate_hz;
+	size_t i, seg = 0;
+	int n;
+
+	n = device_decode(a->dev, a->rbuf, n_bytes, a->vals, in->has_timestamp ? a->ts : NULL,
+			  a->cap_scans);
+	if (n < 0) {
+		device_gone(a, n);
+		return;
+	}
+	if (in->has_timestamp) {
+		for (i = 0; i < (size_t)n; i++) {
+			if (a->have_prev_ts) {
+				double k = (double)(a->ts[i] - a->prev_ts) / period_ns;
+
+				/* a step of 1.5 periods or more: scans are missing */
+				if (k >= 1.5) {
+					publish_scans(a, seg, i - seg, now, real_minus_mono);
+					gap(a, (uint64_t)llround(k) - 1, true);
+					seg = i;
+				}
+			}
+			a->prev_ts = a->ts[i];
+			a->have_prev_ts = true;
+		}
+		publish_scans(a, seg, (size_t)n - seg, now, real_minus_mono);
+		return;
+	}
+	publish_scans(a, 0, (size_t)n, now, real_minus_mono);
+	if (n_bytes >= a->rbuf_size)
+		return;		/* more is waiting: judge the shortfall once drained */
+	expected = (uint64_t)((double)(now - a->anchor_ns) / period_ns);
+	have = a->sample_index - a->anchor_index;
+	if (expected > have + 2 * (uint64_t)in->block_scans) {
+		/* up to one block may still sit in the kernel: count half of it */
+		gap(a, expected - have - in->block_scans / 2, false);
+		a->anchor_ns = now;
+		a->anchor_index = a->sample_index;
+	} else if (have > expected + 2 * (uint64_t)in->block_scans) {
+		/* the device clock runs fast against ours: follow it */
+		a->anchor_ns = now;
+		a->anchor_index = a->sample_index;
+	}
+}
+
+static void finish_sweep(struct acq_dev *a)
+{
+	device_stop(a->dev);
+	a->fd = -1;
+	a->state = DEV_IDLE;
+	a->sweep_no++;
+}
+
+static void on_sweep_data(struct acq_dev *a, size_t n_bytes)
+{
+	const struct device_info *in = a->info;
+	uint64_t now = loop_now_ns();
+	int64_t real_minus_mono = (int64_t)record_clock_ns(CLOCK_REALTIME) - (int64_t)now;
+	double *vals = a->vals + (size_t)a->sweep_scans * in->n_channels;
+	size_t room = a->cap_scans - a->sweep_scans;
+	int n;
+
+	/* a sweep accumulates in vals until it has every point */
+	n = device_decode(a->dev, a->rbuf, n_bytes, vals, NULL, room);
+	if (n < 0) {
+		device_gone(a, n);
+		return;
+	}
+	a->sweep_scans += (uint32_t)n;
+	if (a->sweep_scans < in->sweep_points)
+		return;
+	a->sample_index = a->sweep_no;	/* a sweep's index is its number */
+	publish_scans(a, 0, in->sweep_points, now, real_minus_mono);
+	a->sample_index = a->sweep_no;
+	finish_sweep(a);
+}
+
+void acq_on_cqe(struct acq_dev *a, enum op op, int res)
+{
+	a->in_flight--;
+	if (a->stop_requested) {
+		if (a->in_flight == 0)
+			finish_loss(a);
+		return;
+	}
+	if (op == OP_DEV_POLL) {
+		if (res < 0 && res != -ECANCELED)
+			device_gone(a, res);
+		return;
+	}
+	if (res > 0) {
+		if (a->state == DEV_SWEEPING)
+			on_sweep_data(a, (size_t)res);
+		else
+			on_stream_data(a, (size_t)res);
+	} else if (res == 0 || (res != -EAGAIN && res != -EINTR && res != -ECANCELED)) {
+		device_gone(a, res == 0 ? -ENODEV : res);
+		return;
+	}
+	if (a->stop_requested || a->in_flight || a->d->stopping)
+		return;		/* on shutdown the loop drains the device itself */
+	if (a->state == DEV_RUNNING || a->state == DEV_SWEEPING)
+		arm(a);
+}
+
+static void start_sweep(struct acq_dev *a, uint64_t now)
+{
+	double temp_c;
+
+	if (ad5933_read_temperature(a->dev, &temp_c) == 0)
+		log_device(LOG_DEBUG, a->cfg.name, -1, "sweep %llu, %.1f degC",
+			   (unsigned long long)a->sweep_no, temp_c);
+	a->sweep_scans = 0;
+	a->sweep_started_ns = now;
+	if (start_stream(a, now) < 0) {
+		a->stop_requested = true;
+		finish_loss(a);
+		return;
+	}
+	a->state = DEV_SWEEPING;
+}
+
+void acq_on_tick(struct acq_dev *a, uint64_t now)
+{
+	switch (a->state) {
+	case DEV_CLOSED:
+		if (a->stop_requested || now < a->next_attempt_ns)
+			return;
+		if (open_device(a, false) < 0) {
+			a->next_attempt_ns = now + (uint64_t)a->backoff_ms * 1000000u;
+			a->backoff_ms = a->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
+									     a->backoff_ms * 2;
+		}
+		return;
+	case DEV_IDLE:
+		if (now < a->next_sweep_ns)
+			return;
+		/* periodic deadlines: prev + period, skipping whole missed periods */
+		a->next_sweep_ns += a->cfg.sweep_interval_ms * 1000000ull;
+		if (a->next_sweep_ns <= now)
+			a->next_sweep_ns = now + a->cfg.sweep_interval_ms * 1000000ull;
+		start_sweep(a, now);
+		return;
+	case DEV_SWEEPING:
+		if (!a->stop_requested && now - a->sweep_started_ns > SWEEP_TIMEOUT_NS)
+			device_gone(a, -ETIMEDOUT);
+		return;
+	case DEV_RUNNING:
+		return;
+	}
+}
+
+void acq_reconfigure(struct acq_dev *a, const struct config_device *cfg)
+{
+	size_t i;
+
+	if (config_device_equal(&a->cfg, cfg))
+		return;
+	a->cfg = *cfg;
+	for (i = 0; i < cfg->n_channels; i++)
+		a->cfg.channels[i] = a->cfg.channels_buf + (cfg->channels[i] - cfg->channels_buf);
+	log_device(LOG_INFO, a->cfg.name, -1, "new settings: reopening");
+	if (a->state == DEV_CLOSED) {
+		a->next_attempt_ns = 0;
+		return;
+	}
+	a->reopen = true;
+	a->stop_requested = true;
+	if (a->in_flight)
+		cancel_in_flight(a);
+	else
+		finish_loss(a);
+}
+
+void acq_drain_and_stop(struct acq_dev *a)
+{
+	ssize_t n;
+
+	if (a->state == DEV_RUNNING && a->fd >= 0 && !a->stop_requested) {
+		/* whatever the kernel still holds is acquired data: publish it */
+		while ((n = read(a->fd, a->rbuf, a->rbuf_size)) > 0)
+			on_stream_data(a, (size_t)n);
+	}
+	a->dev = device_free(a->dev);
+	a->info = NULL;
+	a->fd = -1;
+	a->state = DEV_CLOSED;
+}
+
+void acq_free(struct acq_dev *a)
+{
+	a->dev = device_free(a->dev);
+	free_buffers(a);
+}
+
+int acq_describe(const struct acq_dev *a, char *buf, size_t len)
+{
+	static const char *const st[] = { "closed", "running", "idle", "sweeping" };
+
+	if (a->info == NULL)
+		return snprintf(buf, len, "%s: %s, %llu scans, %llu lost", a->cfg.name,
+				a->stop_requested ? "stopping" : "absent",
+				(unsigned long long)a->n_scans_total,
+				(unsigned long long)a->n_lost_total);
+	return snprintf(buf, len, "%s: %s %s %zu ch @ %.0f Hz, %s, epoch %u, %llu scans, "
+			"%llu lost", a->cfg.name, a->info->profile, a->info->id,
+			a->info->n_channels, a->info->rate_hz, st[a->state], a->index_epoch,
+			(unsigned long long)a->n_scans_total, (unsigned long long)a->n_lost_total);
+}

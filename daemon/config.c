@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * config.c - parse twitchd.conf with inih, strictly.
+ *
+ * Every key is known and every value is range-checked: a typo in a
+ * monitor's configuration must stop the daemon with one message naming
+ * the file, line and key (exit 2), not be ignored. The file is opened
+ * close-on-exec by us (inih's own ini_parse() would not).
+ */
+#include <errno.h>
+#include <grp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include <ini.h>
+
+#include "config.h"
+
+struct parse_ctx {
+	struct config *c;
+	struct config_error *err;
+	bool failed;
+};
+
+static int fail(struct parse_ctx *p, const char *section, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int fail(struct parse_ctx *p, const char *section, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->failed)
+		return 0;	/* keep the first error */
+	p->failed = true;
+	snprintf(p->err->key, sizeof(p->err->key), "%s%s%s", section, *section ? "." : "", key);
+	va_start(ap, fmt);
+	vsnprintf(p->err->msg, sizeof(p->err->msg), fmt, ap);
+	va_end(ap);
+	return 0;	/* inih: error at this line */
+}
+
+static int parse_u32(const char *v, unsigned long min, unsigned long max, int base,
+		     uint32_t *ret)
+{
+	unsigned long x;
+	char *end;
+
+	if (*v == '-' || *v == '+' || *v == '\0')
+		return -EINVAL;
+	errno = 0;
+	x = strtoul(v, &end, base);
+	if (errno || *end != '\0' || x < min || x > max)
+		return -ERANGE;
+	*ret = (uint32_t)x;
+	return 0;
+}
+
+static int parse_bool(const char *v, bool *ret)
+{
+	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1")) {
+		*ret = true;
+		return 0;
+	}
+	if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0")) {
+		*ret = false;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int copy_str(char *dst, size_t size, const char *v)
+{
+	if (strlen(v) >= size)
+		return -ENAMETOOLONG;
+	strcpy(dst, v);
+	return 0;
+}
+
+static int split_channels(struct config_device *d, const char *v)
+{
+	char *s, *save = NULL, *tok;
+
+	if (copy_str(d->channels_buf, sizeof(d->channels_buf), v) < 0)
+		return -ENAMETOOLONG;
+	d->n_channels = 0;
+	for (s = d->channels_buf; (tok = strtok_r(s, ", \t", &save)); s = NULL) {
+		if (d->n_channels == CONFIG_MAX_CHANNELS)
+			return -E2BIG;
+		d->channels[d->n_channels++] = tok;
+	}
+	return d->n_channels ? 0 : -EINVAL;
+}
+
+static int daemon_key(struct parse_ctx *p, const char *k, const char *v)
+{
+	struct config *c = p->c;
+	uint32_t u;
+
+	if (!strcmp(k, "socket")) {
+		if (v[0] != '/' || copy_str(c->socket_path, sizeof(c->socket_path), v) < 0)
+			return fail(p, "daemon", k, "'%s' is not an absolute path under %zu bytes",
+				    v, sizeof(c->socket_path));
+	} else if (!strcmp(k, "socket_mode")) {
+		if (parse_u32(v, 0, 0777, 8, &u) < 0)
+			return fail(p, "daemon", k, "'%s' is not an octal mode like 0660", v);
+		c->socket_mode = (mode_t)u;
+	} else if (!strcmp(k, "socket_group")) {
+		if (copy_str(c->socket_group, sizeof(c->socket_group), v) < 0)
+			return fail(p, "daemon", k, "group name too long");
+	} else if (!strcmp(k, "events_slots")) {
+		if (parse_u32(v, 64, 1u << 20, 10, &u) < 0 || (u & (u - 1)))
+			return fail(p, "daemon", k, "'%s' is not a power of two in 64..1048576", v);
+		c->events_slots = u;
+	} else if (!strcmp(k, "samples_seconds")) {
+		if (parse_u32(v, 1, 600, 10, &u) < 0)
+			return fail(p, "daemon", k, "'%s' is not a number of seconds in 1..600", v);
+		c->samples_seconds = u;
+	} else if (!strcmp(k, "log_level")) {
+		static const char *const lv[] = { "emerg", "alert", "crit", "err", "warning",
+						  "notice", "info", "debug" };
+		int i;
+
+		for (i = 0; i <= LOG_DEBUG; i++)
+			if (!strcmp(v, lv[i]))
+				break;
+		if (i > LOG_DEBUG || i < LOG_ERR)
+			return fail(p, "daemon", k, "'%s' is not one of err, warning, notice, "
+				    "info, debug", v);
+		c->log_level = i;
+	} else {
+		return fail(p, "daemon", k, "unknown key");
+	}
+	return 1;
+}
+
+static struct config_device *device_section(struct parse_ctx *p, const char *section)
+{
+	struct config *c = p->c;
+	const char *name = section + strlen("device ");
+	size_t i;
+
+	for (i = 0; i < c->n_devices; i++)
+		if (!strcmp(c->dev[i].name, name))
+			return &c->dev[i];
+	return NULL;
+}
+
+static int device_key(struct parse_ctx *p, struct config_device *d, const char *section,
+		      const char *k, const char *v)
+{
+	struct device_sweep_config *sw = &d->sweep;
+	uint32_t u;
+
+	if (!strcmp(k, "uri")) {
+		if ((strcmp(v, "local:") && strncmp(v, "ip:", 3)) ||
+		    copy_str(d->uri, sizeof(d->uri), v) < 0)
+			return fail(p, section, k, "'%s' is neither local: nor ip:HOST[:PORT]", v);
+	} else if (!strcmp(k, "device")) {
+		if (copy_str(d->device, sizeof(d->device), v) < 0)
+			return fail(p, section, k, "too long");
+	} else if (!strcmp(k, "profile")) {
+		if (strcmp(v, "auto") && strcmp(v, "ti-ads1298") && strcmp(v, "ti-ads131e08") &&
+		    strcmp(v, "ad5933") && strcmp(v, "generic"))
+			return fail(p, section, k, "'%s' is not one of auto, ti-ads1298, "
+				    "ti-ads131e08, ad5933, generic", v);
+		strcpy(d->profile, v);
+	} else if (!strcmp(k, "rate_hz")) {
+		if (parse_u32(v, 1, 1000000, 10, &u) < 0)
+			return fail(p, section, k, "'%s' is not a rate in 1..1000000 Hz", v);
+		d->rate_hz = u;
+	} else if (!strcmp(k, "channels")) {
+		if (split_channels(d, v) < 0)
+			return fail(p, section, k, "need 1..%d channel ids, comma-separated",
+				    CONFIG_MAX_CHANNELS);
+	} else if (!strcmp(k, "block_scans")) {
+		if (parse_u32(v, 1, 65536, 10, &u) < 0)
+			return fail(p, section, k, "'%s' is not in 1..65536", v);
+		d->block_scans = u;
+	} else if (!strcmp(k, "buffer_scans")) {
+		if (parse_u32(v, 2, 1u << 22, 10, &u) < 0)
+			return fail(p, section, k, "'%s' is not in 2..4194304", v);
+		d->buffer_scans = u;
+	} else if (!strcmp(k, "timestamp")) {
+		bool b;
+
+		if (parse_bool(v, &b) < 0)
+			return fail(p, section, k, "'%s' is not yes or no", v);
+		d->no_timestamp = !b;
+	} else if (!strcmp(k, "sweep_start_hz")) {
+		if (parse_u32(v, 1, 100000, 10, &sw->start_hz) < 0)
+			return fail(p, section, k, "'%s' is not in 1..100000 Hz", v);
+	} else if (!strcmp(k, "sweep_increment_hz")) {
+		if (parse_u32(v, 1, 100000, 10, &sw->increment_hz) < 0)
+			return fail(p, section, k, "'%s' is not in 1..100000 Hz", v);
+	} else if (!strcmp(k, "sweep_points")) {
+		if (parse_u32(v, 2, 512, 10, &u) < 0)
+			return fail(p, section, k, "'%s' is not in 2..512", v);
+		sw->n_increments = u - 1;
+	} else if (!strcmp(k, "settling_cycles")) {
+		if (parse_u32(v, 0, 2047, 10, &sw->settling_cycles) < 0)
+			return fail(p, section, k, "'%s' is not in 0..2047", v);
+	} else if (!strcmp(k, "excitation_mv")) {
+		if (parse_u32(v, 1, 5000, 10, &sw->excitation_mv) < 0)
+			return fail(p, section, k, "'%s' is not in 1..5000 mV", v);
+	} else if (!strcmp(k, "pga_gain")) {
+		if (parse_u32(v, 1, 5, 10, &u) < 0 || (u != 1 && u != 5))
+			return fail(p, section, k, "'%s' is not 1 or 5", v);
+		sw->pga_gain = u;
+	} else if (!strcmp(k, "sweep_interval_s")) {
+		if (parse_u32(v, 1, 86400, 10, &u) < 0)
+			return fail(p, section, k, "'%s' is not in 1..86400 s", v);
+		d->sweep_interval_ms = u * 1000;
+	} else {
+		return fail(p, section, k, "unknown key");
+	}
+	return 1;
+}
+
+static void device_defaults(struct config_device *d, const char *name)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	strcpy(d->uri, "local:");
+	strcpy(d->profile, "auto");
+	d->sweep_interval_ms = 10000;
+}
+
+static int handler(void *user, const char *section, const char *key, const char *value)
+{
+	struct parse_ctx *p = user;
+	struct config_device *d;
+	const char *name;
+	size_t i;
+
+	if (p->failed)
+		return 1;	/* one message is enough */
+	if (!strcmp(section, "daemon"))
+		return daemon_key(p, key, value);
+	if (strncmp(section, "device ", 7))
+		return fail(p, section, "", "unknown section [%s]; expected [daemon] or "
+			    "[device NAME]", section);
+	d = device_section(p, section);
+	if (d == NULL) {
+		name = section + 7;
+		if (*name == '\0' || strlen(name) >= sizeof(d->name))
+			return fail(p, section, "", "device name must be 1..%zu characters",
+				    sizeof(d->name) - 1);
+		for (i = 0; name[i]; i++)
+			if (!(name[i] == '-' || name[i] == '_' || (name[i] >= 'a' && name[i] <= 'z') ||
+			      (name[i] >= '0' && name[i] <= '9')))
+				return fail(p, section, "", "device name may hold only a-z, 0-9, "
+					    "'-' and '_'");
+		if (p->c->n_devices == CONFIG_MAX_DEVICES)
+			return fail(p, section, "", "at most %d devices", CONFIG_MAX_DEVICES);
+		d = &p->c->dev[p->c->n_devices++];
+		device_defaults(d, name);
+	}
+	return device_key(p, d, section, key, value);
+}
+
+static void daemon_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	strcpy(c->socket_path, "/run/twitchd/control.sock");
+	c->socket_mode = 0660;
+	strcpy(c->socket_group, "twitchd");
+	c->events_slots = 16384;
+	c->samples_seconds = 30;
+	c->log_level = LOG_INFO;
+}
+
+void config_default(struct config *c)
+{
+	struct config_device *d;
+
+	daemon_defaults(c);
+	strcpy(c->path, "built-in");
+	c->n_devices = 2;
+	d = &c->dev[0];
+	device_defaults(d, "emg");
+	strcpy(d->profile, "ti-ads1298");
+	d->rate_hz = 4000;
+	d = &c->dev[1];
+	device_defaults(d, "bioz");
+	strcpy(d->profile, "ad5933");
+	d->sweep.start_hz = 5000;
+	d->sweep.increment_hz = 1000;
+	d->sweep.n_increments = 95;		/* 96 points, 5 to 100 kHz */
+	d->sweep.settling_cycles = 15;
+}
+
+int config_load(const char *path, struct config *ret, struct config_error *err)
+{
+	struct parse_ctx p = { .c = ret, .err = err };
+	FILE *f;
+	int line;
+
+	memset(err, 0, sizeof(*err));
+	snprintf(err->file, sizeof(err->file), "%s", path);
+	daemon_defaults(ret);
+	snprintf(ret->path, sizeof(ret->path), "%s", path);
+	f = fopen(path, "re");
+	if (f == NULL) {
+		int e = errno;
+
+		snprintf(err->msg, sizeof(err->msg), "cannot open: %s", strerror(e));
+		return -e;
+	}
+	line = ini_parse_file(f, handler, &p);
+	fclose(f);
+	if (line < 0) {
+		snprintf(err->msg, sizeof(err->msg), "cannot read the file");
+		return -EIO;
+	}
+	if (line > 0) {
+		err->line = line;
+		if (!p.failed)
+			snprintf(err->msg, sizeof(err->msg), "not an INI line "
+				 "(expected [section], key = value or a ; comment)");
+		return -EINVAL;
+	}
+	if (ret->n_devices == 0) {
+		snprintf(err->msg, sizeof(err->msg), "no [device NAME] section: nothing to read");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int config_strerror(const struct config_error *err, char *buf, size_t len)
+{
+	if (err->line > 0 && err->key[0])
+		return snprintf(buf, len, "%s:%d: %s: %s", err->file, err->line, err->key, err->msg);
+	if (err->line > 0)
+		return snprintf(buf, len, "%s:%d: %s", err->file, err->line, err->msg);
+	return snprintf(buf, len, "%s: %s", err->file, err->msg);
+}
+
+void config_device_to_driver(const struct config_device *d, struct device_config *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->uri = d->uri;
+	ret->device = d->device[0] ? d->device : NULL;
+	ret->profile = d->profile;
+	ret->rate_hz = d->rate_hz;
+	ret->channels = d->n_channels ? d->channels : NULL;
+	ret->n_channels = d->n_channels;
+	ret->block_scans = d->block_scans;
+	ret->buffer_scans = d->buffer_scans;
+	ret->no_timestamp = d->no_timestamp;
+	ret->sweep = d->sweep;
+}
+
+bool config_device_equal(const struct config_device *a, const struct config_device *b)
+{
+	/* field by field: the channel pointers differ even when the text does not */
+	return !strcmp(a->name, b->name) && !strcmp(a->uri, b->uri) &&
+	       !strcmp(a->device, b->device) && !strcmp(a->profile, b->profile) &&
+	       a->rate_hz == b->rate_hz && a->n_channels == b->n_channels &&
+	       !memcmp(a->channels_buf, b->channels_buf, sizeof(a->channels_buf)) &&
+	       a->block_scans == b->block_scans && a->buffer_scans == b->buffer_scans &&
+	       a->no_timestamp == b->no_timestamp &&
+	       !memcmp(&a->sweep, &b->sweep, sizeof(a->sweep)) &&
+	       a->sweep_interval_ms == b->sweep_interval_ms;
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * config.h - twitchd's configuration: an INI file (inih) or the built-in
+ * default (a simulated-cart layout: ADS1298 EMG + AD5933 bioimpedance).
+ */
+#ifndef TWITCHD_CONFIG_H
+#define TWITCHD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "profile.h"
+
+#define CONFIG_MAX_DEVICES	8
+#define CONFIG_MAX_CHANNELS	64
+#define CONFIG_DEFAULT_PATH	"/etc/twitchd/twitchd.conf"
+
+struct config_device {
+	char name[16];				/* [device NAME]; also the ring "samples-NAME" */
+	char uri[128];
+	char device[64];			/* id, name or label; "" = first that matches */
+	char profile[32];			/* "auto", "ti-ads1298", ... */
+	uint32_t rate_hz;
+	char channels_buf[512];
+	const char *channels[CONFIG_MAX_CHANNELS];
+	size_t n_channels;
+	uint32_t block_scans;
+	uint32_t buffer_scans;
+	bool no_timestamp;
+	struct device_sweep_config sweep;	/* ad5933 */
+	uint32_t sweep_interval_ms;		/* ad5933: one sweep this often */
+};
+
+struct config {
+	char path[256];				/* "built-in" for the default */
+	char socket_path[108];
+	mode_t socket_mode;
+	char socket_group[32];			/* "" = leave the group as created */
+	uint32_t events_slots;
+	uint32_t samples_seconds;		/* samples rings hold about this long */
+	int log_level;				/* LOG_ERR .. LOG_DEBUG */
+	size_t n_devices;
+	struct config_device dev[CONFIG_MAX_DEVICES];
+};
+
+struct config_error {
+	char file[256];
+	int line;				/* 0: not tied to a line */
+	char key[64];				/* "section.key", or "" */
+	char msg[200];
+};
+
+/* The built-in default: what `make demo` runs. */
+void config_default(struct config *c);
+
+/*
+ * config_load() - parse @path into *ret (defaults first, then the file).
+ * Return: 0, -ENOENT/-EACCES/... if the file cannot be read, -EINVAL on a
+ * bad value or unknown key; @err says file, line and key.
+ */
+int config_load(const char *path, struct config *ret, struct config_error *err);
+
+/* "file:line: key: message" for one clear error line. */
+int config_strerror(const struct config_error *err, char *buf, size_t len);
+
+/* Same settings (compares the channel text, not its pointers). */
+bool config_device_equal(const struct config_device *a, const struct config_device *b);
+
+/* The drivers/ view of one configured device (borrows from @d). */
+void config_device_to_driver(const struct config_device *d, struct device_config *ret);
+
+#endif

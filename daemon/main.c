@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * main.c - twitchd: arguments, set-up, the loop, exit code.
+ *
+ * Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or bad
+ * configuration (one message naming file, line and key).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "control.h"
+#include "log.h"
+#include "loop.h"
+#include "records.h"
+#include "twitchd.h"
+
+#define TWITCHD_VERSION "0.1.0"
+#define EXIT_USAGE 2
+
+struct args {
+	const char *config;
+	const char *socket;
+	bool check_config;
+	bool verbose;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: twitchd [OPTIONS]\n"
+		"EMG twitch and bioimpedance monitor daemon (a monitoring aid, not a\n"
+		"diagnostic device).\n\n"
+		"  -c, --config FILE   configuration (default %s if it exists,\n"
+		"                      else the built-in ADS1298 + AD5933 layout)\n"
+		"  -s, --socket PATH   control socket (overrides [daemon] socket)\n"
+		"      --check-config  parse the configuration, print it, and exit\n"
+		"  -v, --verbose       debug messages\n"
+		"  -h, --help          this help\n"
+		"  -V, --version       version\n\n"
+		"Signals: SIGTERM/SIGINT stop (publishing what was acquired), SIGHUP reloads\n"
+		"the configuration. Exit codes: 0 stopped, 1 runtime failure, 2 bad usage\n"
+		"or configuration.\n", CONFIG_DEFAULT_PATH);
+}
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	while ((c = getopt_long(argc, argv, "c:s:vhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			a->config = optarg;
+			break;
+		case 's':
+			a->socket = optarg;
+			break;
+		case 'C':
+			a->check_config = true;
+			break;
+		case 'v':
+			a->verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(EXIT_SUCCESS);
+		case 'V':
+			printf("twitchd %s\n", TWITCHD_VERSION);
+			exit(EXIT_SUCCESS);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "twitchd: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int load_config(const struct args *a, struct config *c)
+{
+	struct config_error err;
+	char msg[700];
+	const char *path = a->config;
+	int r;
+
+	if (path == NULL && access(CONFIG_DEFAULT_PATH, F_OK) == 0)
+		path = CONFIG_DEFAULT_PATH;
+	if (path == NULL) {
+		config_default(c);
+	} else {
+		r = config_load(path, c, &err);
+		if (r < 0) {
+			config_strerror(&err, msg, sizeof(msg));
+			fprintf(stderr, "twitchd: %s\n", msg);
+			return r;
+		}
+	}
+	if (a->socket) {
+		if (a->socket[0] != '/' || strlen(a->socket) >= sizeof(c->socket_path)) {
+			fprintf(stderr, "twitchd: --socket: '%s' is not an absolute path under "
+				"%zu bytes\n", a->socket, sizeof(c->socket_path));
+			return -EINVAL;
+		}
+		strcpy(c->socket_path, a->socket);
+	}
+	if (a->verbose)
+		c->log_level = LOG_DEBUG;
+	return 0;
+}
+
+/* The control socket: inherited from systemd (twitchd.socket) or our own. */
+static int open_socket(struct twitchd *d)
+{
+	struct group *g = NULL;
+	int n, err;
+
+	n = sd_listen_fds(1);
+	if (n > 1)
+		return log_errno(LOG_ERR, EINVAL, "systemd passed %d sockets; expected one", n);
+	if (n == 1) {
+		if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_SEQPACKET, 1, NULL, 0) <= 0)
+			return log_errno(LOG_ERR, EINVAL, "the inherited socket is not a listening "
+					 "AF_UNIX SOCK_SEQPACKET socket");
+		d->lfd = SD_LISTEN_FDS_START;
+		d->lfd_inherited = true;
+		return 0;
+	}
+	if (d->cfg.socket_group[0]) {
+		g = getgrnam(d->cfg.socket_group);
+		if (g == NULL)
+			log_msg(LOG_WARNING, "group '%s' does not exist: only root and twitchd's "
+				"own user can connect", d->cfg.socket_group);
+	}
+	err = control_listen(d->cfg.socket_path, d->cfg.socket_mode, g ? g->gr_gid : (gid_t)-1,
+			     &d->lfd);
+	if (err == -ENOENT)
+		return log_errno(LOG_ERR, err, "control socket %s: its directory does not exist "
+				 "(systemd's RuntimeDirectory= makes /run/twitchd; or use --socket)",
+				 d->cfg.socket_path);
+	if (err == -EADDRINUSE)
+		return log_errno(LOG_ERR, err, "control socket %s: another twitchd is running",
+				 d->cfg.socket_path);
+	if (err < 0)
+		return log_errno(LOG_ERR, err, "control socket %s", d->cfg.socket_path);
+	return 0;
+}
+
+static int setup_uring(struct twitchd *d)
+{
+	struct io_uring_params p = { .flags = IORING_SETUP_CQSIZE, .cq_entries = 1024 };
+	int err;
+
+	err = io_uring_queue_init_params(256, &d->ring, &p);
+	if (err < 0)
+		return log_errno(LOG_ERR, err, "io_uring_setup (refused by the "
+				 "kernel.io_uring_disabled sysctl, a container's seccomp profile "
+				 "or a systemd SystemCallFilter=?)");
+	return 0;
+}
+
+static int reload(struct twitchd *d)
+{
+	struct config_error err;
+	struct config c;
+	char msg[700];
+	size_t i;
+
+	if (!strcmp(d->cfg.path, "built-in")) {
+		log_msg(LOG_INFO, "SIGHUP: running on the built-in configuration; nothing to "
+			"reload");
+		return 0;
+	}
+	if (config_load(d->cfg.path, &c, &err) < 0) {
+		config_strerror(&err, msg, sizeof(msg));
+		log_msg(LOG_ERR, "SIGHUP: %s; keeping the running configuration", msg);
+		return -EINVAL;
+	}
+	strcpy(c.socket_path, d->cfg.socket_path);
+	log_set_max_level(c.log_level);
+	for (i = 0; i < c.n_devices; i++) {
+		size_t j;
+
+		for (j = 0; j < d->n_devs; j++)
+			if (!strcmp(d->devs[j].cfg.name, c.dev[i].name))
+				break;
+		if (j == d->n_devs) {
+			log_msg(LOG_WARNING, "SIGHUP: new device '%s' needs a restart",
+				c.dev[i].name);
+			continue;
+		}
+		acq_reconfigure(&d->devs[j], &c.dev[i]);
+	}
+	c.n_devices = d->cfg.n_devices;
+	memcpy(c.dev, d->cfg.dev, sizeof(c.dev));
+	d->cfg = c;
+	loop_publish_status(d, TWITCH_STATUS_CONFIG_RELOADED, TWITCH_DEVICE_NONE, NULL,
+			    "configuration reloaded from %s", c.path);
+	log_msg(LOG_INFO, "SIGHUP: configuration reloaded from %s", c.path);
+	return 0;
+}
+
+static int run(struct twitchd *d)
+{
+	char status[256];
+	uint64_t usec;
+	sigset_t sigs;
+	size_t i;
+	int err;
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	d->sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (d->sfd < 0)
+		return log_errno(LOG_ERR, errno, "signalfd");
+	err = publisher_init(&d->pub);
+	if (err == 0)
+		err = publisher_add_ring(&d->pub, "events", TWITCH_SHM_STREAM_EVENTS, UINT32_MAX,
+					 RECORD_EVENT_SLOT_SIZE, d->cfg.events_slots, &d->events);
+	if (err < 0)
+		return log_errno(LOG_ERR, err, "creating the rings");
+	err = setup_uring(d);
+	if (err < 0)
+		return err;
+	err = open_socket(d);
+	if (err < 0)
+		return err;
+	d->start_mono_ns = loop_now_ns();
+	loop_publish_status(d, TWITCH_STATUS_DAEMON_START, TWITCH_DEVICE_NONE, NULL,
+			    "twitchd %s started (%s)", TWITCHD_VERSION, d->cfg.path);
+	d->n_devs = d->cfg.n_devices;
+	for (i = 0; i < d->n_devs; i++) {
+		acq_init(&d->devs[i], d, &d->cfg.dev[i], (uint16_t)i);
+		err = acq_first_open(&d->devs[i]);
+		if (err == -EACCES || err == -EPERM) {
+			log_msg(LOG_ERR, "%s: permission denied: twitchd's user needs the IIO "
+				"devices (the udev rule gives them to group twitchd)",
+				d->devs[i].cfg.name);
+			return -EACCES;
+		}
+		if (err < 0)
+			return -EINVAL;	/* the profile said what; it is the config's fault */
+	}
+	loop_start(d);
+	publisher_flush(&d->pub);
+	if (sd_watchdog_enabled(0, &usec) > 0)
+		d->watchdog_period_ns = usec * 1000u / 2;
+	snprintf(status, sizeof(status), "STATUS=%zu device(s), control socket %s", d->n_devs,
+		 d->cfg.socket_path);
+	sd_notify(0, "READY=1");
+	sd_notify(0, status);
+	log_msg(LOG_INFO, "ready: %zu device(s), control socket %s", d->n_devs,
+		d->cfg.socket_path);
+	return loop_run(d, reload);
+}
+
+int main(int argc, char **argv)
+{
+	static struct twitchd d;	/* big: keep it off the stack */
+	struct args a;
+	sigset_t sigs;
+	size_t i;
+	int err;
+
+	/* block first, before libiio or anything else starts a thread */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);	/* libiio 0.24 sends without MSG_NOSIGNAL */
+
+	if (parse_args(argc, argv, &a) < 0)
+		return EXIT_USAGE;
+	log_open("twitchd");
+	if (load_config(&a, &d.cfg) < 0)
+		return EXIT_USAGE;
+	if (a.check_config) {
+		printf("%s: %zu device(s), socket %s\n", d.cfg.path, d.cfg.n_devices,
+		       d.cfg.socket_path);
+		for (i = 0; i < d.cfg.n_devices; i++)
+			printf("  [device %s] %s %s %s rate %u Hz\n", d.cfg.dev[i].name,
+			       d.cfg.dev[i].uri, d.cfg.dev[i].profile,
+			       d.cfg.dev[i].device[0] ? d.cfg.dev[i].device : "(first match)",
+			       d.cfg.dev[i].rate_hz);
+		return EXIT_SUCCESS;
+	}
+	log_set_max_level(d.cfg.log_level);
+	d.lfd = -1;
+	d.sfd = -1;
+	d.pub = (struct publisher)PUBLISHER_NULL;
+	err = run(&d);
+
+	for (i = 0; i < d.n_devs; i++)
+		acq_free(&d.devs[i]);
+	if (d.ring.ring_fd > 0)
+		io_uring_queue_exit(&d.ring);
+	if (d.lfd >= 0) {
+		close(d.lfd);
+		if (!d.lfd_inherited)
+			unlink(d.cfg.socket_path);
+	}
+	publisher_deinit(&d.pub);
+	if (d.sfd >= 0)
+		close(d.sfd);
+	if (err == -EINVAL)
+		return EXIT_USAGE;
+	return err < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

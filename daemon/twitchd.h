@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * twitchd.h - the daemon's state, shared by loop.c, acquire.c and main.c.
+ *
+ * One thread owns all of it. Every object that has I/O in flight embeds an
+ * op_tag; the CQE's user_data points at the tag and one switch in loop.c
+ * routes it (the pattern of liburing's examples and dbus-broker).
+ */
+#ifndef TWITCHD_H
+#define TWITCHD_H
+
+#include <linux/time_types.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+
+#include <liburing.h>
+
+#include "config.h"
+#include "control-proto.h"
+#include "profile.h"
+#include "publish.h"
+
+#define TWITCHD_MAX_CLIENTS	64	/* bounds what clients can make us hold */
+#define TWITCHD_TICK_NS		100000000u	/* heartbeat, retries, sweeps, watchdog */
+
+enum op {
+	OP_SIGNAL,
+	OP_TICK,
+	OP_ACCEPT,
+	OP_CLIENT,
+	OP_DEV_POLL,
+	OP_DEV_READ,
+	OP_CANCEL,
+};
+
+struct op_tag {
+	enum op op;
+};
+
+struct client {
+	struct op_tag tag;
+	int fd;				/* -1: free slot */
+	bool in_flight;			/* a recv is queued */
+	struct ucred cred;
+	uint64_t window_start_ns;	/* command rate limit */
+	uint32_t n_cmds;
+	char buf[TWITCH_CTL_MAX_CMD + 1];
+};
+
+enum dev_state {
+	DEV_CLOSED,			/* waiting for the next open attempt */
+	DEV_RUNNING,			/* streaming (EMG) */
+	DEV_IDLE,			/* open, between sweeps (AD5933) */
+	DEV_SWEEPING,			/* one sweep running */
+};
+
+struct acq_dev {
+	struct op_tag poll_tag;
+	struct op_tag read_tag;
+	struct twitchd *d;
+	struct config_device cfg;
+	struct device *dev;		/* NULL while closed */
+	const struct device_info *info;
+	enum dev_state state;
+	int fd;				/* from device_start(), owned by dev */
+	unsigned int in_flight;		/* SQEs queued for this device */
+	bool stop_requested;		/* stop once in_flight drains */
+	bool reopen;			/* the stop is a reload: reopen at once */
+	uint16_t index;			/* device number in records */
+	struct ring *ring;		/* "samples-NAME", created on first open */
+	uint32_t ring_channels;		/* what the ring's slots were sized for */
+	uint32_t ring_scans;
+	uint32_t index_epoch;		/* bumps every time the device comes back */
+	uint64_t sample_index;		/* next scan's index in this epoch */
+	/* gap detection */
+	bool have_prev_ts;
+	int64_t prev_ts;
+	uint64_t anchor_ns, anchor_index;	/* no timestamp: elapsed-time check */
+	/* retry and sweeps, CLOCK_MONOTONIC */
+	uint64_t next_attempt_ns;
+	uint64_t backoff_ms;
+	uint64_t next_sweep_ns;
+	uint64_t sweep_started_ns;
+	uint32_t sweep_scans;		/* scans of the running sweep so far */
+	uint64_t sweep_no;
+	bool lost_reported;
+	/* buffers, sized at open; no allocation per block */
+	uint8_t *rbuf;
+	size_t rbuf_size;
+	double *vals;
+	int64_t *ts;
+	size_t cap_scans;
+	struct twitch_rec_samples *rec;
+	size_t rec_cap_scans;		/* scans per record */
+	uint64_t n_scans_total;
+	uint64_t n_lost_total;
+};
+
+struct twitchd {
+	struct config cfg;
+	struct io_uring ring;
+	unsigned int in_flight;		/* every SQE queued and not yet completed */
+	struct publisher pub;
+	struct ring *events;
+	int sfd;
+	struct signalfd_siginfo siginfo;
+	struct op_tag sig_tag;
+	bool sig_armed;
+	int lfd;
+	bool lfd_inherited;		/* from systemd socket activation */
+	struct op_tag accept_tag;
+	bool accept_armed;
+	struct op_tag tick_tag;
+	struct op_tag cancel_tag;
+	struct __kernel_timespec tick_ts;
+	bool tick_armed;
+	uint64_t next_tick_ns;
+	struct client clients[TWITCHD_MAX_CLIENTS];
+	struct acq_dev devs[CONFIG_MAX_DEVICES];
+	size_t n_devs;
+	uint64_t watchdog_period_ns;	/* half of WATCHDOG_USEC, 0 if off */
+	uint64_t next_watchdog_ns;
+	uint64_t start_mono_ns;
+	bool ready_sent;
+	bool stopping;
+	bool reload;
+};
+
+/* loop.c */
+struct io_uring_sqe *loop_sqe(struct twitchd *d);
+void loop_publish_status(struct twitchd *d, uint32_t state, uint16_t device,
+			 const struct acq_dev *a, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+void loop_publish_loss(struct twitchd *d, const struct acq_dev *a, uint32_t reason,
+		       uint32_t exact, uint64_t count, uint64_t first_index);
+uint64_t loop_now_ns(void);
+
+/* acquire.c */
+void acq_init(struct acq_dev *a, struct twitchd *d, const struct config_device *cfg,
+	      uint16_t index);
+/* First attempt at startup. Return 0, or -errno for errors that are the
+ * configuration's fault (bad profile, unsupported rate): the daemon exits. */
+int acq_first_open(struct acq_dev *a);
+void acq_on_tick(struct acq_dev *a, uint64_t now);
+void acq_on_cqe(struct acq_dev *a, enum op op, int res);
+/* SIGHUP: new settings for this device; reopen it if they differ. */
+void acq_reconfigure(struct acq_dev *a, const struct config_device *cfg);
+/* Shut down: read what is left without blocking, publish it, stop. */
+void acq_drain_and_stop(struct acq_dev *a);
+void acq_free(struct acq_dev *a);
+/* One line for status / STATUS=. */
+int acq_describe(const struct acq_dev *a, char *buf, size_t len);
+
+#endif
