@@ -79,7 +79,7 @@ CLIENTS = twitchctl
 # Each test is one program; exit 77 means skipped (needs hardware only).
 TESTS = test-ring test-record test-control test-libtwitch \
 	test-bioz test-sweepcsv test-recording test-subject test-dsp test-detect \
-	test-scan test-profile
+	test-scan test-profile test-daemon
 # Shell tests, run after the programs (they use the built binaries).
 SHELL_TESTS = tests/devsim/test-tools.sh
 
@@ -99,6 +99,7 @@ test-dsp_LIBS = -lm
 test-scan_LIBS = -lm
 test-profile_SRCS = $(DRIVERS_SRCS)
 test-profile_LIBS = $(DRIVERS_LIBS) -lm
+test-daemon_SRCS = $(LIBTWITCH_SRCS)
 test-detect_SRCS = daemon/dsp.c
 test-detect_LIBS = -lm
 
@@ -106,7 +107,7 @@ test-detect_LIBS = -lm
 TSAN_TESTS = test-ring test-libtwitch
 
 BENCHES = bench-ring
-bench-ring_SRCS = $(LIBTWITCH_SRCS) $(PUBLISH_SRCS) tests/testpub.c
+bench-ring_SRCS = $(LIBTWITCH_SRCS) $(PUBLISH_SRCS)
 bench-ring_LIBS = $(call pc_libs,libzmq) -lpthread -lm
 
 # ---------------------------------------------------------------- Debian packages

@@ -1,0 +1,585 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * test-daemon.c - the real twitchd on simulated devices (twitch-devsim on a
+ * umockdev testbed), read back through the real libtwitch:
+ *   - every published scan equals the simulator's bytes after scaling, with
+ *     no loss and continuous sample indexes, over TWITCH_TEST_SECONDS (30);
+ *   - SIGTERM stops within 1 s and publishes what the kernel still held;
+ *   - an overflow (the simulator drops N scans) gives a loss record of N,
+ *     exact with a timestamp channel, within one block without;
+ *   - a vanished device gives status records, and acquisition resumes with a
+ *     new sample-index epoch when it returns;
+ *   - SIGHUP reloads the configuration (a new rate) and keeps the rings;
+ *   - bad configuration and bad options: one clear message, exit code 2.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <math.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "twitch.h"
+
+struct sim {
+	pid_t pid;
+	char envfile[64];
+	char umockdev_dir[256];
+	char devsim_dir[256];
+	char control[256];
+	char preload[256];
+};
+
+struct daemon {
+	pid_t pid;
+	char dir[64];
+	char sock[108];
+	char conf[128];
+	char log[128];
+};
+
+static const char *build_dir(void)
+{
+	const char *b = getenv("TWITCH_BUILD");
+
+	return b && *b ? b : "build";
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void msleep(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static void sim_start(struct sim *s, const char *spec1, const char *spec2)
+{
+	char sim_path[256], line[512];
+	FILE *f;
+	int i;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(sim_path, sizeof(sim_path), "%s/twitch-devsim", build_dir());
+	snprintf(s->envfile, sizeof(s->envfile), "/tmp/twitch-devsim-env.%d", getpid());
+	unlink(s->envfile);
+	s->pid = fork();
+	assert_true(s->pid >= 0);
+	if (s->pid == 0) {
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		dup2(null, STDOUT_FILENO);
+		if (spec2)
+			execl(sim_path, sim_path, "--serve", "-l", "-e", s->envfile, "-d", spec1,
+			      "-d", spec2, (char *)NULL);
+		else
+			execl(sim_path, sim_path, "--serve", "-l", "-e", s->envfile, "-d", spec1,
+			      (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 200 && access(s->envfile, F_OK) != 0; i++)
+		msleep(50);
+	f = fopen(s->envfile, "re");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		char *v = strchr(line, '='), *nl = strchr(line, '\n');
+
+		if (v == NULL)
+			continue;
+		*v++ = '\0';
+		if (nl)
+			*nl = '\0';
+		if (!strcmp(line, "UMOCKDEV_DIR"))
+			snprintf(s->umockdev_dir, sizeof(s->umockdev_dir), "%s", v);
+		else if (!strcmp(line, "DEVSIM_DIR"))
+			snprintf(s->devsim_dir, sizeof(s->devsim_dir), "%s", v);
+		else if (!strcmp(line, "DEVSIM_CONTROL"))
+			snprintf(s->control, sizeof(s->control), "%s", v);
+		else if (!strcmp(line, "LD_PRELOAD"))
+			snprintf(s->preload, sizeof(s->preload), "%s", v);
+	}
+	fclose(f);
+	assert_true(s->umockdev_dir[0] && s->control[0] && s->preload[0]);
+}
+
+static void sim_stop(struct sim *s)
+{
+	kill(s->pid, SIGTERM);
+	waitpid(s->pid, NULL, 0);
+	unlink(s->envfile);
+}
+
+/* One control command to the simulator; its reply must be OK. */
+static void sim_ctl(struct sim *s, const char *cmd)
+{
+	char line[512];
+	int rc;
+
+	snprintf(line, sizeof(line), "%s/twitch-devsim --ctl %s %s >/dev/null", build_dir(),
+		 s->control, cmd);
+	rc = system(line);
+	assert_int_equal(rc, 0);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Start twitchd under the testbed with @conf; wait until it answers. */
+static void daemon_start(struct daemon *d, const struct sim *s, const char *conf)
+{
+	struct twitch_client *c = NULL;
+	char path[256];
+	int i;
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/twitch-daemon-XXXXXX");
+	assert_non_null(mkdtemp(d->dir));
+	snprintf(d->sock, sizeof(d->sock), "%s/control.sock", d->dir);
+	snprintf(d->conf, sizeof(d->conf), "%s/twitchd.conf", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/twitchd.log", d->dir);
+	write_file(d->conf, conf);
+	snprintf(path, sizeof(path), "%s/twitchd", build_dir());
+	d->pid = fork();
+	assert_true(d->pid >= 0);
+	if (d->pid == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+		dup2(fd, STDERR_FILENO);
+		setenv("UMOCKDEV_DIR", s->umockdev_dir, 1);
+		setenv("LD_PRELOAD", s->preload, 1);
+		execl(path, path, "-c", d->conf, "-s", d->sock, "-v", (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 100; i++) {
+		if (twitch_client_connect(d->sock, &c) == 0) {
+			twitch_client_free(c);
+			return;
+		}
+		msleep(50);
+	}
+	fail_msg("twitchd did not come up (see %s)", d->log);
+}
+
+/* SIGTERM; return the exit status and the time it took. */
+static int daemon_stop(struct daemon *d, uint64_t *ret_ns)
+{
+	uint64_t t0 = now_ns();
+	int st;
+
+	kill(d->pid, SIGTERM);
+	assert_int_equal(waitpid(d->pid, &st, 0), d->pid);
+	if (ret_ns)
+		*ret_ns = now_ns() - t0;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void daemon_cleanup(struct daemon *d)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", d->dir);
+	if (system(cmd) != 0)
+		print_message("cannot remove %s\n", d->dir);
+}
+
+static void dump_log(const struct daemon *d)
+{
+	char line[512];
+	FILE *f = fopen(d->log, "re");
+
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f))
+		print_message("twitchd| %s", line);
+	fclose(f);
+}
+
+union rec {
+	struct twitch_record_hdr h;
+	struct twitch_rec_samples s;
+	struct twitch_rec_status st;
+	struct twitch_rec_loss l;
+	char b[1 << 16];
+};
+
+static const char emg_conf[] =
+	"[daemon]\n"
+	"log_level = debug\n"
+	"[device emg]\n"
+	"profile = ti-ads1298\n"
+	"rate_hz = 4000\n";
+
+/* The scale the driver shows, mV per count; we publish uV. */
+static double channel_gain(const struct sim *s, unsigned int ch)
+{
+	char path[512], buf[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/sys/bus/iio/devices/iio:device0/in_voltage%u_scale",
+		 s->umockdev_dir, ch);
+	f = fopen(path, "re");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	return strtod(buf, NULL) * 1000.0;
+}
+
+static long file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static void test_samples_exact_without_loss(void **state)
+{
+	const char *secs_env = getenv("TWITCH_TEST_SECONDS");
+	unsigned int secs = secs_env ? (unsigned int)atoi(secs_env) : 30;
+	size_t n_max = (size_t)(secs + 5) * 4000 * 8, n_vals = 0, i;
+	float *got = malloc(n_max * sizeof(float));
+	struct twitch_client *c;
+	struct twitch_reader *rs, *re;
+	static union rec u;
+	uint64_t next_index = 0, t_end, stop_ns;
+	double gain[8];
+	char pattern[300];
+	glob_t g;
+	FILE *bin;
+	long n_scans_bin;
+	int n, losses = 0;
+	struct sim s;
+	struct daemon d;
+
+	(void)state;
+	assert_non_null(got);
+	sim_start(&s, "ads1298:rate=4000", NULL);
+	daemon_start(&d, &s, emg_conf);
+	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
+	assert_int_equal(twitch_reader_new(c, "samples-emg", TWITCH_FROM_OLDEST, &rs), 0);
+	assert_int_equal(twitch_reader_new(c, "events", TWITCH_FROM_OLDEST, &re), 0);
+
+	t_end = now_ns() + (uint64_t)secs * 1000000000u;
+	for (;;) {
+		bool stopping = now_ns() >= t_end;
+
+		if (stopping && d.pid) {
+			assert_int_equal(daemon_stop(&d, &stop_ns), 0);
+			d.pid = 0;
+			print_message("SIGTERM to exit: %.1f ms\n", stop_ns / 1e6);
+			assert_true(stop_ns < 1000000000u);
+		}
+		n = twitch_reader_next(rs, &u, sizeof(u), 200);
+		if (n == 0 && d.pid == 0)
+			break;	/* drained the ring of the stopped daemon */
+		assert_true(n >= 0);
+		if (n == 0)
+			continue;
+		if (u.h.type == TWITCH_REC_STATUS)
+			break;	/* libtwitch: the daemon is gone, and we have everything */
+		assert_int_equal(u.h.type, TWITCH_REC_SAMPLES);
+		assert_int_equal(u.s.n_channels, 8);
+		assert_int_equal(u.s.unit, TWITCH_UNIT_UV);
+		assert_int_equal(u.s.index_epoch, 0);
+		assert_int_equal(u.h.sample_index, next_index);	/* no gap */
+		next_index += u.s.n_scans;
+		assert_true(n_vals + (size_t)u.s.n_scans * 8 <= n_max);
+		memcpy(got + n_vals, u.s.data, (size_t)u.s.n_scans * 8 * sizeof(float));
+		n_vals += (size_t)u.s.n_scans * 8;
+	}
+	while ((n = twitch_reader_next(re, &u, sizeof(u), 0)) > 0)
+		if (u.h.type == TWITCH_REC_LOSS && !(u.h.flags & TWITCH_RECF_LOCAL))
+			losses++;
+	assert_int_equal(losses, 0);
+	assert_int_equal(twitch_reader_lost(rs), 0);
+
+	/* the simulator's own record of what it put in the kfifo */
+	snprintf(pattern, sizeof(pattern), "%s/*.s1.bin", s.devsim_dir);
+	assert_int_equal(glob(pattern, 0, NULL, &g), 0);
+	n_scans_bin = file_size(g.gl_pathv[0]) / 32;
+	print_message("%zu scans published, %ld in the simulator's log (%u s at 4 kHz)\n",
+		      n_vals / 8, n_scans_bin, secs);
+	assert_true(n_vals / 8 >= (size_t)secs * 4000 * 9 / 10);
+	/*
+	 * SIGTERM publishes what the kernel held: everything but what the
+	 * simulator pushed after twitchd's last read. The simulator learns of
+	 * the disable through inotify a few ms late (its ticks are 2 ms), so
+	 * allow 5 ms of scans (20 at 4 kHz) for that, no more.
+	 */
+	assert_true((long)(n_vals / 8) <= n_scans_bin);
+	assert_true((long)(n_vals / 8) >= n_scans_bin - 20);
+	for (i = 0; i < 8; i++)
+		gain[i] = channel_gain(&s, (unsigned int)i);
+	bin = fopen(g.gl_pathv[0], "re");
+	assert_non_null(bin);
+	for (i = 0; i < n_vals; i++) {
+		uint8_t b[4];
+		int32_t raw;
+		float want;
+
+		assert_int_equal(fread(b, 1, 4, bin), 4);
+		/* le:s24/32>>0: sign-extend 24 bits */
+		raw = (int32_t)((uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16);
+		if (raw & 0x800000)
+			raw -= 0x1000000;
+		want = (float)((double)raw * gain[i % 8]);
+		if (got[i] != want)
+			fail_msg("scan %zu channel %zu: published %.9g, simulator %.9g (raw %d)",
+				 i / 8, i % 8, got[i], want, raw);
+	}
+	fclose(bin);
+	globfree(&g);
+	twitch_reader_free(rs);
+	twitch_reader_free(re);
+	twitch_client_free(c);
+	sim_stop(&s);
+	daemon_cleanup(&d);
+	free(got);
+}
+
+/* Read events until a record satisfies @pred or @ms pass. */
+static bool wait_event(struct twitch_reader *r, union rec *u, int ms,
+		       bool (*pred)(const union rec *u, const void *arg), const void *arg)
+{
+	uint64_t end = now_ns() + (uint64_t)ms * 1000000u;
+	int n;
+
+	while (now_ns() < end) {
+		n = twitch_reader_next(r, u, sizeof(*u), 100);
+		assert_true(n >= 0);
+		if (n > 0 && pred(u, arg))
+			return true;
+	}
+	return false;
+}
+
+static bool is_loss(const union rec *u, const void *arg)
+{
+	(void)arg;
+	return u->h.type == TWITCH_REC_LOSS && u->l.reason == TWITCH_LOSS_DEVICE_OVERRUN;
+}
+
+static bool is_status(const union rec *u, const void *arg)
+{
+	return u->h.type == TWITCH_REC_STATUS && u->st.state == *(const uint32_t *)arg;
+}
+
+static void overflow_case(const char *spec, const char *conf, const char *dev, bool exact,
+			  uint32_t block)
+{
+	struct twitch_client *c;
+	struct twitch_reader *re;
+	static union rec u;
+	char cmd[128];
+	struct sim s;
+	struct daemon d;
+	uint64_t n_drop = 1000;
+
+	sim_start(&s, spec, NULL);
+	daemon_start(&d, &s, conf);
+	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
+	assert_int_equal(twitch_reader_new(c, "events", TWITCH_FROM_NEWEST, &re), 0);
+	msleep(500);
+	snprintf(cmd, sizeof(cmd), "overflow %s %llu", dev, (unsigned long long)n_drop);
+	sim_ctl(&s, cmd);
+	if (!wait_event(re, &u, 3000, is_loss, NULL)) {
+		dump_log(&d);
+		fail_msg("no loss record after the simulator dropped %llu scans",
+			 (unsigned long long)n_drop);
+	}
+	print_message("%s: dropped %llu, loss record says %s%llu\n", dev,
+		      (unsigned long long)n_drop, u.l.exact ? "" : "about ",
+		      (unsigned long long)u.l.count);
+	assert_int_equal(u.l.exact, exact ? 1 : 0);
+	if (exact)
+		assert_int_equal(u.l.count, n_drop);
+	else
+		assert_true(u.l.count + block >= n_drop && u.l.count <= n_drop + block);
+	twitch_reader_free(re);
+	twitch_client_free(c);
+	assert_int_equal(daemon_stop(&d, NULL), 0);
+	sim_stop(&s);
+	daemon_cleanup(&d);
+}
+
+static void test_overflow_without_timestamp(void **state)
+{
+	(void)state;
+	/* ADS1298 has no timestamp channel: shortfall against elapsed time */
+	overflow_case("ads1298:rate=4000", emg_conf, "iio:device0", false, 200);
+}
+
+static void test_overflow_with_timestamp(void **state)
+{
+	(void)state;
+	overflow_case("generic:name=emg16,channels=4,timestamp=1,rate=2000",
+		      "[device adc]\nprofile = generic\nrate_hz = 2000\n", "iio:device0", true, 0);
+}
+
+static void test_vanish_and_return(void **state)
+{
+	struct twitch_client *c;
+	struct twitch_reader *re, *rs;
+	static union rec u;
+	uint32_t lost = TWITCH_STATUS_DEVICE_LOST, up = TWITCH_STATUS_DEVICE_UP;
+	struct sim s;
+	struct daemon d;
+	int n;
+
+	(void)state;
+	sim_start(&s, "ads1298:rate=4000", NULL);
+	daemon_start(&d, &s, emg_conf);
+	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
+	assert_int_equal(twitch_reader_new(c, "events", TWITCH_FROM_NEWEST, &re), 0);
+	assert_int_equal(twitch_reader_new(c, "samples-emg", TWITCH_FROM_NEWEST, &rs), 0);
+	msleep(300);
+	sim_ctl(&s, "vanish iio:device0");
+	if (!wait_event(re, &u, 3000, is_status, &lost)) {
+		dump_log(&d);
+		fail_msg("no device_lost status after the device vanished");
+	}
+	assert_string_equal(u.st.dev_name, "emg");
+	sim_ctl(&s, "return iio:device0");
+	if (!wait_event(re, &u, 10000, is_status, &up)) {
+		dump_log(&d);
+		fail_msg("no device_up status after the device returned");
+	}
+	assert_int_equal(u.st.index_epoch, 1);
+	/* samples flow again, in the new epoch, from index 0 */
+	do {
+		n = twitch_reader_next(rs, &u, sizeof(u), 2000);
+		assert_true(n > 0);
+	} while (u.h.type != TWITCH_REC_SAMPLES || u.s.index_epoch != 1);
+	assert_true(u.h.sample_index < 4000);
+	twitch_reader_free(re);
+	twitch_reader_free(rs);
+	twitch_client_free(c);
+	assert_int_equal(daemon_stop(&d, NULL), 0);
+	sim_stop(&s);
+	daemon_cleanup(&d);
+}
+
+static void test_sighup_reload(void **state)
+{
+	struct twitch_client *c;
+	struct twitch_reader *re, *rs;
+	static union rec u;
+	uint32_t reloaded = TWITCH_STATUS_CONFIG_RELOADED;
+	struct sim s;
+	struct daemon d;
+	int n;
+
+	(void)state;
+	sim_start(&s, "ads1298:rate=4000", NULL);
+	daemon_start(&d, &s, emg_conf);
+	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
+	assert_int_equal(twitch_reader_new(c, "events", TWITCH_FROM_NEWEST, &re), 0);
+	assert_int_equal(twitch_reader_new(c, "samples-emg", TWITCH_FROM_NEWEST, &rs), 0);
+	write_file(d.conf, "[device emg]\nprofile = ti-ads1298\nrate_hz = 2000\n");
+	kill(d.pid, SIGHUP);
+	assert_true(wait_event(re, &u, 3000, is_status, &reloaded));
+	/* the same ring, now at 2 kHz */
+	do {
+		n = twitch_reader_next(rs, &u, sizeof(u), 3000);
+		assert_true(n > 0);
+	} while (u.h.type != TWITCH_REC_SAMPLES || u.s.rate_hz != 2000.0f);
+	/* a broken file is refused and the running configuration kept */
+	write_file(d.conf, "[device emg]\nrate_hz = fast\n");
+	kill(d.pid, SIGHUP);
+	msleep(300);
+	assert_int_equal(kill(d.pid, 0), 0);
+	twitch_reader_free(re);
+	twitch_reader_free(rs);
+	twitch_client_free(c);
+	assert_int_equal(daemon_stop(&d, NULL), 0);
+	sim_stop(&s);
+	daemon_cleanup(&d);
+}
+
+/* Run twitchd with @args (and config @conf if not NULL); return exit code and stderr. */
+static int run_twitchd(const char *conf, const char *arg, char *err, size_t err_size)
+{
+	char dir[] = "/tmp/twitch-bad-XXXXXX", cpath[128], cmd[512];
+	FILE *p;
+	size_t n;
+	int st;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(cpath, sizeof(cpath), "%s/bad.conf", dir);
+	if (conf)
+		write_file(cpath, conf);
+	snprintf(cmd, sizeof(cmd), "%s/twitchd %s %s -s %s/c.sock 2>&1 </dev/null", build_dir(),
+		 conf ? "-c" : "", conf ? cpath : arg, dir);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(err, 1, err_size - 1, p);
+	err[n] = '\0';
+	st = pclose(p);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		print_message("cannot remove %s\n", dir);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_bad_config_and_usage(void **state)
+{
+	char err[2048];
+
+	(void)state;
+	assert_int_equal(run_twitchd("[device emg]\nprofile = ti-ads1298\nrate_hz = fast\n", NULL,
+				     err, sizeof(err)), 2);
+	assert_non_null(strstr(err, "bad.conf:3: device emg.rate_hz: 'fast' is not a rate"));
+	assert_int_equal(run_twitchd("[device emg]\nprofile = frobnicator\n", NULL, err,
+				     sizeof(err)), 2);
+	assert_non_null(strstr(err, "bad.conf:2: device emg.profile:"));
+	assert_int_equal(run_twitchd("[daemon]\nsoket = /x\n", NULL, err, sizeof(err)), 2);
+	assert_non_null(strstr(err, "bad.conf:2: daemon.soket: unknown key"));
+	assert_int_equal(run_twitchd("[devices emg]\nrate_hz = 1\n", NULL, err, sizeof(err)), 2);
+	assert_non_null(strstr(err, "unknown section [devices emg]"));
+	assert_int_equal(run_twitchd("[daemon]\nlog_level = debug\n", NULL, err, sizeof(err)), 2);
+	assert_non_null(strstr(err, "no [device NAME] section"));
+	assert_int_equal(run_twitchd("this is not ini\n", NULL, err, sizeof(err)), 2);
+	assert_non_null(strstr(err, "bad.conf:1:"));
+	assert_int_equal(run_twitchd(NULL, "--frobnicate", err, sizeof(err)), 2);
+	assert_int_equal(run_twitchd(NULL, "-c /nonexistent/twitchd.conf", err, sizeof(err)), 2);
+	assert_non_null(strstr(err, "/nonexistent/twitchd.conf: cannot open"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_config_and_usage),
+		cmocka_unit_test(test_overflow_without_timestamp),
+		cmocka_unit_test(test_overflow_with_timestamp),
+		cmocka_unit_test(test_vanish_and_return),
+		cmocka_unit_test(test_sighup_reload),
+		cmocka_unit_test(test_samples_exact_without_loss),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
