@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,8 @@
 
 #define IO_TIMEOUT_MS		2000	/* connect handshake and command replies */
 #define RECONNECT_PERIOD_NS	200000000u	/* between reconnect attempts */
-#define SPIN_ITERATIONS		2000	/* a few microseconds before sleeping */
+#define SPIN_PAUSES		64	/* a microsecond or so of pure spinning */
+#define SPIN_YIELDS		128	/* then yield the CPU: readers may outnumber cores */
 #define SLEEP_CAP_NS		100000000u	/* one FUTEX_WAIT never exceeds this */
 #define STALE_PERIODS		10u	/* heartbeats missed before "stalled" */
 
@@ -667,11 +669,14 @@ TWITCH_API int twitch_reader_next(struct twitch_reader *r, void *buf, size_t buf
 	if (timeout_ms > 0)
 		deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
 
-	for (i = 0; i < SPIN_ITERATIONS; i++) {
+	for (i = 0; i < SPIN_PAUSES + SPIN_YIELDS; i++) {
 		res = reader_try(r, buf, buf_size);
 		if (res != 0 || timeout_ms == 0)
 			return res;
-		cpu_relax();
+		if (i < SPIN_PAUSES)
+			cpu_relax();
+		else
+			sched_yield();
 	}
 	for (;;) {
 		if (r->map == NULL || daemon_gone(r)) {
