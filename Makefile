@@ -62,7 +62,9 @@ PUBLISH_SRCS = daemon/publish.c daemon/control.c
 
 # twitchd
 TWITCHD_SRCS = daemon/main.c daemon/loop.c daemon/acquire.c daemon/config.c daemon/log.c \
+	daemon/analyze.c $(MATH_SRCS) drivers/recording.c \
 	$(PUBLISH_SRCS) $(IPC_CORE_SRCS) $(DRIVERS_SRCS)
+MATH_SRCS = daemon/dsp.c daemon/detect.c daemon/bioz.c daemon/sweepcsv.c
 TWITCHD_LIBS = $(call pc_libs,liburing libsystemd inih) $(DRIVERS_LIBS) -lm
 DRIVERS_SRCS = drivers/profile.c drivers/ads1298.c drivers/ads131e08.c drivers/ad5933.c \
 	drivers/generic.c drivers/scan.c drivers/sysfs.c
@@ -79,9 +81,9 @@ CLIENTS = twitchctl
 # Each test is one program; exit 77 means skipped (needs hardware only).
 TESTS = test-ring test-record test-control test-libtwitch \
 	test-bioz test-sweepcsv test-recording test-subject test-dsp test-detect \
-	test-scan test-profile test-daemon
+	test-scan test-profile test-daemon test-analyze
 # Shell tests, run after the programs (they use the built binaries).
-SHELL_TESTS = tests/devsim/test-tools.sh
+SHELL_TESTS = tests/devsim/test-tools.sh tests/test-analyze.sh
 
 test-ring_SRCS = $(IPC_CORE_SRCS) daemon/publish.c
 test-ring_LIBS = -lpthread
@@ -100,6 +102,8 @@ test-scan_LIBS = -lm
 test-profile_SRCS = $(DRIVERS_SRCS)
 test-profile_LIBS = $(DRIVERS_LIBS) -lm
 test-daemon_SRCS = $(LIBTWITCH_SRCS)
+test-analyze_SRCS = $(filter-out daemon/analyze.c,$(MATH_SRCS)) drivers/recording.c ipc/record.c
+test-analyze_LIBS = -lm
 test-detect_SRCS = daemon/dsp.c
 test-detect_LIBS = -lm
 
@@ -122,7 +126,7 @@ DEB_PACKAGES = gcc make pkg-config libc6-dev \
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
 .SECONDEXPANSION:
-.PHONY: all deps lib check check-tsan asan bench demo install uninstall clean \
+.PHONY: replay-update all deps lib check check-tsan asan bench demo install uninstall clean \
 	check-headers $(addprefix run-,$(TESTS)) $(BENCHES)
 
 all: lib $(O)/twitchd $(O)/twitch-devsim $(addprefix $(O)/,$(CLIENTS))
@@ -219,6 +223,12 @@ check: all $(TEST_BINS)
 	[ -z "$$failed" ] || echo "failed tests:$$failed"; \
 	echo "check: $$pass passed, $$fail failed, $$skip skipped"; \
 	[ $$fail = 0 ]
+
+# Rebuild the expected outputs of the regression replays (tests/replay/);
+# explain any change to them in its commit.
+replay-update: $(O)/twitchd
+	TWITCH_SHARED=$(CURDIR)/../shared ANALYZE="$(CURDIR)/$(O)/twitchd --analyze" \
+		tests/replay/update.sh
 
 check-tsan:
 	$(MAKE) SANITIZE=thread TESTS="$(TSAN_TESTS)" SHELL_TESTS= check

@@ -19,6 +19,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "analyze.h"
 #include "control.h"
 #include "log.h"
 #include "loop.h"
@@ -29,6 +30,8 @@
 #define EXIT_USAGE 2
 
 struct args {
+	const char *analyze;
+	const char *subject;
 	const char *config;
 	const char *socket;
 	bool check_config;
@@ -39,8 +42,13 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: twitchd [OPTIONS]\n"
+		"       twitchd --analyze FILE [--subject height_cm=H,weight_kg=W,sex=m|f,age=A]\n"
 		"EMG twitch and bioimpedance monitor daemon (a monitoring aid, not a\n"
 		"diagnostic device).\n\n"
+		"  --analyze FILE      run the detection chain on a recording (WFDB .hea, EDF/EDF+,\n"
+		"                      BioSPPy text) or the bioimpedance estimates on a sweep CSV,\n"
+		"                      one JSON object per line on stdout\n"
+		"  --subject SPEC      subject data for body-water estimates (with --analyze)\n"
 		"  -c, --config FILE   configuration (default %s if it exists,\n"
 		"                      else the built-in ADS1298 + AD5933 layout)\n"
 		"  -s, --socket PATH   control socket (overrides [daemon] socket)\n"
@@ -56,6 +64,8 @@ static void usage(FILE *f)
 static int parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option opts[] = {
+		{ "analyze", required_argument, NULL, 'A' },
+		{ "subject", required_argument, NULL, 'S' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "check-config", no_argument, NULL, 'C' },
@@ -69,6 +79,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 	memset(a, 0, sizeof(*a));
 	while ((c = getopt_long(argc, argv, "c:s:vhV", opts, NULL)) != -1) {
 		switch (c) {
+		case 'A':
+			a->analyze = optarg;
+			break;
+		case 'S':
+			a->subject = optarg;
+			break;
 		case 'c':
 			a->config = optarg;
 			break;
@@ -94,6 +110,11 @@ static int parse_args(int argc, char **argv, struct args *a)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "twitchd: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (a->subject && !a->analyze) {
+		fprintf(stderr, "twitchd: --subject goes with --analyze (live, use twitchctl "
+			"subject)\n");
 		return -EINVAL;
 	}
 	return 0;
@@ -286,6 +307,11 @@ int main(int argc, char **argv)
 	size_t i;
 	int err;
 
+	if (parse_args(argc, argv, &a) < 0)
+		return EXIT_USAGE;
+	if (a.analyze)	/* a command-line tool: default signal handling */
+		return analyze_run(a.analyze, a.subject, stdout, stderr);
+
 	/* block first, before libiio or anything else starts a thread */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
@@ -294,8 +320,6 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);	/* libiio 0.24 sends without MSG_NOSIGNAL */
 
-	if (parse_args(argc, argv, &a) < 0)
-		return EXIT_USAGE;
 	log_open("twitchd");
 	if (load_config(&a, &d.cfg) < 0)
 		return EXIT_USAGE;
