@@ -64,7 +64,7 @@ PUBLISH_SRCS = daemon/publish.c daemon/control.c
 TWITCHD_SRCS = daemon/main.c daemon/loop.c daemon/acquire.c daemon/config.c daemon/log.c \
 	daemon/analyze.c $(MATH_SRCS) drivers/recording.c \
 	$(PUBLISH_SRCS) $(IPC_CORE_SRCS) $(DRIVERS_SRCS)
-MATH_SRCS = daemon/dsp.c daemon/detect.c daemon/bioz.c daemon/sweepcsv.c
+MATH_SRCS = daemon/dsp.c daemon/detect.c daemon/pipeline.c daemon/bioz.c daemon/sweepcsv.c
 TWITCHD_LIBS = $(call pc_libs,liburing libsystemd inih) $(DRIVERS_LIBS) -lm
 DRIVERS_SRCS = drivers/profile.c drivers/ads1298.c drivers/ads131e08.c drivers/ad5933.c \
 	drivers/generic.c drivers/scan.c drivers/sysfs.c

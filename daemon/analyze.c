@@ -29,6 +29,7 @@
 #include "bioz.h"
 #include "detect.h"
 #include "dsp.h"
+#include "pipeline.h"
 #include "recording.h"
 #include "sweepcsv.h"
 #include "twitch.h"
@@ -55,9 +56,7 @@ struct analyze_group {
 	bool has_sat[DETECT_MAX_CHANNELS];	/* reader flags saturated samples */
 	uint64_t n_epochs[DETECT_MAX_CHANNELS];	/* epochs published */
 	uint64_t n_scans;
-	unsigned int mains_hz;			/* applied to all; 0 = not yet */
-	struct dsp_chain *chain;		/* n_ch */
-	struct detector *det;
+	struct pipeline pl;			/* filters, mains decision, detector */
 	struct detect_config dcfg;
 };
 
@@ -79,8 +78,8 @@ struct analyze {
 	struct analyze_group *grp;
 	size_t n_grp;
 	struct analyze_group *cur;		/* group being run, for the sinks */
-	float *in, *filt;
-	uint8_t *flags, *rflags;
+	float *in;
+	uint8_t *rflags;
 	double *dbuf;
 	uint64_t n_by_class[DETECT_N_CLASSES];
 	uint64_t n_events, n_artefacts, n_samples;
@@ -454,29 +453,20 @@ static int analyze_setup(struct analyze *a)
 
 		if (g->n_ch > max_ch)
 			max_ch = g->n_ch;
-		g->chain = calloc(g->n_ch, sizeof(*g->chain));
-		if (g->chain == NULL)
-			return -ENOMEM;
-		for (c = 0; c < g->n_ch; c++) {
-			err = dsp_chain_init(&g->chain[c], &dsp, g->rate_hz);
-			if (err < 0)
-				return err;
-		}
 		detect_config_default(&g->dcfg);
 		for (c = 0; c < g->n_ch; c++)
 			if (a->chan[g->ch[c]].leg)
 				g->dcfg.lm_channel_mask |= UINT64_C(1) << c;
-		err = detect_new(&g->dcfg, g->n_ch, g->rate_hz, &g->det);
+		err = pipeline_init(&g->pl, &dsp, &g->dcfg, g->n_ch, g->rate_hz,
+				    ANALYZE_BLOCK_SCANS);
 		if (err < 0)
 			return err;
-		detect_set_epoch_sink(g->det, analyze_epoch_sink, a);
+		detect_set_epoch_sink(g->pl.det, analyze_epoch_sink, a);
 	}
 	a->in = malloc(max_ch * ANALYZE_BLOCK_SCANS * sizeof(*a->in));
-	a->filt = malloc(max_ch * ANALYZE_BLOCK_SCANS * sizeof(*a->filt));
-	a->flags = malloc(max_ch * ANALYZE_BLOCK_SCANS);
 	a->rflags = malloc(ANALYZE_BLOCK_SCANS);
 	a->dbuf = malloc(ANALYZE_BLOCK_SCANS * sizeof(*a->dbuf));
-	if (!a->in || !a->filt || !a->flags || !a->rflags || !a->dbuf)
+	if (!a->in || !a->rflags || !a->dbuf)
 		return -ENOMEM;
 	return 0;
 }
@@ -509,26 +499,8 @@ static int analyze_block(struct analyze *a, struct analyze_group *g, uint64_t st
 				v = copysign(FLT_MAX, v);
 			in[i * n] = (float)v;
 		}
-		dsp_chain_process_flags(&g->chain[c], in, a->filt + c, a->flags + c, m, n,
-					NULL);
 	}
-	/* one mains decision for every channel (dsp.h dsp_chain_set_mains) */
-	if (g->mains_hz == 0) {
-		for (c = 0; c < n; c++) {
-			unsigned int hz = g->chain[c].mains_hz;
-
-			if (hz != 50 && hz != 60)
-				continue;
-			for (i = 0; i < n; i++) {
-				r = dsp_chain_set_mains(&g->chain[i], hz);
-				if (r < 0)
-					return r;
-			}
-			g->mains_hz = hz;
-			break;
-		}
-	}
-	r = detect_process_flagged(g->det, a->filt, a->flags, m, start, analyze_event_sink, a);
+	r = pipeline_run(&g->pl, a->in, m, start, analyze_event_sink, a);
 	return r < 0 ? r : 0;
 }
 
@@ -548,7 +520,7 @@ static int analyze_group_run(struct analyze *a, struct analyze_group *g)
 		if (ferror(a->out))
 			return -EIO;
 	}
-	r = detect_finish(g->det, analyze_event_sink, a);
+	r = detect_finish(g->pl.det, analyze_event_sink, a);
 	if (r < 0)
 		return r;
 	a->n_samples += g->n_scans * g->n_ch;
@@ -571,14 +543,14 @@ static void analyze_print_channel(struct analyze *a, size_t i)
 	if (c->group >= 0) {
 		const struct analyze_group *g = &a->grp[c->group];
 		struct detect_rates rates;
-		unsigned int hz = g->chain[c->index].mains_hz;
+		unsigned int hz = g->pl.chain[c->index].mains_hz;
 
-		if (detect_get_rates(g->det, c->index, &rates) < 0)
+		if (detect_get_rates(g->pl.det, c->index, &rates) < 0)
 			memset(&rates, 0, sizeof(rates));
 		analyze_u64(f, ",\"n_events\":", c->n_events);
 		analyze_u64(f, ",\"n_artefacts\":", c->n_artefacts);
 		analyze_u64(f, ",\"n_saturated\":", recording_n_saturated(a->rec, i));
-		analyze_num(f, ",\"noise_floor_uv\":", detect_noise_floor_uv(g->det, c->index));
+		analyze_num(f, ",\"noise_floor_uv\":", detect_noise_floor_uv(g->pl.det, c->index));
 		analyze_num(f, ",\"per_min_1\":", rates.per_min_1);
 		analyze_num(f, ",\"per_min_5\":", rates.per_min_5);
 		analyze_num(f, ",\"per_min_15\":", rates.per_min_15);
@@ -617,8 +589,8 @@ static void analyze_print_summary(struct analyze *a, double elapsed_s)
 		struct detect_counters cnt;
 		struct detect_sleep_stats s;
 
-		detect_get_counters(a->grp[i].det, &cnt);
-		detect_get_sleep_stats(a->grp[i].det, &s);
+		detect_get_counters(a->grp[i].pl.det, &cnt);
+		detect_get_sleep_stats(a->grp[i].pl.det, &s);
 		n_invalid += cnt.n_invalid_samples;
 		sleep.n_lm += s.n_lm;
 		sleep.n_plm += s.n_plm;
@@ -736,15 +708,11 @@ static void analyze_free(struct analyze *a)
 {
 	size_t k;
 
-	for (k = 0; a->grp && k < a->n_grp; k++) {
-		detect_free(a->grp[k].det);
-		free(a->grp[k].chain);
-	}
+	for (k = 0; a->grp && k < a->n_grp; k++)
+		pipeline_deinit(&a->grp[k].pl);
 	free(a->grp);
 	free(a->chan);
 	free(a->in);
-	free(a->filt);
-	free(a->flags);
 	free(a->rflags);
 	free(a->dbuf);
 	recording_free(a->rec);
