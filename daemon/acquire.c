@@ -83,11 +83,35 @@ static void free_buffers(struct acq_dev *a)
 	free(a->rbuf);
 	free(a->vals);
 	free(a->ts);
+	free(a->fin);
 	free(a->rec);
 	a->rbuf = NULL;
 	a->vals = NULL;
 	a->ts = NULL;
+	a->fin = NULL;
 	a->rec = NULL;
+	if (a->has_pipeline)
+		pipeline_deinit(&a->pl);
+	a->has_pipeline = false;
+}
+
+/* EMG devices get the filter chain and the detector, sized for a read. */
+static int setup_pipeline(struct acq_dev *a)
+{
+	struct detect_config dcfg;
+	struct dsp_config dsp;
+	int err;
+
+	if (is_sweeper(a) || unit_of(a) != TWITCH_UNIT_UV || a->info->rate_hz <= 0)
+		return 0;
+	dsp_config_default(&dsp);
+	detect_config_default(&dcfg);
+	err = pipeline_init(&a->pl, &dsp, &dcfg, a->info->n_channels, a->info->rate_hz,
+			    a->cap_scans);
+	if (err < 0)
+		return err;
+	a->has_pipeline = true;
+	return 0;
 }
 
 /* Size the read, decode and record buffers for the device as opened. */
@@ -111,13 +135,14 @@ static int size_buffers(struct acq_dev *a)
 	a->rbuf = malloc(a->rbuf_size);
 	a->vals = calloc(a->cap_scans * n_ch, sizeof(double));
 	a->ts = calloc(a->cap_scans, sizeof(int64_t));
+	a->fin = calloc(a->cap_scans * n_ch, sizeof(float));
 	a->rec = calloc(1, record_samples_size((unsigned int)n_ch,
 					       (unsigned int)a->rec_cap_scans));
-	if (!a->rbuf || !a->vals || !a->ts || !a->rec) {
+	if (!a->rbuf || !a->vals || !a->ts || !a->fin || !a->rec) {
 		free_buffers(a);
 		return -ENOMEM;
 	}
-	return 0;
+	return setup_pipeline(a);
 }
 
 /* The device's samples ring: made on first open, kept across reopenings. */
@@ -282,8 +307,18 @@ int acq_first_open(struct acq_dev *a)
 }
 
 /* After the last CQE of a device that failed: free it and schedule a retry. */
+static void on_event(const struct detect_event *ev, void *userdata);
+
+/* Close the detector's open events: the stream ends here. */
+static void finish_events(struct acq_dev *a)
+{
+	if (a->has_pipeline && a->info)
+		detect_finish(a->pl.det, on_event, a);
+}
+
 static void finish_loss(struct acq_dev *a)
 {
+	finish_events(a);
 	if (a->reopen) {
 		/* a reload, not a loss: reopen at the next tick with the new settings */
 		a->reopen = false;
@@ -321,32 +356,87 @@ static void device_gone(struct acq_dev *a, int why)
 		finish_loss(a);
 }
 
-/* Publish scans [first, first + count) of the decoded block. */
+/* A detector event becomes a twitch record in the events ring. */
+static void on_event(const struct detect_event *ev, void *userdata)
+{
+	struct acq_dev *a = userdata;
+	struct twitch_rec_twitch e;
+	double period_ns = 1e9 / a->info->rate_hz;
+	int64_t dt = (int64_t)((double)((int64_t)ev->onset_index - (int64_t)a->seg_index0) *
+			       period_ns);
+
+	record_init(&e, TWITCH_REC_TWITCH, sizeof(e), a->index, ev->onset_index);
+	e.hdr.t_mono_ns = (uint64_t)((int64_t)a->seg_t0_ns + dt);
+	e.hdr.t_real_ns = (uint64_t)((int64_t)e.hdr.t_mono_ns + a->real_minus_mono);
+	if (ev->type == DETECT_EVENT_ONSET)
+		e.hdr.flags = TWITCH_EVF_ONSET;
+	else if (ev->type == DETECT_EVENT_REJECT)
+		e.hdr.flags = TWITCH_EVF_REJECT;
+	else
+		a->n_twitches++;
+	e.channel_mask = ev->channel_mask;
+	e.channel = ev->channel;
+	e.twitch_class = ev->event_class;	/* detect.h keeps twitch.h's numbers */
+	e.duration_samples = ev->duration_samples;
+	e.index_epoch = a->index_epoch;
+	e.duration_ms = ev->duration_ms;
+	e.peak_uv = ev->peak_uv;
+	e.energy = ev->energy_uv2;
+	e.snr = ev->snr;
+	e.noise_floor_uv = ev->noise_floor_uv;
+	e.rate_hz = (float)a->info->rate_hz;
+	ring_publish(a->d->events, &e.hdr);
+}
+
+/* CLOCK_MONOTONIC of scan @k of the decoded block (index a->sample_index). */
+static uint64_t scan_time(const struct acq_dev *a, size_t k, uint64_t now_mono)
+{
+	const struct device_info *in = a->info;
+
+	if (in->has_timestamp && !strcmp(in->timestamp_clock, "monotonic"))
+		return (uint64_t)a->ts[k];
+	if (in->rate_hz > 0)	/* the nominal clock since the last anchor */
+		return a->anchor_ns + (uint64_t)((double)(a->sample_index - a->anchor_index) *
+						 1e9 / in->rate_hz);
+	return now_mono;
+}
+
+/*
+ * Publish scans [first, first + count) of the decoded block: run them
+ * through the detector (EMG), then as sample records of at most
+ * rec_cap_scans scans. The scans are contiguous: gaps split segments.
+ */
 static void publish_scans(struct acq_dev *a, size_t first, size_t count, uint64_t now_mono,
 			  int64_t real_minus_mono)
 {
 	const struct device_info *in = a->info;
 	size_t n_ch = in->n_channels, k, j, n;
 	double period_ns = in->rate_hz > 0 ? 1e9 / in->rate_hz : 0;
-	bool mono_ts = in->has_timestamp && !strcmp(in->timestamp_clock, "monotonic");
 	struct twitch_rec_samples *r = a->rec;
+	const double *v = a->vals + first * n_ch;
+	int res;
 
-	for (k = first; k < first + count; k += n) {
+	for (j = 0; j < count * n_ch; j++)
+		a->fin[j] = (float)v[j];
+	a->seg_t0_ns = scan_time(a, first, now_mono);
+	a->seg_index0 = a->sample_index;
+	a->real_minus_mono = real_minus_mono;
+	if (a->has_pipeline) {
+		res = pipeline_run(&a->pl, a->fin, count, a->sample_index, on_event, a);
+		if (res < 0)
+			log_errno(LOG_ERR, res, "%s: detector", a->cfg.name);
+	}
+	for (k = 0; k < count; k += n) {
 		size_t size, n_vals;
 		uint64_t t;
 
-		n = first + count - k;
+		n = count - k;
 		if (n > a->rec_cap_scans)
 			n = a->rec_cap_scans;
 		n_vals = n * n_ch;
 		size = record_samples_size((unsigned int)n_ch, (unsigned int)n);
-		if (mono_ts)
-			t = (uint64_t)a->ts[k];
-		else if (period_ns > 0)	/* the nominal clock since the last anchor */
-			t = a->anchor_ns + (uint64_t)((double)(a->sample_index - a->anchor_index) *
-						      period_ns);
-		else
-			t = now_mono;
+		t = period_ns > 0 ? a->seg_t0_ns + (uint64_t)((double)k * period_ns)
+				  : scan_time(a, first + k, now_mono);
 		memset(&r->hdr, 0, sizeof(*r));
 		r->hdr.type = TWITCH_REC_SAMPLES;
 		r->hdr.size = (uint16_t)size;
@@ -359,8 +449,7 @@ static void publish_scans(struct acq_dev *a, size_t first, size_t count, uint64_
 		r->n_scans = (uint16_t)n;
 		r->rate_hz = (float)in->rate_hz;
 		r->unit = unit_of(a);
-		for (j = 0; j < n_vals; j++)
-			r->data[j] = (float)a->vals[k * n_ch + j];
+		memcpy(r->data, a->fin + k * n_ch, n_vals * sizeof(float));
 		if (n_vals % 2)
 			r->data[n_vals] = 0.0f;	/* the 8-byte padding */
 		ring_publish(a->ring, &r->hdr);
@@ -567,6 +656,7 @@ void acq_drain_and_stop(struct acq_dev *a)
 		/* whatever the kernel still holds is acquired data: publish it */
 		while ((n = read(a->fd, a->rbuf, a->rbuf_size)) > 0)
 			on_stream_data(a, (size_t)n);
+		finish_events(a);
 	}
 	a->dev = device_free(a->dev);
 	a->info = NULL;
@@ -590,7 +680,8 @@ int acq_describe(const struct acq_dev *a, char *buf, size_t len)
 				(unsigned long long)a->n_scans_total,
 				(unsigned long long)a->n_lost_total);
 	return snprintf(buf, len, "%s: %s %s %zu ch @ %.0f Hz, %s, epoch %u, %llu scans, "
-			"%llu lost", a->cfg.name, a->info->profile, a->info->id,
+			"%llu lost, %llu twitches", a->cfg.name, a->info->profile, a->info->id,
 			a->info->n_channels, a->info->rate_hz, st[a->state], a->index_epoch,
-			(unsigned long long)a->n_scans_total, (unsigned long long)a->n_lost_total);
+			(unsigned long long)a->n_scans_total, (unsigned long long)a->n_lost_total,
+			(unsigned long long)a->n_twitches);
 }

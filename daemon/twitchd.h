@@ -18,6 +18,7 @@
 #include <liburing.h>
 
 #include "config.h"
+#include "pipeline.h"
 #include "control-proto.h"
 #include "profile.h"
 #include "publish.h"
@@ -92,7 +93,15 @@ struct acq_dev {
 	double *vals;
 	int64_t *ts;
 	size_t cap_scans;
+	float *fin;			/* decoded scans as float, uV */
 	struct twitch_rec_samples *rec;
+	/* twitch detection (EMG devices) */
+	bool has_pipeline;
+	struct pipeline pl;
+	uint64_t seg_t0_ns;		/* CLOCK_MONOTONIC of the segment's first scan */
+	uint64_t seg_index0;		/* its sample index */
+	int64_t real_minus_mono;
+	uint64_t n_twitches;
 	size_t rec_cap_scans;		/* scans per record */
 	uint64_t n_scans_total;
 	uint64_t n_lost_total;

@@ -98,6 +98,10 @@ TWITCH_API const char *twitch_class_name(unsigned int c)
 		[TWITCH_CLASS_PHASIC] = "phasic",
 		[TWITCH_CLASS_LIMB_MOVEMENT] = "limb_movement",
 		[TWITCH_CLASS_TONIC] = "tonic",
+		[TWITCH_CLASS_ART_MAINS] = "artefact_mains",
+		[TWITCH_CLASS_ART_POP] = "artefact_pop",
+		[TWITCH_CLASS_ART_CLIPPING] = "artefact_clipping",
+		[TWITCH_CLASS_ART_COMMON_MODE] = "artefact_common_mode",
 	};
 
 	return c < sizeof(names) / sizeof(names[0]) && names[c] ? names[c] : "unknown";
@@ -197,6 +201,8 @@ static void json_body(struct jbuf *b, const void *rec)
 			(unsigned long long)e->channel_mask);
 		jstr(b, "class", twitch_class_name(e->twitch_class));
 		jprintf(b, ",\"onset\":%s", h->flags & TWITCH_EVF_ONSET ? "true" : "false");
+		if (h->flags & TWITCH_EVF_REJECT)
+			jprintf(b, ",\"rejected\":true");
 		jnum(b, "duration_ms", e->duration_ms);
 		jnum(b, "peak_uv", e->peak_uv);
 		jnum(b, "energy", e->energy);

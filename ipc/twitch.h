@@ -72,8 +72,14 @@ struct twitch_record_hdr {
 #define TWITCH_CLASS_LIMB_MOVEMENT	6	/* AASM LM, 0.5-10 s */
 #define TWITCH_CLASS_TONIC		7
 #define TWITCH_CLASS_MAX		7
+/* Artefacts: only in records flagged TWITCH_EVF_REJECT. */
+#define TWITCH_CLASS_ART_MAINS		16
+#define TWITCH_CLASS_ART_POP		17	/* electrode pop: step and decay */
+#define TWITCH_CLASS_ART_CLIPPING	18	/* saturated, invalid or lost data */
+#define TWITCH_CLASS_ART_COMMON_MODE	19	/* movement on every channel */
 
 #define TWITCH_EVF_ONSET	UINT16_C(0x0001)	/* onset notice; the final record follows */
+#define TWITCH_EVF_REJECT	UINT16_C(0x0002)	/* the onset was an artefact: retract it */
 
 struct twitch_rec_twitch {
 	struct twitch_record_hdr hdr;	/* sample_index = onset sample */

@@ -224,8 +224,68 @@ union rec {
 	struct twitch_rec_samples s;
 	struct twitch_rec_status st;
 	struct twitch_rec_loss l;
+	struct twitch_rec_twitch t;
 	char b[1 << 16];
 };
+
+#define MAX_EVENTS 4096
+#define MATCH_SCANS 20		/* onset within 5 ms at 4 kHz */
+
+static uint64_t json_u64(const char *line, const char *key)
+{
+	const char *p = strstr(line, key);
+
+	return p ? strtoull(p + strlen(key), NULL, 10) : UINT64_MAX;
+}
+
+/*
+ * The live events against the simulator's ground truth: each injected
+ * potential (onset, channels) should come out as a final event starting
+ * within 5 ms on one of its channels, and few events should match nothing.
+ */
+static void check_truth(const struct sim *s, const uint64_t *ev_index, const uint64_t *ev_mask,
+			size_t n_events)
+{
+	static uint64_t t_index[MAX_EVENTS], t_mask[MAX_EVENTS];
+	static bool used[MAX_EVENTS];
+	size_t n_truth = 0, found = 0, i, j, unmatched = 0;
+	char pattern[300], line[1024];
+	glob_t g;
+	FILE *f;
+
+	snprintf(pattern, sizeof(pattern), "%s/*.s1.truth.jsonl", s->devsim_dir);
+	assert_int_equal(glob(pattern, 0, NULL, &g), 0);
+	f = fopen(g.gl_pathv[0], "re");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) && n_truth < MAX_EVENTS) {
+		t_index[n_truth] = json_u64(line, "\"onset_index\":");
+		t_mask[n_truth++] = json_u64(line, "\"channel_mask\":");
+	}
+	fclose(f);
+	globfree(&g);
+	memset(used, 0, sizeof(used));
+	for (i = 0; i < n_truth; i++) {
+		for (j = 0; j < n_events; j++) {
+			uint64_t d = ev_index[j] > t_index[i] ? ev_index[j] - t_index[i] :
+								 t_index[i] - ev_index[j];
+
+			if (!used[j] && d <= MATCH_SCANS && (ev_mask[j] & t_mask[i])) {
+				used[j] = true;
+				found++;
+				break;
+			}
+		}
+	}
+	for (j = 0; j < n_events; j++)
+		unmatched += !used[j];
+	print_message("ground truth: %zu injected, %zu found live (%.0f%%); %zu live events "
+		      "match nothing (the background's own or split multichannel events)\n",
+		      n_truth, found, n_truth ? 100.0 * (double)found / (double)n_truth : 0,
+		      unmatched);
+	assert_true(n_truth >= 10);
+	assert_true(found * 10 >= n_truth * 9);		/* recall >= 90% */
+	assert_true(unmatched * 5 <= n_events);		/* >= 80% of events are real */
+}
 
 static const char emg_conf[] =
 	"[daemon]\n"
@@ -271,13 +331,16 @@ static void test_samples_exact_without_loss(void **state)
 	glob_t g;
 	FILE *bin;
 	long n_scans_bin;
+	static uint64_t ev_index[MAX_EVENTS], ev_mask[MAX_EVENTS];
+	size_t n_events = 0;
 	int n, losses = 0;
 	struct sim s;
 	struct daemon d;
 
 	(void)state;
 	assert_non_null(got);
-	sim_start(&s, "ads1298:rate=4000", NULL);
+	/* a subject that twitches often: the ground truth has events to match */
+	sim_start(&s, "ads1298:rate=4000,mup_per_min=120", NULL);
 	daemon_start(&d, &s, emg_conf);
 	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
 	assert_int_equal(twitch_reader_new(c, "samples-emg", TWITCH_FROM_OLDEST, &rs), 0);
@@ -311,10 +374,17 @@ static void test_samples_exact_without_loss(void **state)
 		memcpy(got + n_vals, u.s.data, (size_t)u.s.n_scans * 8 * sizeof(float));
 		n_vals += (size_t)u.s.n_scans * 8;
 	}
-	while ((n = twitch_reader_next(re, &u, sizeof(u), 0)) > 0)
+	while ((n = twitch_reader_next(re, &u, sizeof(u), 0)) > 0) {
 		if (u.h.type == TWITCH_REC_LOSS && !(u.h.flags & TWITCH_RECF_LOCAL))
 			losses++;
+		if (u.h.type == TWITCH_REC_TWITCH && !(u.h.flags & TWITCH_EVF_ONSET) &&
+		    !(u.h.flags & TWITCH_EVF_REJECT) && n_events < MAX_EVENTS) {
+			ev_index[n_events] = u.h.sample_index;
+			ev_mask[n_events++] = u.t.channel_mask;
+		}
+	}
 	assert_int_equal(losses, 0);
+	check_truth(&s, ev_index, ev_mask, n_events);
 	assert_int_equal(twitch_reader_lost(rs), 0);
 
 	/* the simulator's own record of what it put in the kfifo */
