@@ -120,7 +120,7 @@ DEB_PACKAGES = gcc make pkg-config libc6-dev \
 	libiio-dev liburing-dev libsystemd-dev libcmocka-dev libinih-dev \
 	libgsl-dev libedf-dev libncurses-dev libmosquitto-dev libzmq3-dev \
 	umockdev libumockdev-dev libiio-utils iiod mosquitto mosquitto-clients \
-	systemd tmux python3 python3-numpy python3-scipy
+	systemd tmux locales python3 python3-numpy python3-scipy
 
 # ---------------------------------------------------------------- targets
 .DEFAULT_GOAL := all
