@@ -17,6 +17,16 @@ SBINDIR ?= $(EXEC_PREFIX)/sbin
 LIBDIR ?= $(EXEC_PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+DOCDIR ?= $(DATADIR)/doc/twitchd
+# twitchd reads /etc/twitchd/twitchd.conf whatever the prefix
+SYSCONFDIR ?= /etc
+# systemd, sysusers, tmpfiles and udev also search these under /usr/local/lib
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
 DESTDIR ?=
 
 PKG_CONFIG ?= pkg-config
@@ -64,7 +74,8 @@ PUBLISH_SRCS = daemon/publish.c daemon/control.c
 TWITCHD_SRCS = daemon/main.c daemon/loop.c daemon/acquire.c daemon/config.c daemon/log.c \
 	daemon/analyze.c $(MATH_SRCS) drivers/recording.c \
 	$(PUBLISH_SRCS) $(IPC_CORE_SRCS) $(DRIVERS_SRCS)
-MATH_SRCS = daemon/dsp.c daemon/detect.c daemon/pipeline.c daemon/bioz.c daemon/sweepcsv.c
+MATH_SRCS = daemon/dsp.c daemon/detect.c daemon/pipeline.c daemon/bioz.c daemon/biozlive.c \
+	daemon/sweepcsv.c
 TWITCHD_LIBS = $(call pc_libs,liburing libsystemd inih) $(DRIVERS_LIBS) -lm
 DRIVERS_SRCS = drivers/profile.c drivers/ads1298.c drivers/ads131e08.c drivers/ad5933.c \
 	drivers/generic.c drivers/scan.c drivers/sysfs.c
@@ -83,7 +94,8 @@ TESTS = test-ring test-record test-control test-libtwitch \
 	test-bioz test-sweepcsv test-recording test-subject test-dsp test-detect \
 	test-scan test-profile test-daemon test-analyze
 # Shell tests, run after the programs (they use the built binaries).
-SHELL_TESTS = tests/devsim/test-tools.sh tests/test-analyze.sh
+SHELL_TESTS = tests/devsim/test-tools.sh tests/test-analyze.sh \
+	tests/test-systemd.sh tests/test-install.sh
 
 test-ring_SRCS = $(IPC_CORE_SRCS) daemon/publish.c
 test-ring_LIBS = -lpthread
@@ -93,6 +105,7 @@ test-libtwitch_SRCS = $(LIBTWITCH_SRCS) daemon/publish.c daemon/control.c tests/
 test-libtwitch_LIBS = -lpthread
 
 # These include the module's .c to reach its statics (chrony's habit).
+test-bioz_SRCS = ipc/record.c
 test-bioz_LIBS = -lm
 test-sweepcsv_LIBS = -lm
 test-recording_LIBS = -lm
@@ -120,7 +133,7 @@ DEB_PACKAGES = gcc make pkg-config libc6-dev \
 	libiio-dev liburing-dev libsystemd-dev libcmocka-dev libinih-dev \
 	libgsl-dev libedf-dev libncurses-dev libmosquitto-dev libzmq3-dev \
 	umockdev libumockdev-dev libiio-utils iiod mosquitto mosquitto-clients \
-	systemd tmux locales python3 python3-numpy python3-scipy
+	systemd udev man-db groff-base tmux locales python3 python3-numpy python3-scipy
 
 # ---------------------------------------------------------------- targets
 .DEFAULT_GOAL := all
@@ -191,10 +204,14 @@ $(O)/libtwitch.a: $(LIBTWITCH_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+# twitch.pc names the install paths: `make install` writes it again with
+# the PREFIX it is given (the build may have used another).
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(LIBTWITCH_VERSION)|'
+
 $(O)/twitch.pc: ipc/twitch.pc.in Makefile
 	@mkdir -p $(@D)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(LIBTWITCH_VERSION)|' $< > $@
+	$(PC_SED) $< > $@
 
 # ---- tests and benchmarks
 TEST_BINS = $(addprefix $(O)/tests/,$(TESTS))
@@ -270,18 +287,62 @@ demo: all
 	rc=$$?; rm -rf $$dir; exit $$rc
 
 # ---- install
+# Everything below DESTDIR, by explicit list; `make uninstall` removes the
+# same list. An existing $(SYSCONFDIR)/twitchd/twitchd.conf is never
+# overwritten, and removed only while it is still the shipped example.
+ETC_CONF = $(DESTDIR)$(SYSCONFDIR)/twitchd/twitchd.conf
+
 install: all
+	install -D -m 0755 $(O)/twitchd $(DESTDIR)$(SBINDIR)/twitchd
+	install -D -m 0755 $(addprefix $(O)/,$(CLIENTS)) -t $(DESTDIR)$(BINDIR)
 	install -D -m 0755 $(O)/$(LIBTWITCH_SO) $(DESTDIR)$(LIBDIR)/$(LIBTWITCH_SO)
 	ln -sf $(LIBTWITCH_SO) $(DESTDIR)$(LIBDIR)/$(LIBTWITCH_SONAME)
 	ln -sf $(LIBTWITCH_SONAME) $(DESTDIR)$(LIBDIR)/libtwitch.so
 	install -D -m 0644 $(O)/libtwitch.a $(DESTDIR)$(LIBDIR)/libtwitch.a
 	install -D -m 0644 ipc/twitch.h $(DESTDIR)$(INCLUDEDIR)/twitch.h
-	install -D -m 0644 $(O)/twitch.pc $(DESTDIR)$(PKGCONFIGDIR)/twitch.pc
+	install -d -m 0755 $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(SYSTEMDUNITDIR)
+	$(PC_SED) ipc/twitch.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/twitch.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/twitch.pc
+	sed 's|^ExecStart=/usr/sbin/twitchd|ExecStart=$(SBINDIR)/twitchd|' systemd/twitchd.service \
+		> $(DESTDIR)$(SYSTEMDUNITDIR)/twitchd.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/twitchd.service
+	install -D -m 0644 systemd/twitchd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/twitchd.socket
+	install -D -m 0644 systemd/sysusers.d/twitchd.conf $(DESTDIR)$(SYSUSERSDIR)/twitchd.conf
+	install -D -m 0644 systemd/tmpfiles.d/twitchd.conf $(DESTDIR)$(TMPFILESDIR)/twitchd.conf
+	install -D -m 0644 systemd/90-twitchd.rules $(DESTDIR)$(UDEVRULESDIR)/90-twitchd.rules
+	install -D -m 0644 systemd/twitchd.conf $(DESTDIR)$(DOCDIR)/twitchd.conf.example
+	@if [ -e $(ETC_CONF) ]; then \
+		echo "install: keeping $(ETC_CONF); the new example is $(DOCDIR)/twitchd.conf.example"; \
+	else \
+		echo "install -D -m 0644 systemd/twitchd.conf $(ETC_CONF)"; \
+		install -D -m 0644 systemd/twitchd.conf $(ETC_CONF); \
+	fi
+	install -D -m 0644 clients/twitchctl.1 $(DESTDIR)$(MANDIR)/man1/twitchctl.1
+	install -D -m 0644 ipc/libtwitch.3 $(DESTDIR)$(MANDIR)/man3/libtwitch.3
+	install -D -m 0644 systemd/twitchd.conf.5 $(DESTDIR)$(MANDIR)/man5/twitchd.conf.5
+	install -D -m 0644 daemon/twitchd.8 $(DESTDIR)$(MANDIR)/man8/twitchd.8
+	@[ -n "$(DESTDIR)" ] || echo "install: now run: systemd-sysusers; systemd-tmpfiles --create;" \
+		"udevadm control --reload; systemctl daemon-reload;" \
+		"systemctl enable --now twitchd.socket twitchd.service"
 
 uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/twitchd $(addprefix $(DESTDIR)$(BINDIR)/,$(CLIENTS))
 	rm -f $(DESTDIR)$(LIBDIR)/$(LIBTWITCH_SO) $(DESTDIR)$(LIBDIR)/$(LIBTWITCH_SONAME) \
 	      $(DESTDIR)$(LIBDIR)/libtwitch.so $(DESTDIR)$(LIBDIR)/libtwitch.a \
 	      $(DESTDIR)$(INCLUDEDIR)/twitch.h $(DESTDIR)$(PKGCONFIGDIR)/twitch.pc
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/twitchd.service $(DESTDIR)$(SYSTEMDUNITDIR)/twitchd.socket \
+	      $(DESTDIR)$(SYSUSERSDIR)/twitchd.conf $(DESTDIR)$(TMPFILESDIR)/twitchd.conf \
+	      $(DESTDIR)$(UDEVRULESDIR)/90-twitchd.rules
+	rm -f $(DESTDIR)$(MANDIR)/man1/twitchctl.1 $(DESTDIR)$(MANDIR)/man3/libtwitch.3 \
+	      $(DESTDIR)$(MANDIR)/man5/twitchd.conf.5 $(DESTDIR)$(MANDIR)/man8/twitchd.8
+	@if [ -f $(ETC_CONF) ] && ! cmp -s systemd/twitchd.conf $(ETC_CONF); then \
+		echo "uninstall: keeping $(ETC_CONF): it differs from the shipped example"; \
+	else \
+		echo "rm -f $(ETC_CONF)"; rm -f $(ETC_CONF); \
+		rmdir $(DESTDIR)$(SYSCONFDIR)/twitchd 2>/dev/null || true; \
+	fi
+	rm -f $(DESTDIR)$(DOCDIR)/twitchd.conf.example
+	rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 clean:
 	rm -rf build build-*

@@ -34,6 +34,11 @@ static const char usage_text[] =
 	"                         show records (default: the last 10 events); -f follows\n"
 	"                         like journalctl -f, through losses and restarts\n"
 	"  mark TEXT...           put a marker record (e.g. \"lights off\") in the events\n"
+	"  calibrate OHM          the next bioimpedance sweep calibrates against a known\n"
+	"                         resistor put in place of the electrodes\n"
+	"  subject height_cm=H,weight_kg=W,sex=m|f,age=A\n"
+	"                         subject data, needed for body-water estimates\n"
+	"  baseline               start a new baseline of the resistance index\n"
 	"  ping                   check that twitchd answers\n\n"
 	"Options:\n"
 	"  -s, --socket PATH      control socket (default $TWITCH_SOCKET or "
@@ -191,6 +196,11 @@ static void print_human(const char *stream, const void *rec)
 	case TWITCH_REC_TWITCH: {
 		const struct twitch_rec_twitch *e = rec;
 
+		if (h->flags & TWITCH_EVF_REJECT) {
+			printf("retract onset ch%u: %s\n", e->channel,
+			       twitch_class_name(e->twitch_class));
+			break;
+		}
 		printf("%s ch%u %s %.1f ms %.0f uV snr %.1f%s\n",
 		       h->flags & TWITCH_EVF_ONSET ? "onset " : "twitch", e->channel,
 		       twitch_class_name(e->twitch_class), e->duration_ms, e->peak_uv, e->snr,
@@ -237,9 +247,14 @@ static void print_human(const char *stream, const void *rec)
 	case TWITCH_REC_BIOZ: {
 		const struct twitch_rec_bioz *z = rec;
 
-		printf("bioz sweep %" PRIu64 ": phase %.2f deg, R0 %.1f ohm, Rinf %.1f ohm%s\n",
-		       h->sample_index, z->phase_deg_50k, z->r0_ohm, z->rinf_ohm,
-		       z->flags & TWITCH_BIOZF_TRUSTED ? "" : " (fit not trusted)");
+		printf("bioz sweep %" PRIu64 ": phase angle %.2f deg at 50 kHz, R0 %.1f ohm, "
+		       "Rinf %.1f ohm", h->sample_index, z->phase_deg_50k, z->r0_ohm, z->rinf_ohm);
+		if (z->flags & TWITCH_BIOZF_SUBJECT)
+			printf(", ECW %.1f L, ICW %.1f L, ECW/TBW %.3f", z->ecw_l, z->icw_l,
+			       z->ecw_tbw);
+		if (z->flags & TWITCH_BIOZF_BASELINE)
+			printf(", resistance index %+.3f +- %.3f", z->ri_index, z->ri_uncert);
+		printf("%s\n", z->flags & TWITCH_BIOZF_TRUSTED ? "" : " (fit not trusted)");
 		break;
 	}
 	default:
@@ -420,6 +435,12 @@ int main(int argc, char **argv)
 		return cmd_status();
 	if (!strcmp(argv[0], "ping") && argc == 1)
 		return cmd_simple("ping");
+	if (!strcmp(argv[0], "baseline") && argc == 1)
+		return cmd_simple("baseline");
+	if ((!strcmp(argv[0], "calibrate") || !strcmp(argv[0], "subject")) && argc == 2) {
+		snprintf(cmd, sizeof(cmd), "%s %s", argv[0], argv[1]);
+		return cmd_simple(cmd);
+	}
 	if (!strcmp(argv[0], "tail"))
 		return tail_main(argc, argv);
 	if (!strcmp(argv[0], "mark") && argc >= 2) {

@@ -263,6 +263,15 @@ static int open_device(struct acq_dev *a, bool first)
 	a->lost_reported = false;
 	a->backoff_ms = BACKOFF_MIN_MS;
 	if (is_sweeper(a)) {
+		if (a->bz == NULL) {
+			a->bz = calloc(1, sizeof(*a->bz));
+			err = a->bz ? bioz_live_init(a->bz) : -ENOMEM;
+			if (err < 0) {
+				free(a->bz);
+				a->bz = NULL;
+				log_errno(LOG_ERR, err, "%s: bioimpedance estimates off", a->cfg.name);
+			}
+		}
 		a->state = DEV_IDLE;
 		a->next_sweep_ns = now;
 	} else {
@@ -519,6 +528,92 @@ static void on_stream_data(struct acq_dev *a, size_t n_bytes)
 	}
 }
 
+static void publish_estimate(struct acq_dev *a, const struct bioz_estimate *e, uint64_t now,
+			     int64_t real_minus_mono)
+{
+	struct twitch_rec_bioz z;
+
+	record_init(&z, TWITCH_REC_BIOZ, sizeof(z), a->index, a->sweep_no);
+	z.hdr.t_mono_ns = now;
+	z.hdr.t_real_ns = (uint64_t)((int64_t)now + real_minus_mono);
+	if (!(e->fit_flags & BIOZ_FIT_UNTRUSTED_MASK))
+		z.flags |= TWITCH_BIOZF_TRUSTED;
+	if (!(e->est_flags & BIOZ_EST_NO_SUBJECT))
+		z.flags |= TWITCH_BIOZF_SUBJECT;
+	if (!(e->est_flags & BIOZ_EST_RI_ABSENT))
+		z.flags |= TWITCH_BIOZF_BASELINE;
+	if (e->biva_class != BIOZ_BIVA_ABSENT)
+		z.flags |= TWITCH_BIOZF_BIVA;
+	z.n_points = e->n_points;
+	z.n_used = e->n_used;
+	z.biva_class = e->biva_class;
+	z.model_fit = (uint16_t)e->model_cole;
+	z.model_ecw = (uint16_t)e->model_ecw;
+	z.model_tbw_sf = (uint16_t)e->model_tbw_sf;
+	z.model_biva = (uint16_t)e->model_biva;
+	z.alerts = e->alerts;
+	z.r0_ohm = e->r0_ohm;
+	z.rinf_ohm = e->rinf_ohm;
+	z.alpha = e->alpha;
+	z.fc_hz = e->fc_hz;
+	z.r50_ohm = e->r50_ohm;
+	z.xc50_ohm = e->xc50_ohm;
+	z.phase_deg_50k = e->phase_deg_50k;
+	z.ecw_l = e->ecw_l;
+	z.icw_l = e->icw_l;
+	z.tbw_l = e->tbw_l;
+	z.tbw_sf_l = e->tbw_sf_l;
+	z.ecw_tbw = e->ecw_tbw;
+	z.biva_r_h = e->biva_r_h;
+	z.biva_xc_h = e->biva_xc_h;
+	z.ri_index = e->re_index;
+	z.ri_uncert = e->re_index_u;
+	z.temp_c = e->temp_c;
+	z.rms_residual_ohm = e->rms_ohm;
+	ring_publish(a->d->events, &z.hdr);
+	a->n_estimates++;
+}
+
+/* Calibrate, or fit and estimate, from the sweep just published. */
+static void estimate_sweep(struct acq_dev *a, uint64_t now, int64_t real_minus_mono)
+{
+	const struct device_info *in = a->info;
+	struct bioz_estimate e;
+	int res;
+
+	if (a->bz == NULL || a->n_sweep_freq != in->sweep_points)
+		return;
+	res = bioz_live_sweep(a->bz, (uint32_t)a->sweep_no, a->sweep_freq_hz, a->vals,
+			      in->sweep_points, (double)now / 1e9, &e);
+	if (res == 1) {
+		log_device(LOG_NOTICE, a->cfg.name, -1, "calibrated over %zu frequencies",
+			   a->bz->n_cal);
+		loop_publish_status(a->d, TWITCH_STATUS_DEVICE_UP, a->index, a,
+				    "%s calibrated over %zu frequencies", a->cfg.name,
+				    a->bz->n_cal);
+	} else if (res == -ENODATA) {
+		if (a->sweep_no == 0)
+			log_device(LOG_NOTICE, a->cfg.name, -1, "not calibrated: sweeps are "
+				   "published as raw counts, without estimates (twitchctl "
+				   "calibrate OHM)");
+	} else if (res < 0) {
+		log_errno(LOG_WARNING, res, "%s: sweep %llu: no estimate", a->cfg.name,
+			  (unsigned long long)a->sweep_no);
+	} else {
+		publish_estimate(a, &e, now, real_minus_mono);
+	}
+}
+
+struct acq_dev *acq_find_bioz(struct twitchd *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n_devs; i++)
+		if (d->devs[i].bz)
+			return &d->devs[i];
+	return NULL;
+}
+
 static void finish_sweep(struct acq_dev *a)
 {
 	device_stop(a->dev);
@@ -548,6 +643,7 @@ static void on_sweep_data(struct acq_dev *a, size_t n_bytes)
 	a->sample_index = a->sweep_no;	/* a sweep's index is its number */
 	publish_scans(a, 0, in->sweep_points, now, real_minus_mono);
 	a->sample_index = a->sweep_no;
+	estimate_sweep(a, now, real_minus_mono);
 	finish_sweep(a);
 }
 
@@ -582,10 +678,13 @@ void acq_on_cqe(struct acq_dev *a, enum op op, int res)
 static void start_sweep(struct acq_dev *a, uint64_t now)
 {
 	double temp_c;
+	int res;
 
 	if (ad5933_read_temperature(a->dev, &temp_c) == 0)
 		log_device(LOG_DEBUG, a->cfg.name, -1, "sweep %llu, %.1f degC",
 			   (unsigned long long)a->sweep_no, temp_c);
+	res = ad5933_frequencies(a->dev, a->sweep_freq_hz, BIOZLIVE_MAX_POINTS);
+	a->n_sweep_freq = res > 0 ? (size_t)res : 0;
 	a->sweep_scans = 0;
 	a->sweep_started_ns = now;
 	if (start_stream(a, now) < 0) {
@@ -668,6 +767,11 @@ void acq_free(struct acq_dev *a)
 {
 	a->dev = device_free(a->dev);
 	free_buffers(a);
+	if (a->bz) {
+		bioz_live_deinit(a->bz);
+		free(a->bz);
+		a->bz = NULL;
+	}
 }
 
 int acq_describe(const struct acq_dev *a, char *buf, size_t len)
@@ -680,8 +784,10 @@ int acq_describe(const struct acq_dev *a, char *buf, size_t len)
 				(unsigned long long)a->n_scans_total,
 				(unsigned long long)a->n_lost_total);
 	return snprintf(buf, len, "%s: %s %s %zu ch @ %.0f Hz, %s, epoch %u, %llu scans, "
-			"%llu lost, %llu twitches", a->cfg.name, a->info->profile, a->info->id,
+			"%llu lost, %llu %s", a->cfg.name, a->info->profile, a->info->id,
 			a->info->n_channels, a->info->rate_hz, st[a->state], a->index_epoch,
 			(unsigned long long)a->n_scans_total, (unsigned long long)a->n_lost_total,
-			(unsigned long long)a->n_twitches);
+			(unsigned long long)(a->bz ? a->n_estimates : a->n_twitches),
+			a->bz ? (a->bz->n_cal ? "estimates" : "estimates (not calibrated)") :
+			"twitches");
 }

@@ -11,6 +11,7 @@
  * numbers below) with its provenance tag: [V] verified, [R] recalled and
  * NOT verified against the original paper (see that document's section 10).
  */
+#include <assert.h>
 #include <complex.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -23,6 +24,8 @@
 #include <string.h>
 
 #include "bioz.h"
+#include "records.h"
+#include "twitch.h"
 
 /* ---------------------------------------------------------------- constants */
 
@@ -1223,49 +1226,12 @@ int bioz_biva(const struct bioz_biva_ref *ref, double r_ohm, double xc_ohm, doub
 
 /* ---------------------------------------------------------------- models */
 
-static const char *const model_names[BIOZ_MODEL_COUNT] = {
-	[BIOZ_MODEL_COLE_LM] = "Cole 1940 impedance model; weighted (1/|Z|) Levenberg-Marquardt "
-			       "on Re/Im, Kasa circle-fit seed, outlier dropping",
-	[BIOZ_MODEL_COLE_LM_TD] = "Cole 1940 impedance model with time delay exp(-jwTd); "
-				  "weighted (1/|Z|) Levenberg-Marquardt on Re/Im, Kasa "
-				  "circle-fit seed, outlier dropping",
-	[BIOZ_MODEL_R50_COLE] = "R, Xc at 50 kHz from the fitted Cole model (no Td)",
-	[BIOZ_MODEL_R50_SWEEP] = "R, Xc at 50 kHz interpolated linearly in log f from the sweep",
-	[BIOZ_MODEL_ECW_HANAI_M] = "ECW Hanai, De Lorenzo 1997 J Appl Physiol 82:1542; KB 4.3, "
-				   "Db 1.05 kg/L, rhoECW 40.5 ohm cm (men) [R]",
-	[BIOZ_MODEL_ECW_HANAI_F] = "ECW Hanai, De Lorenzo 1997 J Appl Physiol 82:1542; KB 4.3, "
-				   "Db 1.05 kg/L, rhoECW 39.0 ohm cm (women) [R]",
-	[BIOZ_MODEL_ICW_MATTHIE_M] = "ICW exact two-phase Hanai, Matthie 2005 J Appl Physiol "
-				     "99:780; rhoICW 273.9, rhoECW 40.5 ohm cm (men) [R]",
-	[BIOZ_MODEL_ICW_MATTHIE_F] = "ICW exact two-phase Hanai, Matthie 2005 J Appl Physiol "
-				     "99:780; rhoICW 264.9, rhoECW 39.0 ohm cm (women) [R]",
-	[BIOZ_MODEL_SF_FIRST + BIOZ_SF_SUN2003] =
-		"TBW Sun 2003 NHANES III (PMID 12540391), ages 12-94; coefficients [R]",
-	[BIOZ_MODEL_SF_FIRST + BIOZ_SF_KUSHNER_SCHOELLER1986] =
-		"TBW Kushner & Schoeller 1986 Am J Clin Nutr 44:417, sex-specific [R]",
-	[BIOZ_MODEL_SF_FIRST + BIOZ_SF_KUSHNER_SCHOELLER1986_COMBINED] =
-		"TBW Kushner & Schoeller 1986 Am J Clin Nutr 44:417, combined [R]",
-	[BIOZ_MODEL_SF_FIRST + BIOZ_SF_KUSHNER1992] =
-		"TBW Kushner 1992 Am J Clin Nutr 56:835, neonates to adults [V formula]",
-	[BIOZ_MODEL_SF_FIRST + BIOZ_SF_LUKASKI_BOLONCHUK1988] =
-		"TBW Lukaski & Bolonchuk 1988 Aviat Space Environ Med 59:1163, middle-aged "
-		"adults [V formula]",
-	[BIOZ_MODEL_BIVA_PICCOLI_M] = "BIVA Piccoli 1995 Am J Clin Nutr 61:269, Italian adult men: "
-				      "R/H 298.6+-43.2, Xc/H 30.8+-7.2 ohm/m, r 0.66 [R]; "
-				      "large-n chi2 ellipses",
-	[BIOZ_MODEL_BIVA_PICCOLI_F] = "BIVA Piccoli 1995 Am J Clin Nutr 61:269, Italian adult "
-				      "women: R/H 371.9+-50 (~49-50), Xc/H 34.4+-7.7 ohm/m, "
-				      "r 0.63 [R]; large-n chi2 ellipses",
-	[BIOZ_MODEL_RI_TEMP2] = "Re (Cole R0) index vs own baseline, linear temperature "
-				"compensation to the baseline temperature (default 2 %/degC: "
-				"Rosemount 2010, aqion, LTH [V]); not a concentration",
-	[BIOZ_MODEL_RI_UNCOMP] = "Re (Cole R0) index vs own baseline, NOT temperature "
-				 "compensated; not a concentration",
-};
+/* The names are in libtwitch (clients print them too); the ids are its ABI. */
+static_assert(BIOZ_MODEL_COUNT == RECORD_MODEL_COUNT, "model ids out of step with libtwitch");
 
 const char *bioz_model_name(uint32_t id)
 {
-	return id < BIOZ_MODEL_COUNT ? model_names[id] : NULL;
+	return id > 0 && id < BIOZ_MODEL_COUNT ? twitch_model_name(id) : NULL;
 }
 
 /* ---------------------------------------------------------------- per-sweep estimate */

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "loop.h"
 #include "records.h"
+#include "sweepcsv.h"
 #include "twitchd.h"
 
 #define SHUTDOWN_GRACE_NS 700000000u	/* cancel and drain; SIGTERM must end < 1 s */
@@ -159,6 +160,51 @@ static void cmd_status(struct twitchd *d, struct client *c)
 	control_reply(c->fd, 0, "%s", buf);
 }
 
+/* calibrate OHM | subject SPEC | baseline: the first bioimpedance device. */
+static void cmd_bioz(struct twitchd *d, struct client *c, const struct control_cmd *cmd)
+{
+	struct acq_dev *a = acq_find_bioz(d);
+	struct sweepcsv_err serr;
+	struct bioz_subject subj;
+	char msg[256], *end;
+	double ohm;
+
+	if (a == NULL) {
+		control_reply(c->fd, ENODEV, "no bioimpedance device has been opened");
+		return;
+	}
+	if (!strcmp(cmd->verb, "calibrate")) {
+		errno = 0;
+		ohm = strtod(cmd->args, &end);
+		if (errno || end == cmd->args || *end || !(ohm >= 1 && ohm <= 1e6)) {
+			control_reply(c->fd, EINVAL, "calibrate OHM: the known resistor, 1..1000000 "
+				      "ohm");
+			return;
+		}
+		a->bz->cal_pending_ohm = ohm;
+		control_reply(c->fd, 0, "%s: the next sweep calibrates against %g ohm (the "
+			      "resistor must be in place of the electrodes)", a->cfg.name, ohm);
+		log_msg(LOG_NOTICE, "%s: calibration against %g ohm requested by uid %u",
+			a->cfg.name, ohm, c->cred.uid);
+	} else if (!strcmp(cmd->verb, "subject")) {
+		if (sweepcsv_subject_parse(cmd->args, &subj, &serr) < 0) {
+			sweepcsv_strerror(&serr, msg, sizeof(msg));
+			control_reply(c->fd, EINVAL, "%s", msg);
+			return;
+		}
+		a->bz->subject = subj;
+		a->bz->has_subject = true;
+		control_reply(c->fd, 0, "subject set: body-water estimates from the next sweep");
+		log_msg(LOG_NOTICE, "%s: subject data set by uid %u", a->cfg.name, c->cred.uid);
+	} else {
+		bioz_ri_rebaseline(&a->bz->ri, a->bz->ri.cfg.baseline_n);
+		control_reply(c->fd, 0, "a new baseline of the resistance index from the next "
+			      "%u trusted sweeps", a->bz->ri.cfg.baseline_n);
+		log_msg(LOG_NOTICE, "%s: new baseline requested by uid %u", a->cfg.name,
+			c->cred.uid);
+	}
+}
+
 static void handle_command(struct twitchd *d, struct client *c, size_t len)
 {
 	struct control_cmd cmd;
@@ -191,12 +237,12 @@ static void handle_command(struct twitchd *d, struct client *c, size_t len)
 		log_msg(LOG_INFO, "marker from uid %u: %s", c->cred.uid, m.text);
 	} else if (!strcmp(cmd.verb, "status")) {
 		cmd_status(d, c);
-	} else if (!strcmp(cmd.verb, "subject") || !strcmp(cmd.verb, "baseline")) {
-		control_reply(c->fd, EOPNOTSUPP, "'%s': bioimpedance estimates are not built "
-			      "into twitchd yet", cmd.verb);
+	} else if (!strcmp(cmd.verb, "calibrate") || !strcmp(cmd.verb, "subject") ||
+		   !strcmp(cmd.verb, "baseline")) {
+		cmd_bioz(d, c, &cmd);
 	} else {
-		control_reply(c->fd, EOPNOTSUPP, "unknown command '%s' (try ping, mark, status)",
-			      cmd.verb);
+		control_reply(c->fd, EOPNOTSUPP, "unknown command '%s' (try ping, mark, status, "
+			      "calibrate, subject, baseline)", cmd.verb);
 	}
 }
 

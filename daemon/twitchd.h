@@ -17,6 +17,7 @@
 
 #include <liburing.h>
 
+#include "biozlive.h"
 #include "config.h"
 #include "pipeline.h"
 #include "control-proto.h"
@@ -102,6 +103,11 @@ struct acq_dev {
 	uint64_t seg_index0;		/* its sample index */
 	int64_t real_minus_mono;
 	uint64_t n_twitches;
+	/* bioimpedance (AD5933): calibration, fit, estimates; kept across reopening */
+	struct bioz_live *bz;
+	double sweep_freq_hz[BIOZLIVE_MAX_POINTS];
+	size_t n_sweep_freq;
+	uint64_t n_estimates;
 	size_t rec_cap_scans;		/* scans per record */
 	uint64_t n_scans_total;
 	uint64_t n_lost_total;
@@ -159,6 +165,8 @@ void acq_reconfigure(struct acq_dev *a, const struct config_device *cfg);
 /* Shut down: read what is left without blocking, publish it, stop. */
 void acq_drain_and_stop(struct acq_dev *a);
 void acq_free(struct acq_dev *a);
+/* The first bioimpedance device that is open, or NULL. */
+struct acq_dev *acq_find_bioz(struct twitchd *d);
 /* One line for status / STATUS=. */
 int acq_describe(const struct acq_dev *a, char *buf, size_t len);
 

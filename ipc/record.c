@@ -134,10 +134,55 @@ TWITCH_API const char *twitch_loss_name(unsigned int r)
 	}
 }
 
+/*
+ * The model behind each bioimpedance estimate, with its source and limits.
+ * Frozen ids (daemon/bioz.h BIOZ_MODEL_* use the same numbers).
+ */
+static const char *const model_names[RECORD_MODEL_COUNT] = {
+	[1] = "Cole 1940 impedance model; weighted (1/|Z|) Levenberg-Marquardt "
+			       "on Re/Im, Kasa circle-fit seed, outlier dropping",
+	[2] = "Cole 1940 impedance model with time delay exp(-jwTd); "
+				  "weighted (1/|Z|) Levenberg-Marquardt on Re/Im, Kasa "
+				  "circle-fit seed, outlier dropping",
+	[3] = "R, Xc at 50 kHz from the fitted Cole model (no Td)",
+	[4] = "R, Xc at 50 kHz interpolated linearly in log f from the sweep",
+	[5] = "ECW Hanai, De Lorenzo 1997 J Appl Physiol 82:1542; KB 4.3, "
+				   "Db 1.05 kg/L, rhoECW 40.5 ohm cm (men) [R]",
+	[6] = "ECW Hanai, De Lorenzo 1997 J Appl Physiol 82:1542; KB 4.3, "
+				   "Db 1.05 kg/L, rhoECW 39.0 ohm cm (women) [R]",
+	[7] = "ICW exact two-phase Hanai, Matthie 2005 J Appl Physiol "
+				     "99:780; rhoICW 273.9, rhoECW 40.5 ohm cm (men) [R]",
+	[8] = "ICW exact two-phase Hanai, Matthie 2005 J Appl Physiol "
+				     "99:780; rhoICW 264.9, rhoECW 39.0 ohm cm (women) [R]",
+	[9] =
+		"TBW Sun 2003 NHANES III (PMID 12540391), ages 12-94; coefficients [R]",
+	[10] =
+		"TBW Kushner & Schoeller 1986 Am J Clin Nutr 44:417, sex-specific [R]",
+	[11] =
+		"TBW Kushner & Schoeller 1986 Am J Clin Nutr 44:417, combined [R]",
+	[12] =
+		"TBW Kushner 1992 Am J Clin Nutr 56:835, neonates to adults [V formula]",
+	[13] =
+		"TBW Lukaski & Bolonchuk 1988 Aviat Space Environ Med 59:1163, middle-aged "
+		"adults [V formula]",
+	[14] = "BIVA Piccoli 1995 Am J Clin Nutr 61:269, Italian adult men: "
+				      "R/H 298.6+-43.2, Xc/H 30.8+-7.2 ohm/m, r 0.66 [R]; "
+				      "large-n chi2 ellipses",
+	[15] = "BIVA Piccoli 1995 Am J Clin Nutr 61:269, Italian adult "
+				      "women: R/H 371.9+-50 (~49-50), Xc/H 34.4+-7.7 ohm/m, "
+				      "r 0.63 [R]; large-n chi2 ellipses",
+	[16] = "Re (Cole R0) index vs own baseline, linear temperature "
+				"compensation to the baseline temperature (default 2 %/degC: "
+				"Rosemount 2010, aqion, LTH [V]); not a concentration",
+	[17] = "Re (Cole R0) index vs own baseline, NOT temperature "
+				 "compensated; not a concentration",
+};
+
 TWITCH_API const char *twitch_model_name(unsigned int model)
 {
-	/* model ids are assigned by the bioimpedance code as it lands */
-	return model == 0 ? "none" : "unknown";
+	if (model == 0)
+		return "none";
+	return model < RECORD_MODEL_COUNT && model_names[model] ? model_names[model] : "unknown";
 }
 
 /* A bounded appender: once full it stays full and reports -ENOSPC. */
@@ -173,11 +218,12 @@ static void jnum(struct jbuf *b, const char *key, double v)
 		jprintf(b, ",\"%s\":null", key);
 }
 
-static void jstr(struct jbuf *b, const char *key, const char *s)
+/* ":" and a quoted, escaped string */
+static void jstr_value(struct jbuf *b, const char *s)
 {
 	const unsigned char *c;
 
-	jprintf(b, ",\"%s\":\"", key);
+	jprintf(b, ":\"");
 	for (c = (const unsigned char *)s; *c; c++) {
 		if (*c == '"' || *c == '\\')
 			jprintf(b, "\\%c", *c);
@@ -187,6 +233,12 @@ static void jstr(struct jbuf *b, const char *key, const char *s)
 			jprintf(b, "%c", *c);
 	}
 	jprintf(b, "\"");
+}
+
+static void jstr(struct jbuf *b, const char *key, const char *s)
+{
+	jprintf(b, ",\"%s\"", key);
+	jstr_value(b, s);
 }
 
 static void json_body(struct jbuf *b, const void *rec)
@@ -239,7 +291,23 @@ static void json_body(struct jbuf *b, const void *rec)
 		jnum(b, "ri_index", z->ri_index);
 		jnum(b, "ri_uncert", z->ri_uncert);
 		jnum(b, "temp_c", z->temp_c);
+		jnum(b, "biva_r_h", z->flags & TWITCH_BIOZF_BIVA ? z->biva_r_h : NAN);
+		jnum(b, "biva_xc_h", z->flags & TWITCH_BIOZF_BIVA ? z->biva_xc_h : NAN);
+		if (z->flags & TWITCH_BIOZF_BIVA)
+			jprintf(b, ",\"biva_class\":%u", z->biva_class);
+		jprintf(b, ",\"n_points\":%u,\"n_used\":%u,\"alerts\":%u", z->n_points, z->n_used,
+			z->alerts);
+		jnum(b, "rms_residual_ohm", z->rms_residual_ohm);
 		jprintf(b, ",\"trusted\":%s", z->flags & TWITCH_BIOZF_TRUSTED ? "true" : "false");
+		jprintf(b, ",\"models\":{\"fit\"");
+		jstr_value(b, twitch_model_name(z->model_fit));
+		jprintf(b, ",\"ecw\"");
+		jstr_value(b, twitch_model_name(z->model_ecw));
+		jprintf(b, ",\"tbw_sf\"");
+		jstr_value(b, twitch_model_name(z->model_tbw_sf));
+		jprintf(b, ",\"biva\"");
+		jstr_value(b, twitch_model_name(z->model_biva));
+		jprintf(b, "}");
 		break;
 	}
 	case TWITCH_REC_STATUS: {

@@ -66,6 +66,9 @@ static inline size_t record_samples_size(unsigned int n_channels, unsigned int n
 		(size_t)n_channels * n_scans * sizeof(float) + 7) / 8 * 8;
 }
 
+/* Bioimpedance model ids that twitch_model_name() knows (1..COUNT-1). */
+#define RECORD_MODEL_COUNT 18
+
 /* String fields of marker and status records are NUL-terminated (record.c). */
 int record_check_strings(const void *rec);
 

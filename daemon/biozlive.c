@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * biozlive.c - the live half of bioimpedance.
+ *
+ * The AD5933 gives uncalibrated DFT words. Per its data sheet a sweep over
+ * a known resistor gives a gain factor and a system phase per frequency;
+ * `twitchctl calibrate OHM` asks for that sweep, with the resistor in
+ * place of the electrodes. Every later sweep is calibrated, fitted to the
+ * Cole model, and turned into the estimates bioz.c computes; the
+ * extracellular-resistance index is kept against the patient's own
+ * baseline (the first trusted sweeps, or `twitchctl baseline`). Without a
+ * calibration no estimate is made: raw counts support none. The AD5933's
+ * die temperature is not tissue temperature, so the index stays
+ * uncompensated (and says so) unless a tissue temperature is given.
+ */
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include "biozlive.h"
+
+int bioz_live_init(struct bioz_live *b)
+{
+	struct bioz_ri_config ric;
+
+	memset(b, 0, sizeof(*b));
+	bioz_config_default(&b->cfg);
+	bioz_ri_config_default(&ric);
+	bioz_ri_init(&b->ri, &ric);
+	bioz_alert_config_default(&b->alerts);
+	return bioz_fit_ws_new(BIOZLIVE_MAX_POINTS, &b->ws);
+}
+
+void bioz_live_deinit(struct bioz_live *b)
+{
+	b->ws = bioz_fit_ws_free(b->ws);
+}
+
+int bioz_live_sweep(struct bioz_live *b, uint32_t sweep, const double *freq_hz,
+		    const double *iq, size_t n, double t_s, struct bioz_estimate *ret)
+{
+	struct bioz_estimate e;
+	size_t i;
+	int err;
+
+	if (n == 0 || n > BIOZLIVE_MAX_POINTS)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		b->re[i] = iq[2 * i];
+		b->im[i] = iq[2 * i + 1];
+	}
+	if (b->cal_pending_ohm > 0) {
+		err = bioz_cal_from_resistor(freq_hz, b->re, b->im, n, b->cal_pending_ohm, b->cal);
+		b->cal_pending_ohm = 0;
+		if (err < 0) {
+			b->n_cal = 0;
+			return err;
+		}
+		b->n_cal = n;
+		return 1;
+	}
+	if (b->n_cal == 0)
+		return -ENODATA;
+	err = bioz_cal_apply(b->cal, b->n_cal, freq_hz, b->re, b->im, n, b->r_ohm, b->x_ohm);
+	if (err < 0)
+		return err;
+	err = bioz_estimate_sweep(b->ws, &b->cfg, b->has_subject ? &b->subject : NULL, sweep,
+				  freq_hz, b->r_ohm, b->x_ohm, n, &e);
+	if (err < 0)
+		return err;
+	err = bioz_ri_update(&b->ri, t_s, NAN, &e);
+	if (err < 0)
+		return err;
+	e.alerts = bioz_alerts_eval(&b->alerts, &e, b->ri.n_base ? b->ri.base_pha_deg : NAN,
+				    b->ri.n_base ? b->ri.base_ecw_tbw : NAN, 0);
+	*ret = e;
+	return 0;
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * biozlive.h - live bioimpedance: calibration on command, and per sweep the
+ * Cole fit, the estimates and the resistance index, published as records.
+ */
+#ifndef TWITCHD_BIOZLIVE_H
+#define TWITCHD_BIOZLIVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bioz.h"
+
+#define BIOZLIVE_MAX_POINTS 512
+
+struct bioz_live {
+	struct bioz_fit_ws *ws;
+	struct bioz_config cfg;
+	struct bioz_ri ri;
+	struct bioz_alert_config alerts;
+	struct bioz_subject subject;
+	bool has_subject;
+	double cal_pending_ohm;		/* > 0: the next sweep calibrates */
+	size_t n_cal;			/* calibration points, 0 = not calibrated */
+	struct bioz_cal_point cal[BIOZLIVE_MAX_POINTS];
+	double r_ohm[BIOZLIVE_MAX_POINTS];
+	double x_ohm[BIOZLIVE_MAX_POINTS];
+	double re[BIOZLIVE_MAX_POINTS];
+	double im[BIOZLIVE_MAX_POINTS];
+};
+
+int bioz_live_init(struct bioz_live *b);
+void bioz_live_deinit(struct bioz_live *b);
+
+/*
+ * bioz_live_sweep() - one finished sweep: @freq_hz, and @iq holding the
+ * raw real/imaginary DFT words interleaved (n x 2). If a calibration was
+ * requested, compute it (return 1); if calibrated, fill *ret and return 0;
+ * otherwise return -ENODATA (no estimate can be made: not calibrated) or
+ * the fit's -errno. @t_s: CLOCK_MONOTONIC seconds. No allocation.
+ */
+int bioz_live_sweep(struct bioz_live *b, uint32_t sweep, const double *freq_hz,
+		    const double *iq, size_t n, double t_s, struct bioz_estimate *ret);
+
+#endif
