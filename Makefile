@@ -274,15 +274,18 @@ demo: all
 	echo "demo: simulated ADS1298 (8 ch, 4 kHz) + AD5933 under umockdev; twitchd's log"; \
 	echo "demo: and twitchctl's live records follow. Ctrl-C stops (or DEMO_SECONDS=N)."; \
 	LD_LIBRARY_PATH=$(CURDIR)/$(O) TWITCH_SOCKET=$$dir/control.sock \
-	$(O)/twitch-devsim -d ads1298:rate=4000 -d ad5933 -- sh -c ' \
+	$(O)/twitch-devsim -d ads1298:rate=4000,mup_per_min=120 -d ad5933:load=resistor,r=1000 -- sh -c ' \
 		$(O)/twitchd --socket $$TWITCH_SOCKET & d=$$!; \
 		trap "kill $$d 2>/dev/null; wait $$d" EXIT INT TERM; \
 		for i in 1 2 3 4 5 6 7 8 9 10; do $(O)/twitchctl ping >/dev/null 2>&1 && break; sleep 0.2; done; \
+		$(O)/twitchctl calibrate 1000 && sleep 2 && \
+		$(O)/twitch-devsim --ctl $$DEVSIM_CONTROL load iio:device1 body >/dev/null && \
+		$(O)/twitchctl subject height_cm=175,weight_kg=70,sex=m,age=40; \
 		$(O)/twitchctl status; \
 		if [ "$(DEMO_SECONDS)" -gt 0 ]; then \
-			timeout -s INT $(DEMO_SECONDS) $(O)/twitchctl tail -f -n all --stream events --stream samples-bioz; \
+			timeout -s INT $(DEMO_SECONDS) $(O)/twitchctl tail -f -n all; \
 		else \
-			$(O)/twitchctl tail -f -n all --stream events --stream samples-bioz; \
+			$(O)/twitchctl tail -f -n all; \
 		fi; true'; \
 	rc=$$?; rm -rf $$dir; exit $$rc
 

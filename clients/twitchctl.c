@@ -201,8 +201,12 @@ static void print_human(const char *stream, const void *rec)
 			       twitch_class_name(e->twitch_class));
 			break;
 		}
-		printf("%s ch%u %s %.1f ms %.0f uV snr %.1f%s\n",
-		       h->flags & TWITCH_EVF_ONSET ? "onset " : "twitch", e->channel,
+		if (h->flags & TWITCH_EVF_ONSET) {
+			printf("onset  ch%u %.0f uV (classed when it ends)\n", e->channel,
+			       e->peak_uv);
+			break;
+		}
+		printf("%s ch%u %s %.1f ms %.0f uV snr %.1f%s\n", "twitch", e->channel,
 		       twitch_class_name(e->twitch_class), e->duration_ms, e->peak_uv, e->snr,
 		       e->channel_mask & (e->channel_mask - 1) ? " (several channels)" : "");
 		break;
