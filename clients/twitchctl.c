@@ -175,7 +175,9 @@ static bool wanted(const struct tail_opts *o, const void *rec)
 {
 	const struct twitch_record_hdr *h = rec;
 
-	if (o->types ? !(o->types & (1u << h->type)) : h->type == TWITCH_REC_TEST)
+	/* by default everything but test records and the periodic rates */
+	if (o->types ? !(o->types & (1u << h->type)) :
+		       h->type == TWITCH_REC_TEST || h->type == TWITCH_REC_RATES)
 		return false;
 	if (o->channels && h->type == TWITCH_REC_TWITCH)
 		return ((const struct twitch_rec_twitch *)rec)->channel_mask & o->channels;
@@ -243,6 +245,23 @@ static void print_human(const char *stream, const void *rec)
 			printf("loss device %u: %s%" PRIu64 " scans (%s) at index %" PRIu64 "\n",
 			       h->device, l->exact ? "" : "about ", l->count,
 			       twitch_loss_name(l->reason), h->sample_index);
+		break;
+	}
+	case TWITCH_REC_RATES: {
+		const struct twitch_rec_rates *r = rec;
+
+		printf("rates ch%u: %.1f %.1f %.1f twitches/min (1, 5, 15 min), noise %.1f uV\n",
+		       r->channel, r->per_min_1, r->per_min_5, r->per_min_15, r->noise_floor_uv);
+		break;
+	}
+	case TWITCH_REC_EPOCH: {
+		const struct twitch_rec_epoch *e = rec;
+
+		printf("epoch ch%u #%" PRIu64 ": %u twitches, FM index %.1f/min, %u/%u phasic "
+		       "mini-epochs, %u LM%s%s\n", e->channel, h->sample_index, e->n_twitches,
+		       e->fmi_per_min, __builtin_popcount(e->phasic_mini_mask), e->n_mini, e->n_lm,
+		       e->flags & TWITCH_EPF_EFM ? ", EFM" : "",
+		       e->flags & TWITCH_EPF_PARTIAL ? " (partial)" : "");
 		break;
 	}
 	case TWITCH_REC_MARKER:
@@ -376,7 +395,7 @@ static int tail_main(int argc, char **argv)
 		case 't':
 			if (parse_types(optarg, &o.types) < 0) {
 				fprintf(stderr, "twitchctl tail: --type: '%s': use twitch, samples, "
-					"bioz, status, loss, marker\n", optarg);
+					"bioz, status, loss, marker, rates, epoch\n", optarg);
 				return EXIT_USAGE;
 			}
 			break;

@@ -30,6 +30,7 @@
 #define SWEEP_TIMEOUT_NS 5000000000u	/* a sweep that takes longer has failed */
 #define MAX_RECORD_BYTES 65528u		/* the record size field is 16 bits */
 #define MAX_RING_BYTES	(64u << 20)
+#define RATES_PERIOD_NS	10000000000u	/* rates records, per channel */
 
 static uint32_t next_pow2(uint64_t v)
 {
@@ -95,6 +96,8 @@ static void free_buffers(struct acq_dev *a)
 	a->has_pipeline = false;
 }
 
+static void on_epoch(const struct detect_epoch *ep, void *userdata);
+
 /* EMG devices get the filter chain and the detector, sized for a read. */
 static int setup_pipeline(struct acq_dev *a)
 {
@@ -110,6 +113,7 @@ static int setup_pipeline(struct acq_dev *a)
 			    a->cap_scans);
 	if (err < 0)
 		return err;
+	detect_set_epoch_sink(a->pl.det, on_epoch, a);
 	a->has_pipeline = true;
 	return 0;
 }
@@ -395,6 +399,56 @@ static void on_event(const struct detect_event *ev, void *userdata)
 	e.noise_floor_uv = ev->noise_floor_uv;
 	e.rate_hz = (float)a->info->rate_hz;
 	ring_publish(a->d->events, &e.hdr);
+}
+
+/* Per-epoch sleep-lab metrics from the detector become epoch records. */
+static void on_epoch(const struct detect_epoch *ep, void *userdata)
+{
+	struct acq_dev *a = userdata;
+	struct twitch_rec_epoch r;
+	double period_ns = 1e9 / a->info->rate_hz;
+	int64_t dt = (int64_t)((double)((int64_t)ep->start_index - (int64_t)a->seg_index0) *
+			       period_ns);
+
+	record_init(&r, TWITCH_REC_EPOCH, sizeof(r), a->index, ep->start_index);
+	r.hdr.t_mono_ns = (uint64_t)((int64_t)a->seg_t0_ns + dt);
+	r.hdr.t_real_ns = (uint64_t)((int64_t)r.hdr.t_mono_ns + a->real_minus_mono);
+	r.channel = ep->channel;
+	r.epoch_samples = ep->epoch_samples;
+	r.n_mini = ep->n_mini;
+	r.phasic_mini_mask = ep->phasic_mini_mask;
+	r.n_twitches = ep->n_twitches;
+	r.n_fm_potentials = ep->n_fm_potentials;
+	r.n_lm = ep->n_lm;
+	r.flags = ep->flags;	/* detect.h keeps twitch.h's bit values */
+	r.fmi_per_min = ep->fmi_per_min;
+	r.fmi_window_per_min = ep->fmi_window_per_min;
+	r.background_uv = ep->background_uv;
+	r.index_epoch = a->index_epoch;
+	ring_publish(a->d->events, &r.hdr);
+}
+
+/* Every RATES_PERIOD_NS: one rates record per channel. */
+static void publish_rates(struct acq_dev *a, uint64_t now)
+{
+	struct twitch_rec_rates r;
+	struct detect_rates dr;
+	uint32_t ch;
+
+	for (ch = 0; ch < a->info->n_channels; ch++) {
+		if (detect_get_rates(a->pl.det, ch, &dr) < 0)
+			continue;
+		record_init(&r, TWITCH_REC_RATES, sizeof(r), a->index, a->sample_index);
+		r.hdr.t_mono_ns = now;
+		r.channel = ch;
+		r.index_epoch = a->index_epoch;
+		r.per_min_1 = dr.per_min_1;
+		r.per_min_5 = dr.per_min_5;
+		r.per_min_15 = dr.per_min_15;
+		r.covered_s = dr.covered_s;
+		r.noise_floor_uv = (float)detect_noise_floor_uv(a->pl.det, ch);
+		ring_publish(a->d->events, &r.hdr);
+	}
 }
 
 /* CLOCK_MONOTONIC of scan @k of the decoded block (index a->sample_index). */
@@ -721,6 +775,11 @@ void acq_on_tick(struct acq_dev *a, uint64_t now)
 			device_gone(a, -ETIMEDOUT);
 		return;
 	case DEV_RUNNING:
+		if (a->has_pipeline && now >= a->next_rates_ns) {
+			if (a->next_rates_ns)
+				publish_rates(a, now);
+			a->next_rates_ns = now + RATES_PERIOD_NS;
+		}
 		return;
 	}
 }

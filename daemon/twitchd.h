@@ -103,6 +103,7 @@ struct acq_dev {
 	uint64_t seg_index0;		/* its sample index */
 	int64_t real_minus_mono;
 	uint64_t n_twitches;
+	uint64_t next_rates_ns;
 	/* bioimpedance (AD5933): calibration, fit, estimates; kept across reopening */
 	struct bioz_live *bz;
 	double sweep_freq_hz[BIOZLIVE_MAX_POINTS];

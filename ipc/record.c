@@ -26,6 +26,8 @@ static const uint16_t record_size[TWITCH_REC_TYPE_MAX + 1] = {
 	[TWITCH_REC_LOSS] = sizeof(struct twitch_rec_loss),
 	[TWITCH_REC_MARKER] = sizeof(struct twitch_rec_marker),
 	[TWITCH_REC_TEST] = sizeof(struct twitch_rec_test),
+	[TWITCH_REC_RATES] = sizeof(struct twitch_rec_rates),
+	[TWITCH_REC_EPOCH] = sizeof(struct twitch_rec_epoch),
 };
 
 static bool has_nul(const char *s, size_t n)
@@ -82,7 +84,8 @@ TWITCH_API const char *twitch_record_type_name(unsigned int type)
 		[TWITCH_REC_TWITCH] = "twitch",	[TWITCH_REC_SAMPLES] = "samples",
 		[TWITCH_REC_BIOZ] = "bioz",	[TWITCH_REC_STATUS] = "status",
 		[TWITCH_REC_LOSS] = "loss",	[TWITCH_REC_MARKER] = "marker",
-		[TWITCH_REC_TEST] = "test",
+		[TWITCH_REC_TEST] = "test",	[TWITCH_REC_RATES] = "rates",
+		[TWITCH_REC_EPOCH] = "epoch",
 	};
 
 	return type < sizeof(names) / sizeof(names[0]) && names[type] ? names[type] : "unknown";
@@ -335,6 +338,33 @@ static void json_body(struct jbuf *b, const void *rec)
 
 		jstr(b, "text", m->text);
 		jprintf(b, ",\"client_pid\":%u,\"client_uid\":%u", m->client_pid, m->client_uid);
+		break;
+	}
+	case TWITCH_REC_RATES: {
+		const struct twitch_rec_rates *r = rec;
+
+		jprintf(b, ",\"channel\":%u,\"index_epoch\":%u", r->channel, r->index_epoch);
+		jnum(b, "per_min_1", r->per_min_1);
+		jnum(b, "per_min_5", r->per_min_5);
+		jnum(b, "per_min_15", r->per_min_15);
+		jnum(b, "covered_s", r->covered_s);
+		jnum(b, "noise_floor_uv", r->noise_floor_uv);
+		break;
+	}
+	case TWITCH_REC_EPOCH: {
+		const struct twitch_rec_epoch *e = rec;
+
+		jprintf(b, ",\"channel\":%u,\"epoch_samples\":%u,\"n_mini\":%u,"
+			"\"phasic_mini_mask\":%u,\"n_twitches\":%u,\"n_fm_potentials\":%u,"
+			"\"n_lm\":%u,\"rswa_phasic\":%s,\"efm\":%s,\"partial\":%s",
+			e->channel, e->epoch_samples, e->n_mini, e->phasic_mini_mask,
+			e->n_twitches, e->n_fm_potentials, e->n_lm,
+			e->flags & TWITCH_EPF_RSWA_PHASIC ? "true" : "false",
+			e->flags & TWITCH_EPF_EFM ? "true" : "false",
+			e->flags & TWITCH_EPF_PARTIAL ? "true" : "false");
+		jnum(b, "fmi_per_min", e->fmi_per_min);
+		jnum(b, "fmi_window_per_min", e->fmi_window_per_min);
+		jnum(b, "background_uv", e->background_uv);
 		break;
 	}
 	case TWITCH_REC_TEST: {

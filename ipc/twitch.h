@@ -43,7 +43,9 @@ extern "C" {
 #define TWITCH_REC_LOSS		5	/* struct twitch_rec_loss */
 #define TWITCH_REC_MARKER	6	/* struct twitch_rec_marker */
 #define TWITCH_REC_TEST		7	/* struct twitch_rec_test (benchmarks) */
-#define TWITCH_REC_TYPE_MAX	7
+#define TWITCH_REC_RATES	8	/* struct twitch_rec_rates */
+#define TWITCH_REC_EPOCH	9	/* struct twitch_rec_epoch */
+#define TWITCH_REC_TYPE_MAX	9
 
 #define TWITCH_DEVICE_NONE	UINT16_C(0xffff)
 #define TWITCH_INDEX_NONE	UINT64_MAX
@@ -181,6 +183,43 @@ struct twitch_rec_marker {
 	uint32_t len;			/* bytes of text, without the NUL */
 	uint32_t _reserved;
 	char text[TWITCH_MARKER_MAX];	/* NUL-terminated UTF-8 */
+};
+
+/* Twitch rates of one channel, like a load average; published every 10 s. */
+struct twitch_rec_rates {
+	struct twitch_record_hdr hdr;	/* sample_index = the index they hold at */
+	uint32_t channel;
+	uint32_t index_epoch;
+	float per_min_1;		/* twitches per minute over the last 1, 5, 15 min */
+	float per_min_5;		/* (divided by the time covered until the */
+	float per_min_15;		/* window is full) */
+	float covered_s;
+	float noise_floor_uv;		/* noise RMS estimate of the channel */
+	float _reserved;
+};
+
+/*
+ * Sleep-lab metrics of one channel over one epoch (30 s). twitchd has no
+ * sleep stages: a scoring program combines these with its own.
+ */
+#define TWITCH_EPF_RSWA_PHASIC	UINT32_C(0x0001)	/* >= 50% phasic mini-epochs */
+#define TWITCH_EPF_EFM		UINT32_C(0x0002)	/* >= 5 potentials/min over 20 min */
+#define TWITCH_EPF_PARTIAL	UINT32_C(0x0004)	/* the stream started inside it */
+
+struct twitch_rec_epoch {
+	struct twitch_record_hdr hdr;	/* sample_index = the epoch's first sample */
+	uint32_t channel;
+	uint32_t epoch_samples;
+	uint32_t n_mini;		/* 3-s mini-epochs */
+	uint32_t phasic_mini_mask;	/* bit i: mini-epoch i has a phasic burst */
+	uint32_t n_twitches;
+	uint32_t n_fm_potentials;	/* fragmentary myoclonus potentials */
+	uint32_t n_lm;			/* limb movements */
+	uint32_t flags;			/* TWITCH_EPF_* */
+	float fmi_per_min;		/* fragmentary myoclonus index, this epoch */
+	float fmi_window_per_min;	/* over the last 20 min */
+	float background_uv;		/* resting mean |x| */
+	uint32_t index_epoch;
 };
 
 struct twitch_rec_test {

@@ -334,7 +334,7 @@ static void test_samples_exact_without_loss(void **state)
 	long n_scans_bin;
 	static uint64_t ev_index[MAX_EVENTS], ev_mask[MAX_EVENTS];
 	size_t n_events = 0;
-	int n, losses = 0;
+	int n, losses = 0, rates = 0;
 	struct sim s;
 	struct daemon d;
 
@@ -378,6 +378,8 @@ static void test_samples_exact_without_loss(void **state)
 	while ((n = twitch_reader_next(re, &u, sizeof(u), 0)) > 0) {
 		if (u.h.type == TWITCH_REC_LOSS && !(u.h.flags & TWITCH_RECF_LOCAL))
 			losses++;
+		if (u.h.type == TWITCH_REC_RATES)
+			rates++;
 		if (u.h.type == TWITCH_REC_TWITCH && !(u.h.flags & TWITCH_EVF_ONSET) &&
 		    !(u.h.flags & TWITCH_EVF_REJECT) && n_events < MAX_EVENTS) {
 			ev_index[n_events] = u.h.sample_index;
@@ -385,6 +387,9 @@ static void test_samples_exact_without_loss(void **state)
 		}
 	}
 	assert_int_equal(losses, 0);
+	/* rates every 10 s for each of the 8 channels */
+	print_message("%d rates records\n", rates);
+	assert_true(rates >= 8 * (int)(secs / 10) - 8 && rates <= 8 * (int)(secs / 10 + 1));
 	check_truth(&s, ev_index, ev_mask, n_events);
 	assert_int_equal(twitch_reader_lost(rs), 0);
 
