@@ -532,7 +532,12 @@ static void gap(struct acq_dev *a, uint64_t lost, bool exact)
 	a->n_lost_total += lost;
 }
 
-static void on_stream_data(struct acq_dev *a, size_t n_bytes)
+/*
+ * @bytes as read (any split; drivers/ keeps partial scans). @drained: the
+ * read found the kernel buffer empty, so a shortfall against elapsed time
+ * is real (devices without a timestamp channel).
+ */
+static void on_stream_data(struct acq_dev *a, const void *bytes, size_t n_bytes, bool drained)
 {
 	const struct device_info *in = a->info;
 	uint64_t now = loop_now_ns(), expected, have;
@@ -541,7 +546,7 @@ static void on_stream_data(struct acq_dev *a, size_t n_bytes)
 	size_t i, seg = 0;
 	int n;
 
-	n = device_decode(a->dev, a->rbuf, n_bytes, a->vals, in->has_timestamp ? a->ts : NULL,
+	n = device_decode(a->dev, bytes, n_bytes, a->vals, in->has_timestamp ? a->ts : NULL,
 			  a->cap_scans);
 	if (n < 0) {
 		device_gone(a, n);
@@ -566,7 +571,7 @@ static void on_stream_data(struct acq_dev *a, size_t n_bytes)
 		return;
 	}
 	publish_scans(a, 0, (size_t)n, now, real_minus_mono);
-	if (n_bytes >= a->rbuf_size)
+	if (!drained)
 		return;		/* more is waiting: judge the shortfall once drained */
 	expected = (uint64_t)((double)(now - a->anchor_ns) / period_ns);
 	have = a->sample_index - a->anchor_index;
@@ -701,6 +706,29 @@ static void on_sweep_data(struct acq_dev *a, size_t n_bytes)
 	finish_sweep(a);
 }
 
+/*
+ * A remote device: the eventfd said blocks are ready; take them all. The
+ * refill thread counts the blocks it had to drop (we were slow): exact.
+ */
+static void take_blocks(struct acq_dev *a)
+{
+	const void *blk;
+	uint64_t lost;
+	size_t len;
+	int r;
+
+	while ((r = device_take_block(a->dev, &blk, &len, &lost)) == 0) {
+		if (lost)
+			gap(a, lost * a->info->block_scans, true);
+		on_stream_data(a, blk, len, false);
+		device_release_block(a->dev);
+		if (a->stop_requested)
+			return;
+	}
+	if (r != -EAGAIN)
+		device_gone(a, r);	/* the stream broke: reconnect */
+}
+
 void acq_on_cqe(struct acq_dev *a, enum op op, int res)
 {
 	a->in_flight--;
@@ -717,8 +745,10 @@ void acq_on_cqe(struct acq_dev *a, enum op op, int res)
 	if (res > 0) {
 		if (a->state == DEV_SWEEPING)
 			on_sweep_data(a, (size_t)res);
+		else if (a->info->transport == DEVICE_TRANSPORT_BLOCKS)
+			take_blocks(a);
 		else
-			on_stream_data(a, (size_t)res);
+			on_stream_data(a, a->rbuf, (size_t)res, (size_t)res < a->rbuf_size);
 	} else if (res == 0 || (res != -EAGAIN && res != -EINTR && res != -ECANCELED)) {
 		device_gone(a, res == 0 ? -ENODEV : res);
 		return;
@@ -812,8 +842,11 @@ void acq_drain_and_stop(struct acq_dev *a)
 
 	if (a->state == DEV_RUNNING && a->fd >= 0 && !a->stop_requested) {
 		/* whatever the kernel still holds is acquired data: publish it */
-		while ((n = read(a->fd, a->rbuf, a->rbuf_size)) > 0)
-			on_stream_data(a, (size_t)n);
+		if (a->info->transport == DEVICE_TRANSPORT_BLOCKS)
+			take_blocks(a);
+		else
+			while ((n = read(a->fd, a->rbuf, a->rbuf_size)) > 0)
+				on_stream_data(a, a->rbuf, (size_t)n, false);
 		finish_events(a);
 	}
 	a->dev = device_free(a->dev);

@@ -15,6 +15,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <math.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -674,6 +676,119 @@ static void test_bioz_calibrate_and_estimate(void **state)
 	daemon_cleanup(&d);
 }
 
+/* iiod under the testbed on a free port of 127.0.0.1; returns its pid. */
+static pid_t iiod_start(const struct sim *s, char *port, size_t port_size)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	pid_t pid;
+	int fd, i;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	close(fd);
+	snprintf(port, port_size, "%u", ntohs(sa.sin_port));
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		dup2(null, STDOUT_FILENO);	/* it retries avahi, noisily */
+		dup2(null, STDERR_FILENO);
+		setenv("UMOCKDEV_DIR", s->umockdev_dir, 1);
+		setenv("LD_PRELOAD", s->preload, 1);
+		execlp("iiod", "iiod", "-p", port, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 250; i++) {
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(fd);
+			return pid;
+		}
+		close(fd);
+		msleep(20);
+	}
+	fail_msg("iiod did not listen on port %s", port);
+	return -1;
+}
+
+/*
+ * A remote front end: the real iiod serves the simulated ADS1298 and
+ * twitchd reads it over 127.0.0.1 through libiio's network backend (a
+ * refill thread handing blocks to the loop). The samples must be the
+ * simulator's, continuous and without loss.
+ */
+static void test_remote_through_iiod(void **state)
+{
+	struct twitch_client *c;
+	struct twitch_reader *rs;
+	static union rec u;
+	char port[16], conf[256], pattern[300];
+	uint64_t next = 0, t_end;
+	double gain = 0;
+	size_t checked = 0;
+	struct sim s;
+	struct daemon d;
+	glob_t g;
+	FILE *bin;
+	pid_t iiod;
+	int n;
+
+	(void)state;
+	sim_start(&s, "ads1298:rate=4000", NULL);
+	iiod = iiod_start(&s, port, sizeof(port));
+	snprintf(conf, sizeof(conf), "[device emg]\nuri = ip:127.0.0.1:%s\ndevice = ads1298\n"
+		 "profile = ti-ads1298\nrate_hz = 4000\n", port);
+	daemon_start(&d, &s, conf);
+	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
+	assert_int_equal(twitch_reader_new(c, "samples-emg", TWITCH_FROM_OLDEST, &rs), 0);
+	snprintf(pattern, sizeof(pattern), "%s/*.s1.bin", s.devsim_dir);
+	t_end = now_ns() + 3000000000u;
+	bin = NULL;
+	while (now_ns() < t_end) {
+		n = twitch_reader_next(rs, &u, sizeof(u), 500);
+		assert_true(n > 0);
+		assert_int_equal(u.h.type, TWITCH_REC_SAMPLES);
+		assert_int_equal(u.h.sample_index, next);
+		assert_int_equal(u.s.n_channels, 8);
+		next += u.s.n_scans;
+		if (bin == NULL && glob(pattern, 0, NULL, &g) == 0) {
+			bin = fopen(g.gl_pathv[0], "re");
+			globfree(&g);
+			gain = channel_gain(&s, 0);
+		}
+		/* channel 0 of every scan against the simulator's bytes */
+		for (n = 0; bin && n < u.s.n_scans; n++) {
+			uint8_t b[32];
+			int32_t raw;
+
+			assert_int_equal(fread(b, 1, 32, bin), 32);
+			raw = (int32_t)((uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16);
+			if (raw & 0x800000)
+				raw -= 0x1000000;
+			assert_true(u.s.data[(size_t)n * 8] == (float)((double)raw * gain));
+			checked++;
+		}
+	}
+	print_message("remote: %llu scans in 3 s through iiod, %zu checked against the "
+		      "simulator\n", (unsigned long long)next, checked);
+	assert_true(next >= 3 * 4000 * 8 / 10);
+	assert_true(checked == next);
+	assert_int_equal(twitch_reader_lost(rs), 0);
+	if (bin)
+		fclose(bin);
+	twitch_reader_free(rs);
+	twitch_client_free(c);
+	assert_int_equal(daemon_stop(&d, NULL), 0);
+	kill(iiod, SIGKILL);	/* SIGTERM waits out avahi's retries */
+	waitpid(iiod, NULL, 0);
+	sim_stop(&s);
+	daemon_cleanup(&d);
+}
+
 /* Run twitchd with @args (and config @conf if not NULL); return exit code and stderr. */
 static int run_twitchd(const char *conf, const char *arg, char *err, size_t err_size)
 {
@@ -732,6 +847,7 @@ int main(void)
 		cmocka_unit_test(test_vanish_and_return),
 		cmocka_unit_test(test_sighup_reload),
 		cmocka_unit_test(test_bioz_calibrate_and_estimate),
+		cmocka_unit_test(test_remote_through_iiod),
 		cmocka_unit_test(test_samples_exact_without_loss),
 	};
 
