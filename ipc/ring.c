@@ -149,10 +149,17 @@ void ring_flush(struct ring *r)
 		r->stale = sleepers;	/* a stale sleeper came back */
 	if (sleepers == 0)
 		return;
-	now = record_clock_ns(CLOCK_MONOTONIC);
-	if (sleepers <= r->stale && gen == r->stale_gen &&
-	    now - r->last_wake_ns < RING_STALE_WAKE_NS)
-		return;
+	if (sleepers <= r->stale && gen == r->stale_gen) {
+		/* only stale sleepers: look at the clock on every 16th flush only,
+		 * so a stopped reader costs the producer next to nothing */
+		if (++r->stale_flushes % 16)
+			return;
+		now = record_clock_ns(CLOCK_MONOTONIC);
+		if (now - r->last_wake_ns < RING_STALE_WAKE_NS)
+			return;
+	} else {
+		now = record_clock_ns(CLOCK_MONOTONIC);
+	}
 	woken = futex_wake_all(&r->hdr->futex);
 	r->n_wakes++;
 	r->last_wake_ns = now;

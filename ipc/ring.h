@@ -34,10 +34,12 @@ struct ring {
 	uint64_t n_wakes;		/* writer: FUTEX_WAKE calls made */
 	uint32_t stale;			/* writer: sleepers counted but not waiting */
 	uint32_t stale_gen;		/* writer: wake-line gen when stale was measured */
+	uint32_t stale_flushes;		/* writer: flushes while only stale sleepers */
 	uint64_t last_wake_ns;		/* writer: CLOCK_MONOTONIC of the last wake */
 };
 
-/* While counted sleepers did not answer a wake, wake at most this often. */
+/* While counted sleepers did not answer a wake, wake about this often (checked
+ * every 16th flush, so at least 16 flushes apart). */
 #define RING_STALE_WAKE_NS	10000000u
 
 struct ring_params {
