@@ -57,11 +57,12 @@ static void check_missing_socket(void)
 
 static void check_names(void)
 {
-	static const char *const want[] = {
+	static const char *const want[TWITCH_REC_TYPE_MAX + 1] = {
 		[TWITCH_REC_TWITCH] = "twitch",	[TWITCH_REC_SAMPLES] = "samples",
 		[TWITCH_REC_BIOZ] = "bioz",	[TWITCH_REC_STATUS] = "status",
 		[TWITCH_REC_LOSS] = "loss",	[TWITCH_REC_MARKER] = "marker",
-		[TWITCH_REC_TEST] = "test",
+		[TWITCH_REC_TEST] = "test",	[TWITCH_REC_RATES] = "rates",
+		[TWITCH_REC_EPOCH] = "epoch",
 	};
 	unsigned int t;
 	int all = 1;
@@ -70,7 +71,7 @@ static void check_names(void)
 		const char *name = twitch_record_type_name(t);
 
 		printf("type %u: %s\n", t, name);
-		if (name == NULL || strcmp(name, want[t]) != 0)
+		if (name == NULL || want[t] == NULL || strcmp(name, want[t]) != 0)
 			all = 0;
 	}
 	check(all, "record type names 1..TWITCH_REC_TYPE_MAX");
