@@ -37,6 +37,7 @@
 #define SPIN_YIELDS		128	/* then yield the CPU: readers may outnumber cores */
 #define SLEEP_CAP_NS		100000000u	/* one FUTEX_WAIT never exceeds this */
 #define STALE_PERIODS		10u	/* heartbeats missed before "stalled" */
+#define LIVENESS_PERIOD_NS	100000000u	/* polling readers check the daemon */
 
 struct twitch_client {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -64,6 +65,7 @@ struct twitch_reader {
 	uint64_t lost;
 	bool gone;			/* daemon gone reported, waiting to reconnect */
 	bool stalled;			/* stalled reported */
+	uint64_t last_check_ns;		/* last liveness check of a polling reader */
 	unsigned int n_pending;		/* local records queued for delivery */
 	union {
 		struct twitch_rec_loss loss;
@@ -637,6 +639,25 @@ static void reader_follow_restart(struct twitch_reader *r)
 	r->pos = oldest;
 }
 
+/*
+ * A polling reader (timeout 0) with nothing to read: at most every
+ * LIVENESS_PERIOD_NS, check whether the daemon went away, came back or
+ * stalled, as a waiting reader does, so polling clients follow restarts.
+ */
+static int reader_poll_liveness(struct twitch_reader *r, void *buf, size_t buf_size)
+{
+	uint64_t now = now_ns();
+
+	if (now - r->last_check_ns < LIVENESS_PERIOD_NS)
+		return 0;
+	r->last_check_ns = now;
+	if (r->map == NULL || daemon_gone(r))
+		reader_follow_restart(r);
+	else
+		check_stalled(r);
+	return reader_try(r, buf, buf_size);
+}
+
 static void futex_wait(const _Atomic uint32_t *word, uint32_t val, uint64_t ns)
 {
 	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000u),
@@ -671,8 +692,10 @@ TWITCH_API int twitch_reader_next(struct twitch_reader *r, void *buf, size_t buf
 
 	for (i = 0; i < SPIN_PAUSES + SPIN_YIELDS; i++) {
 		res = reader_try(r, buf, buf_size);
-		if (res != 0 || timeout_ms == 0)
+		if (res != 0)
 			return res;
+		if (timeout_ms == 0)
+			return reader_poll_liveness(r, buf, buf_size);
 		if (i < SPIN_PAUSES)
 			cpu_relax();
 		else

@@ -369,6 +369,55 @@ static void test_producer_restart_is_followed(void **state)
 	stop(pid);
 }
 
+/* Poll until a record comes, for at most @ms; 0 if none. */
+static int poll_next(struct twitch_reader *r, void *buf, size_t size, int ms)
+{
+	int i, n;
+
+	for (i = 0; i < ms / 5; i++) {
+		n = twitch_reader_next(r, buf, size, 0);
+		if (n != 0)
+			return n;
+		usleep(5000);
+	}
+	return 0;
+}
+
+/* A client that only ever polls (timeout 0, like a UI) follows restarts too. */
+static void test_polling_reader_follows_restart(void **state)
+{
+	struct testpub_opts o = opts();
+	struct twitch_client *c, *c2;
+	struct twitch_reader *r;
+	union { struct twitch_rec_twitch e; struct twitch_rec_status s; char b[256]; } u;
+	pid_t pid;
+	int n;
+
+	(void)state;
+	pid = testpub_spawn(&o);
+	assert_true(pid > 0);
+	assert_int_equal(twitch_client_connect(sock_path, &c), 0);
+	assert_int_equal(twitch_reader_new(c, "events", TWITCH_FROM_NEWEST, &r), 0);
+	stop(pid);
+	n = poll_next(r, &u, sizeof(u), 2000);
+	assert_int_equal(n, sizeof(u.s));
+	assert_int_equal(u.s.state, TWITCH_STATUS_DAEMON_GONE);
+	pid = testpub_spawn(&o);
+	assert_true(pid > 0);
+	assert_int_equal(twitch_client_connect(sock_path, &c2), 0);
+	cmd_ok(c2, "pub events 1");
+	n = poll_next(r, &u, sizeof(u), 3000);
+	assert_int_equal(n, sizeof(u.s));
+	assert_int_equal(u.s.state, TWITCH_STATUS_DAEMON_RESTARTED);
+	n = poll_next(r, &u, sizeof(u), 2000);
+	assert_int_equal(n, sizeof(u.e));
+	assert_int_equal(u.e.hdr.type, TWITCH_REC_TWITCH);
+	twitch_reader_free(r);
+	twitch_client_free(c);
+	twitch_client_free(c2);
+	stop(pid);
+}
+
 static void test_clean_close_is_noticed(void **state)
 {
 	struct testpub_opts o = opts();
@@ -581,6 +630,7 @@ int main(void)
 		cmocka_unit_test(test_eight_forked_readers_get_everything),
 		cmocka_unit_test(test_kill9_reader_leaves_others_unaffected),
 		cmocka_unit_test(test_producer_restart_is_followed),
+		cmocka_unit_test(test_polling_reader_follows_restart),
 		cmocka_unit_test(test_clean_close_is_noticed),
 		cmocka_unit_test(test_stalled_producer_is_reported),
 		cmocka_unit_test(test_peer_without_group_is_refused),
