@@ -86,7 +86,9 @@ DEVSIM_SRCS = $(wildcard drivers/devsim/*.c) drivers/subject.c drivers/recording
 DEVSIM_LIBS = $(call pc_libs,umockdev-1.0 gio-2.0) -lm -lpthread
 
 # clients link only libtwitch (+ their own library)
-CLIENTS = twitchctl
+CLIENTS = twitchctl twitch-top twitch-record
+twitch-top_LIBS = $(call pc_libs,ncursesw) -lm
+twitch-record_LIBS = -ledf -lm
 
 # Tests: tests/NAME.c plus the sources in NAME_SRCS, linked with NAME_LIBS.
 # Each test is one program; exit 77 means skipped (needs hardware only).
@@ -95,7 +97,7 @@ TESTS = test-ring test-record test-control test-libtwitch \
 	test-scan test-profile test-daemon test-analyze
 # Shell tests, run after the programs (they use the built binaries).
 SHELL_TESTS = tests/devsim/test-tools.sh tests/test-analyze.sh \
-	tests/test-systemd.sh tests/test-install.sh
+	tests/test-systemd.sh tests/test-install.sh tests/test-top.sh tests/test-record-edf.sh
 
 test-ring_SRCS = $(IPC_CORE_SRCS) daemon/publish.c
 test-ring_LIBS = -lpthread
@@ -133,7 +135,8 @@ DEB_PACKAGES = gcc make pkg-config libc6-dev \
 	libiio-dev liburing-dev libsystemd-dev libcmocka-dev libinih-dev \
 	libgsl-dev libedf-dev libncurses-dev libmosquitto-dev libzmq3-dev \
 	umockdev libumockdev-dev libiio-utils iiod mosquitto mosquitto-clients \
-	systemd udev man-db groff-base tmux locales python3 python3-numpy python3-scipy
+	systemd udev man-db groff-base tmux locales python3 python3-numpy python3-scipy \
+	python3-mne biosig-tools
 
 # ---------------------------------------------------------------- targets
 .DEFAULT_GOAL := all
@@ -152,7 +155,7 @@ $(O)/twitch-devsim: $(call src2obj,$(DEVSIM_SRCS))
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DEVSIM_LIBS)
 
 $(addprefix $(O)/,$(CLIENTS)): $(O)/%: $(O)/clients/%.o $(O)/libtwitch.so
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -L$(O) -ltwitch
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -L$(O) -ltwitch $($*_LIBS)
 
 lib: $(O)/$(LIBTWITCH_SO) $(O)/$(LIBTWITCH_SONAME) $(O)/libtwitch.so $(O)/libtwitch.a \
 	$(O)/twitch.pc
@@ -310,6 +313,9 @@ install: all
 		> $(DESTDIR)$(SYSTEMDUNITDIR)/twitchd.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/twitchd.service
 	install -D -m 0644 systemd/twitchd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/twitchd.socket
+	sed 's|/usr/bin/twitch-record|$(BINDIR)/twitch-record|' systemd/twitch-record@.service \
+		> $(DESTDIR)$(SYSTEMDUNITDIR)/twitch-record@.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/twitch-record@.service
 	install -D -m 0644 systemd/sysusers.d/twitchd.conf $(DESTDIR)$(SYSUSERSDIR)/twitchd.conf
 	install -D -m 0644 systemd/tmpfiles.d/twitchd.conf $(DESTDIR)$(TMPFILESDIR)/twitchd.conf
 	install -D -m 0644 systemd/90-twitchd.rules $(DESTDIR)$(UDEVRULESDIR)/90-twitchd.rules
@@ -321,6 +327,8 @@ install: all
 		install -D -m 0644 systemd/twitchd.conf $(ETC_CONF); \
 	fi
 	install -D -m 0644 clients/twitchctl.1 $(DESTDIR)$(MANDIR)/man1/twitchctl.1
+	install -D -m 0644 clients/twitch-top.1 $(DESTDIR)$(MANDIR)/man1/twitch-top.1
+	install -D -m 0644 clients/twitch-record.1 $(DESTDIR)$(MANDIR)/man1/twitch-record.1
 	install -D -m 0644 ipc/libtwitch.3 $(DESTDIR)$(MANDIR)/man3/libtwitch.3
 	install -D -m 0644 systemd/twitchd.conf.5 $(DESTDIR)$(MANDIR)/man5/twitchd.conf.5
 	install -D -m 0644 daemon/twitchd.8 $(DESTDIR)$(MANDIR)/man8/twitchd.8
@@ -334,9 +342,11 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/libtwitch.so $(DESTDIR)$(LIBDIR)/libtwitch.a \
 	      $(DESTDIR)$(INCLUDEDIR)/twitch.h $(DESTDIR)$(PKGCONFIGDIR)/twitch.pc
 	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/twitchd.service $(DESTDIR)$(SYSTEMDUNITDIR)/twitchd.socket \
+	      $(DESTDIR)$(SYSTEMDUNITDIR)/twitch-record@.service \
 	      $(DESTDIR)$(SYSUSERSDIR)/twitchd.conf $(DESTDIR)$(TMPFILESDIR)/twitchd.conf \
 	      $(DESTDIR)$(UDEVRULESDIR)/90-twitchd.rules
-	rm -f $(DESTDIR)$(MANDIR)/man1/twitchctl.1 $(DESTDIR)$(MANDIR)/man3/libtwitch.3 \
+	rm -f $(DESTDIR)$(MANDIR)/man1/twitchctl.1 $(DESTDIR)$(MANDIR)/man1/twitch-top.1 \
+	      $(DESTDIR)$(MANDIR)/man1/twitch-record.1 $(DESTDIR)$(MANDIR)/man3/libtwitch.3 \
 	      $(DESTDIR)$(MANDIR)/man5/twitchd.conf.5 $(DESTDIR)$(MANDIR)/man8/twitchd.8
 	@if [ -f $(ETC_CONF) ] && ! cmp -s systemd/twitchd.conf $(ETC_CONF); then \
 		echo "uninstall: keeping $(ETC_CONF): it differs from the shipped example"; \

@@ -74,18 +74,23 @@ echo "ok   make install DESTDIR=... PREFIX=/usr"
 cat > "$tmp/want" <<'EOF'
 755 usr/sbin/twitchd
 755 usr/bin/twitchctl
+755 usr/bin/twitch-top
+755 usr/bin/twitch-record
 755 usr/lib/libtwitch.so.1.0.0
 644 usr/lib/libtwitch.a
 644 usr/include/twitch.h
 644 usr/lib/pkgconfig/twitch.pc
 644 usr/lib/systemd/system/twitchd.service
 644 usr/lib/systemd/system/twitchd.socket
+644 usr/lib/systemd/system/twitch-record@.service
 644 usr/lib/sysusers.d/twitchd.conf
 644 usr/lib/tmpfiles.d/twitchd.conf
 644 usr/lib/udev/rules.d/90-twitchd.rules
 644 etc/twitchd/twitchd.conf
 644 usr/share/doc/twitchd/twitchd.conf.example
 644 usr/share/man/man1/twitchctl.1
+644 usr/share/man/man1/twitch-top.1
+644 usr/share/man/man1/twitch-record.1
 644 usr/share/man/man3/libtwitch.3
 644 usr/share/man/man5/twitchd.conf.5
 644 usr/share/man/man8/twitchd.8

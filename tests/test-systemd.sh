@@ -94,6 +94,26 @@ echo "     exposure of twitchd.service: ${exposure:-unknown} (target <= 1.5)"
 check "systemd-analyze security: exposure <= 1.5" \
 	awk -v e="$exposure" 'BEGIN { exit !(e != "" && e + 0 <= 1.5) }'
 
+# twitch-record@.service: one recording per instance
+record=${TWITCH_BUILD}/twitch-record
+case $record in /*) ;; *) record=$PWD/$record ;; esac
+sed "s|/usr/bin/twitch-record|$record|" "systemd/twitch-record@.service" \
+	> "$tmp/units/twitch-record@.service"
+cp clients/twitch-record.1 "$tmp/man/man1/"
+MANPATH=$tmp/man systemd-analyze verify "$tmp/units/twitch-record@bed3.service" \
+	> "$tmp/verify-rec.out" 2>&1
+rc=$?
+sed 's/^/     | /' "$tmp/verify-rec.out"
+check "systemd-analyze verify twitch-record@bed3: exit 0, silent" \
+	test "$rc" -eq 0 -a ! -s "$tmp/verify-rec.out"
+systemd-analyze security --offline=true --no-pager "$tmp/units/twitch-record@.service" \
+	> "$tmp/security-rec.out" 2>&1
+exposure=$(sed -n 's/^→ Overall exposure level for twitch-record@[a-z]*.service: \([0-9.]*\) .*/\1/p' \
+	"$tmp/security-rec.out")
+echo "     exposure of twitch-record@.service: ${exposure:-unknown} (target <= 1.5)"
+check "systemd-analyze security twitch-record@: exposure <= 1.5" \
+	awk -v e="$exposure" 'BEGIN { exit !(e != "" && e + 0 <= 1.5) }'
+
 for line in Type=notify NotifyAccess=main WatchdogSec=10s Restart=on-failure \
 	RestartPreventExitStatus=2 User=twitchd Group=twitchd RuntimeDirectory=twitchd \
 	RuntimeDirectoryPreserve=yes StateDirectory=twitchd "DeviceAllow=char-iio rw" \
