@@ -291,11 +291,11 @@ static int run(struct twitchd *d)
 	if (sd_watchdog_enabled(0, &usec) > 0)
 		d->watchdog_period_ns = usec * 1000u / 2;
 	snprintf(status, sizeof(status), "STATUS=%zu device(s), control socket %s", d->n_devs,
-		 d->cfg.socket_path);
+		 d->lfd_inherited ? "from systemd" : d->cfg.socket_path);
 	sd_notify(0, "READY=1");
 	sd_notify(0, status);
 	log_msg(LOG_INFO, "ready: %zu device(s), control socket %s", d->n_devs,
-		d->cfg.socket_path);
+		d->lfd_inherited ? "from systemd (twitchd.socket)" : d->cfg.socket_path);
 	return loop_run(d, reload);
 }
 
