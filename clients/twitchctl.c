@@ -29,7 +29,8 @@ static const char usage_text[] =
 	"Talk to twitchd, the EMG twitch and bioimpedance monitor (a monitoring aid,\n"
 	"not a diagnostic device).\n\n"
 	"Commands:\n"
-	"  status                 the daemon, its devices and streams\n"
+	"  status [--json]        the daemon, its devices, losses, per-channel twitch\n"
+	"                         rates and noise floors, the last estimate, the streams\n"
 	"  tail [-n N] [-f] [--json] [--type T,..] [--channel C,..] [--stream S]...\n"
 	"                         show records (default: the last 10 events); -f follows\n"
 	"                         like journalctl -f, through losses and restarts\n"
@@ -92,10 +93,77 @@ static int cmd_simple(const char *cmd)
 	return EXIT_SUCCESS;
 }
 
-static int cmd_status(void)
+/* The newest rates record per channel and the newest estimate, from the ring. */
+struct latest {
+	struct twitch_rec_rates rates[64];
+	bool have_rates[64];
+	struct twitch_rec_bioz bioz;
+	bool have_bioz;
+	uint64_t losses;		/* device scans lost, as the ring still shows */
+};
+
+static void scan_events(struct twitch_client *c, struct latest *l)
+{
+	static union { struct twitch_record_hdr h; char b[4096]; } u;
+	struct twitch_reader *r;
+	int n;
+
+	memset(l, 0, sizeof(*l));
+	if (twitch_reader_new(c, "events", TWITCH_FROM_OLDEST, &r) < 0)
+		return;
+	while ((n = twitch_reader_next(r, &u, sizeof(u), 0)) > 0) {
+		if (u.h.type == TWITCH_REC_RATES) {
+			const struct twitch_rec_rates *x = (const void *)&u;
+
+			if (x->channel < 64) {
+				l->rates[x->channel] = *x;
+				l->have_rates[x->channel] = true;
+			}
+		} else if (u.h.type == TWITCH_REC_BIOZ) {
+			memcpy(&l->bioz, &u, sizeof(l->bioz));
+			l->have_bioz = true;
+		} else if (u.h.type == TWITCH_REC_LOSS && !(u.h.flags & TWITCH_RECF_LOCAL)) {
+			l->losses += ((const struct twitch_rec_loss *)(const void *)&u)->count;
+		}
+	}
+	twitch_reader_free(r);
+}
+
+static void print_status_json(const char *epoch, const char *reply, struct twitch_client *c,
+			      const struct latest *l)
+{
+	struct twitch_stream_info si;
+	char json[4096];
+	const char *q;
+	int i, n;
+
+	printf("{\"running\":true,\"epoch\":\"%s\",\"daemon\":\"", epoch);
+	for (q = reply; *q; q++)	/* the daemon's line is plain text: escape it */
+		printf(*q == '"' || *q == '\\' ? "\\%c" : "%c", *q);
+	printf("\",\"streams\":[");
+	n = twitch_client_n_streams(c);
+	for (i = 0; i < n; i++)
+		if (twitch_client_stream_info(c, (unsigned int)i, &si) == 0)
+			printf("%s{\"name\":\"%s\",\"slots\":%u,\"slot_size\":%u}", i ? "," : "",
+			       si.name, si.n_slots, si.slot_size);
+	printf("],\"device_scans_lost\":%llu,\"rates\":[", (unsigned long long)l->losses);
+	for (i = 0, n = 0; i < 64; i++)
+		if (l->have_rates[i] && twitch_record_json(&l->rates[i], sizeof(l->rates[i]), 0,
+							   json, sizeof(json)) > 0)
+			printf("%s%s", n++ ? "," : "", json);
+	printf("],\"last_estimate\":");
+	if (l->have_bioz && twitch_record_json(&l->bioz, sizeof(l->bioz), 0, json,
+					       sizeof(json)) > 0)
+		printf("%s}\n", json);
+	else
+		printf("null}\n");
+}
+
+static int cmd_status(bool json)
 {
 	struct twitch_stream_info si;
 	struct twitch_client *c;
+	static struct latest l;
 	char reply[512], epoch[33], *p, *save = NULL;
 	int i, n, err, rc;
 
@@ -109,9 +177,35 @@ static int cmd_status(void)
 		twitch_client_free(c);
 		return err < 0 ? EXIT_FAILURE : EXIT_REFUSED;
 	}
+	scan_events(c, &l);
+	if (json) {
+		print_status_json(epoch, reply, c, &l);
+		twitch_client_free(c);
+		return EXIT_SUCCESS;
+	}
 	printf("twitchd: running, epoch %s\n", epoch);
 	for (p = strtok_r(reply, ";", &save); p; p = strtok_r(NULL, ";", &save))
 		printf("  %s\n", p + (*p == ' '));
+	printf("device scans lost (as far back as the events ring reaches): %llu\n",
+	       (unsigned long long)l.losses);
+	for (i = 0, n = 0; i < 64; i++) {
+		if (!l.have_rates[i])
+			continue;
+		if (n++ == 0)
+			printf("channels (twitches/min over 1, 5, 15 min; noise floor):\n");
+		printf("  ch%-2d %6.1f %6.1f %6.1f   %.1f uV\n", i, l.rates[i].per_min_1,
+		       l.rates[i].per_min_5, l.rates[i].per_min_15, l.rates[i].noise_floor_uv);
+	}
+	if (l.have_bioz) {
+		const struct twitch_rec_bioz *z = &l.bioz;
+
+		printf("last estimate: sweep %llu, phase angle %.2f deg at 50 kHz, R0 %.1f ohm%s",
+		       (unsigned long long)z->hdr.sample_index, z->phase_deg_50k, z->r0_ohm,
+		       z->flags & TWITCH_BIOZF_TRUSTED ? "" : " (fit not trusted)");
+		if (z->flags & TWITCH_BIOZF_SUBJECT)
+			printf(", ECW/TBW %.3f", z->ecw_tbw);
+		printf("\n");
+	}
 	n = twitch_client_n_streams(c);
 	printf("streams:\n");
 	for (i = 0; i < n; i++) {
@@ -455,7 +549,9 @@ int main(int argc, char **argv)
 	argv += optind;
 	argc -= optind;
 	if (!strcmp(argv[0], "status") && argc == 1)
-		return cmd_status();
+		return cmd_status(false);
+	if (!strcmp(argv[0], "status") && argc == 2 && !strcmp(argv[1], "--json"))
+		return cmd_status(true);
 	if (!strcmp(argv[0], "ping") && argc == 1)
 		return cmd_simple("ping");
 	if (!strcmp(argv[0], "baseline") && argc == 1)
