@@ -125,7 +125,8 @@ test-detect_LIBS = -lm
 # Tests that also run under ThreadSanitizer (make check-tsan).
 TSAN_TESTS = test-ring test-libtwitch
 
-BENCHES = bench-ring
+BENCHES = bench-ring bench-acquire
+bench-acquire_SRCS = $(LIBTWITCH_SRCS)
 bench-ring_SRCS = $(LIBTWITCH_SRCS) $(PUBLISH_SRCS)
 bench-ring_LIBS = $(call pc_libs,libzmq) -lpthread -lm
 
@@ -267,6 +268,9 @@ bench: $(BENCHES)
 
 $(BENCHES): bench-%: $(O)/tests/bench/bench-%
 	$(O)/tests/bench/bench-$*
+
+# it runs twitchd and twitch-devsim from $(O)
+bench-acquire: all
 
 # The simulated cart: twitch-devsim plays an ADS1298 (8 ch, 4 kHz) and an
 # AD5933 under umockdev, twitchd reads them through the real libiio/sysfs

@@ -132,6 +132,13 @@ static int size_buffers(struct acq_dev *a)
 	a->cap_scans = device_max_scans(a->dev, a->rbuf_size);
 	a->rec_cap_scans = (MAX_RECORD_BYTES - sizeof(struct twitch_rec_samples)) /
 			   (sizeof(float) * n_ch);
+	/*
+	 * A record holds at most one block (the read watermark): reads come a
+	 * block at a time, so bigger slots would sit mostly empty and the ring
+	 * would hold fewer seconds than samples_seconds promises.
+	 */
+	if (!in->sweep_points && in->block_scans && a->rec_cap_scans > in->block_scans)
+		a->rec_cap_scans = in->block_scans;
 	if (a->rec_cap_scans > scans)
 		a->rec_cap_scans = scans;
 	if (in->sweep_points && a->rec_cap_scans < in->sweep_points)
