@@ -31,8 +31,6 @@
 #include <twitch.h>
 
 #define EXIT_USAGE	2
-#define EXIT_NODAEMON	3
-#define EXIT_PERM	4
 
 #define MAX_STREAMS	8
 #define BUF_S		3	/* seconds of samples held per stream before a record is forced */
@@ -507,23 +505,14 @@ static void on_event(struct recorder *rc, const void *rec)
 
 static int connect_or_explain(struct twitch_client **c)
 {
-	int err = twitch_client_connect(sock_path, c);
+	char msg[256];
+	int err = twitch_client_connect(sock_path, c), rc;
 
 	if (err == 0)
 		return 0;
-	if (err == -ENOENT || err == -ECONNREFUSED) {
-		fprintf(stderr, "twitch-record: twitchd is not running (no one listens on %s)\n",
-			sock_path ? sock_path : getenv("TWITCH_SOCKET") ? getenv("TWITCH_SOCKET") :
-			TWITCH_SOCKET_DEFAULT);
-		return EXIT_NODAEMON;
-	}
-	if (err == -EACCES || err == -EPERM) {
-		fprintf(stderr, "twitch-record: permission denied by twitchd: your user must be "
-			"in the twitchd group (then log in again)\n");
-		return EXIT_PERM;
-	}
-	fprintf(stderr, "twitch-record: cannot talk to twitchd: %s\n", strerror(-err));
-	return EXIT_FAILURE;
+	rc = twitch_connect_strerror(err, sock_path, msg, sizeof(msg));
+	fprintf(stderr, "twitch-record: %s\n", msg);
+	return rc;
 }
 
 /* The output path: strftime patterns expanded; a directory gets a name. */

@@ -28,8 +28,6 @@
 #include <twitch.h>
 
 #define EXIT_USAGE	2
-#define EXIT_NODAEMON	3
-#define EXIT_PERM	4
 
 #define MAX_STREAMS	8
 #define MAX_EMG		4	/* EMG devices shown */
@@ -560,23 +558,14 @@ static int drain(struct top *t, struct twitch_reader *r, struct stream *st,
 
 static int connect_or_explain(const char *path, struct twitch_client **ret)
 {
-	int err = twitch_client_connect(path, ret);
+	char msg[256];
+	int err = twitch_client_connect(path, ret), rc;
 
 	if (err == 0)
 		return 0;
-	if (err == -ENOENT || err == -ECONNREFUSED) {
-		fprintf(stderr, "twitch-top: twitchd is not running (no one listens on %s)\n",
-			path ? path : getenv("TWITCH_SOCKET") ? getenv("TWITCH_SOCKET") :
-			TWITCH_SOCKET_DEFAULT);
-		return EXIT_NODAEMON;
-	}
-	if (err == -EACCES || err == -EPERM) {
-		fprintf(stderr, "twitch-top: permission denied by twitchd: your user must be in "
-			"the twitchd group (then log in again)\n");
-		return EXIT_PERM;
-	}
-	fprintf(stderr, "twitch-top: cannot talk to twitchd: %s\n", strerror(-err));
-	return EXIT_FAILURE;
+	rc = twitch_connect_strerror(err, path, msg, sizeof(msg));
+	fprintf(stderr, "twitch-top: %s\n", msg);
+	return rc;
 }
 
 /*

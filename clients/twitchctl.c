@@ -19,8 +19,6 @@
 #include <twitch.h>
 
 #define EXIT_USAGE	2
-#define EXIT_NODAEMON	3
-#define EXIT_PERM	4
 #define EXIT_REFUSED	5
 #define MAX_STREAMS	8
 
@@ -52,22 +50,14 @@ static const char *sock_path;
 
 static int connect_or_explain(struct twitch_client **c)
 {
-	int err = twitch_client_connect(sock_path, c);
+	char msg[256];
+	int err = twitch_client_connect(sock_path, c), rc;
 
 	if (err == 0)
 		return 0;
-	if (err == -ENOENT || err == -ECONNREFUSED) {
-		fprintf(stderr, "twitchctl: twitchd is not running (no one listens on %s)\n",
-			sock_path ? sock_path : TWITCH_SOCKET_DEFAULT);
-		return EXIT_NODAEMON;
-	}
-	if (err == -EACCES || err == -EPERM) {
-		fprintf(stderr, "twitchctl: permission denied by twitchd: your user must be in "
-			"the twitchd group (then log in again)\n");
-		return EXIT_PERM;
-	}
-	fprintf(stderr, "twitchctl: cannot talk to twitchd: %s\n", strerror(-err));
-	return EXIT_FAILURE;
+	rc = twitch_connect_strerror(err, sock_path, msg, sizeof(msg));
+	fprintf(stderr, "twitchctl: %s\n", msg);
+	return rc;
 }
 
 static int cmd_simple(const char *cmd)

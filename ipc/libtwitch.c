@@ -279,6 +279,25 @@ TWITCH_API int twitch_client_connect(const char *path, struct twitch_client **re
 	return 0;
 }
 
+TWITCH_API int twitch_connect_strerror(int err, const char *path, char *buf, size_t size)
+{
+	if (path == NULL)
+		path = secure_getenv("TWITCH_SOCKET");
+	if (path == NULL || *path == '\0')
+		path = TWITCH_SOCKET_DEFAULT;
+	if (err == -ENOENT || err == -ECONNREFUSED) {
+		snprintf(buf, size, "twitchd is not running (no one listens on %s)", path);
+		return TWITCH_EXIT_NODAEMON;
+	}
+	if (err == -EACCES || err == -EPERM) {
+		snprintf(buf, size, "permission denied by twitchd: your user must be in the "
+			 "twitchd group (then log in again)");
+		return TWITCH_EXIT_PERM;
+	}
+	snprintf(buf, size, "cannot talk to twitchd: %s", strerror(err < 0 ? -err : err));
+	return 1;
+}
+
 TWITCH_API struct twitch_client *twitch_client_free(struct twitch_client *c)
 {
 	if (c == NULL)

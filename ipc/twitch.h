@@ -252,6 +252,19 @@ struct twitch_stream_info {
  * Blocks for at most about 2 s.
  */
 TWITCH_API int twitch_client_connect(const char *path, struct twitch_client **ret);
+/* Exit codes shared by the client tools (twitchctl(1) documents them). */
+#define TWITCH_EXIT_NODAEMON	3	/* twitchd not running */
+#define TWITCH_EXIT_PERM	4	/* refused: not in the twitchd group */
+
+/*
+ * twitch_connect_strerror() - one line for the user on why
+ * twitch_client_connect(@path) failed with @err (@path NULL: the default),
+ * without a trailing newline, into @buf.
+ * Return: the exit code the client tools use for it: TWITCH_EXIT_NODAEMON,
+ * TWITCH_EXIT_PERM, or 1.
+ */
+TWITCH_API int twitch_connect_strerror(int err, const char *path, char *buf, size_t size);
+
 /* Releases the client. Every reader of it must be freed first. NULL-safe. */
 TWITCH_API struct twitch_client *twitch_client_free(struct twitch_client *c);
 

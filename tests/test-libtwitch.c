@@ -108,10 +108,20 @@ static void test_connect_and_streams(void **state)
 static void test_no_daemon(void **state)
 {
 	struct twitch_client *c = NULL;
+	char msg[256];
 
 	(void)state;
 	assert_int_equal(twitch_client_connect(sock_path, &c), -ENOENT);
 	assert_null(c);
+	/* the one line every client tool prints, and its exit code */
+	assert_int_equal(twitch_connect_strerror(-ENOENT, sock_path, msg, sizeof(msg)),
+			 TWITCH_EXIT_NODAEMON);
+	assert_non_null(strstr(msg, "twitchd is not running"));
+	assert_non_null(strstr(msg, sock_path));
+	assert_int_equal(twitch_connect_strerror(-EACCES, NULL, msg, sizeof(msg)),
+			 TWITCH_EXIT_PERM);
+	assert_non_null(strstr(msg, "twitchd group"));
+	assert_int_equal(twitch_connect_strerror(-EPROTO, NULL, msg, sizeof(msg)), 1);
 }
 
 static void test_read_in_order_and_marker(void **state)
