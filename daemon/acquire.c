@@ -326,6 +326,13 @@ int acq_first_open(struct acq_dev *a)
 	return err;
 }
 
+/* The next open attempt after the current backoff, which then doubles. */
+static void schedule_retry(struct acq_dev *a, uint64_t now)
+{
+	a->next_attempt_ns = now + (uint64_t)a->backoff_ms * 1000000u;
+	a->backoff_ms = a->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : a->backoff_ms * 2;
+}
+
 /* After the last CQE of a device that failed: free it and schedule a retry. */
 static void on_event(const struct detect_event *ev, void *userdata);
 
@@ -360,8 +367,7 @@ static void finish_loss(struct acq_dev *a)
 	a->fd = -1;
 	a->state = DEV_CLOSED;
 	a->stop_requested = false;
-	a->next_attempt_ns = loop_now_ns() + (uint64_t)a->backoff_ms * 1000000u;
-	a->backoff_ms = a->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : a->backoff_ms * 2;
+	schedule_retry(a, loop_now_ns());
 }
 
 static void device_gone(struct acq_dev *a, int why)
@@ -377,17 +383,26 @@ static void device_gone(struct acq_dev *a, int why)
 }
 
 /* A detector event becomes a twitch record in the events ring. */
+/*
+ * Stamp @h with the time of sample @index of the current segment (it may lie
+ * before the segment: events start earlier than they are decided).
+ */
+static void stamp_index(const struct acq_dev *a, struct twitch_record_hdr *h, uint64_t index)
+{
+	double period_ns = 1e9 / a->info->rate_hz;
+	int64_t dt = (int64_t)((double)((int64_t)index - (int64_t)a->seg_index0) * period_ns);
+
+	h->t_mono_ns = (uint64_t)((int64_t)a->seg_t0_ns + dt);
+	h->t_real_ns = (uint64_t)((int64_t)h->t_mono_ns + a->real_minus_mono);
+}
+
 static void on_event(const struct detect_event *ev, void *userdata)
 {
 	struct acq_dev *a = userdata;
 	struct twitch_rec_twitch e;
-	double period_ns = 1e9 / a->info->rate_hz;
-	int64_t dt = (int64_t)((double)((int64_t)ev->onset_index - (int64_t)a->seg_index0) *
-			       period_ns);
 
 	record_init(&e, TWITCH_REC_TWITCH, sizeof(e), a->index, ev->onset_index);
-	e.hdr.t_mono_ns = (uint64_t)((int64_t)a->seg_t0_ns + dt);
-	e.hdr.t_real_ns = (uint64_t)((int64_t)e.hdr.t_mono_ns + a->real_minus_mono);
+	stamp_index(a, &e.hdr, ev->onset_index);
 	if (ev->type == DETECT_EVENT_ONSET)
 		e.hdr.flags = TWITCH_EVF_ONSET;
 	else if (ev->type == DETECT_EVENT_REJECT)
@@ -413,13 +428,9 @@ static void on_epoch(const struct detect_epoch *ep, void *userdata)
 {
 	struct acq_dev *a = userdata;
 	struct twitch_rec_epoch r;
-	double period_ns = 1e9 / a->info->rate_hz;
-	int64_t dt = (int64_t)((double)((int64_t)ep->start_index - (int64_t)a->seg_index0) *
-			       period_ns);
 
 	record_init(&r, TWITCH_REC_EPOCH, sizeof(r), a->index, ep->start_index);
-	r.hdr.t_mono_ns = (uint64_t)((int64_t)a->seg_t0_ns + dt);
-	r.hdr.t_real_ns = (uint64_t)((int64_t)r.hdr.t_mono_ns + a->real_minus_mono);
+	stamp_index(a, &r.hdr, ep->start_index);
 	r.channel = ep->channel;
 	r.epoch_samples = ep->epoch_samples;
 	r.n_mini = ep->n_mini;
@@ -792,11 +803,8 @@ void acq_on_tick(struct acq_dev *a, uint64_t now)
 	case DEV_CLOSED:
 		if (a->stop_requested || now < a->next_attempt_ns)
 			return;
-		if (open_device(a, false) < 0) {
-			a->next_attempt_ns = now + (uint64_t)a->backoff_ms * 1000000u;
-			a->backoff_ms = a->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
-									     a->backoff_ms * 2;
-		}
+		if (open_device(a, false) < 0)
+			schedule_retry(a, now);
 		return;
 	case DEV_IDLE:
 		if (now < a->next_sweep_ns)
