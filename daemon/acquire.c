@@ -25,6 +25,13 @@
 #include "records.h"
 #include "twitchd.h"
 
+/* the public names of the alert bits are the math's own */
+_Static_assert(TWITCH_BIOZ_ALERT_PHA_DROP == BIOZ_ALERT_PHA_DROP &&
+	       TWITCH_BIOZ_ALERT_ECW_TBW_RISE == BIOZ_ALERT_ECW_TBW_RISE &&
+	       TWITCH_BIOZ_ALERT_RE_INDEX == BIOZ_ALERT_RE_INDEX_CHANGE &&
+	       TWITCH_BIOZ_ALERT_CO_OCCURRENCE == BIOZ_ALERT_CO_OCCURRENCE,
+	       "alert bits of twitch.h and bioz.h differ");
+
 #define BACKOFF_MIN_MS	500u
 #define BACKOFF_MAX_MS	30000u
 #define SWEEP_TIMEOUT_NS 5000000000u	/* a sweep that takes longer has failed */

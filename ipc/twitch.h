@@ -118,6 +118,12 @@ struct twitch_rec_samples {
 #define TWITCH_BIOZF_BASELINE	UINT32_C(0x0004)	/* resistance index valid */
 #define TWITCH_BIOZF_BIVA	UINT32_C(0x0008)	/* BIVA point and class valid */
 
+/* Alert bits (struct twitch_rec_bioz.alerts): a change against the baseline. */
+#define TWITCH_BIOZ_ALERT_PHA_DROP		UINT32_C(0x0001)	/* phase angle fell */
+#define TWITCH_BIOZ_ALERT_ECW_TBW_RISE		UINT32_C(0x0002)	/* ECW/TBW rose */
+#define TWITCH_BIOZ_ALERT_RE_INDEX		UINT32_C(0x0004)	/* resistance index moved */
+#define TWITCH_BIOZ_ALERT_CO_OCCURRENCE	UINT32_C(0x0008)	/* twitch rate up with a shift */
+
 struct twitch_rec_bioz {
 	struct twitch_record_hdr hdr;	/* sample_index = sweep number */
 	uint32_t flags;			/* TWITCH_BIOZF_* */
