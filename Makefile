@@ -86,15 +86,19 @@ DEVSIM_SRCS = $(wildcard drivers/devsim/*.c) drivers/subject.c drivers/recording
 DEVSIM_LIBS = $(call pc_libs,umockdev-1.0 gio-2.0) -lm -lpthread
 
 # clients link only libtwitch (+ their own library)
-CLIENTS = twitchctl twitch-top twitch-record
+CLIENTS = twitchctl twitch-top twitch-record twitch-mqtt
 twitch-top_LIBS = $(call pc_libs,ncursesw) -lm
 twitch-record_LIBS = -ledf -lm
+# more than one file: clients/NAME.c plus NAME_SRCS
+twitch-mqtt_SRCS = clients/mqtt-config.c clients/mqtt-feed.c clients/mqtt-net.c \
+	clients/mqtt-spool.c
+twitch-mqtt_LIBS = $(call pc_libs,libmosquitto inih libsystemd) -lpthread
 
 # Tests: tests/NAME.c plus the sources in NAME_SRCS, linked with NAME_LIBS.
 # Each test is one program; exit 77 means skipped (needs hardware only).
 TESTS = test-ring test-record test-control test-libtwitch \
 	test-bioz test-sweepcsv test-recording test-subject test-dsp test-detect \
-	test-scan test-profile test-daemon test-analyze
+	test-scan test-profile test-daemon test-analyze test-spool test-mqtt
 # Shell tests, run after the programs (they use the built binaries).
 SHELL_TESTS = tests/devsim/test-tools.sh tests/test-analyze.sh \
 	tests/test-systemd.sh tests/test-install.sh tests/test-top.sh tests/test-record-edf.sh
@@ -105,6 +109,9 @@ test-record_SRCS = $(IPC_CORE_SRCS)
 test-control_SRCS = $(IPC_CORE_SRCS) $(PUBLISH_SRCS)
 test-libtwitch_SRCS = $(LIBTWITCH_SRCS) daemon/publish.c daemon/control.c tests/testpub.c
 test-libtwitch_LIBS = -lpthread
+test-mqtt_SRCS = $(LIBTWITCH_SRCS) daemon/publish.c daemon/control.c tests/testpub.c \
+	tests/mqttenv.c
+test-mqtt_LIBS = $(call pc_libs,libmosquitto) -lpthread
 
 # These include the module's .c to reach its statics (chrony's habit).
 test-bioz_SRCS = ipc/record.c
@@ -125,7 +132,9 @@ test-detect_LIBS = -lm
 # Tests that also run under ThreadSanitizer (make check-tsan).
 TSAN_TESTS = test-ring test-libtwitch
 
-BENCHES = bench-ring bench-acquire
+BENCHES = bench-ring bench-acquire bench-mqtt
+bench-mqtt_SRCS = $(LIBTWITCH_SRCS) $(PUBLISH_SRCS) tests/testpub.c tests/mqttenv.c
+bench-mqtt_LIBS = $(call pc_libs,libmosquitto) -lpthread -lm
 bench-acquire_SRCS = $(LIBTWITCH_SRCS)
 bench-ring_SRCS = $(LIBTWITCH_SRCS) $(PUBLISH_SRCS)
 bench-ring_LIBS = $(call pc_libs,libzmq) -lpthread -lm
@@ -155,8 +164,9 @@ $(call src2obj,$(wildcard drivers/devsim/*.c)): override CPPFLAGS += $(call pc_c
 $(O)/twitch-devsim: $(call src2obj,$(DEVSIM_SRCS))
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DEVSIM_LIBS)
 
-$(addprefix $(O)/,$(CLIENTS)): $(O)/%: $(O)/clients/%.o $(O)/libtwitch.so
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -L$(O) -ltwitch $($*_LIBS)
+$(addprefix $(O)/,$(CLIENTS)): $(O)/%: $(O)/clients/%.o $$(call src2obj,$$($$*_SRCS)) \
+		$(O)/libtwitch.so
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) -L$(O) -ltwitch $($*_LIBS)
 
 lib: $(O)/$(LIBTWITCH_SO) $(O)/$(LIBTWITCH_SONAME) $(O)/libtwitch.so $(O)/libtwitch.a \
 	$(O)/twitch.pc
@@ -269,8 +279,8 @@ bench: $(BENCHES)
 $(BENCHES): bench-%: $(O)/tests/bench/bench-%
 	$(O)/tests/bench/bench-$*
 
-# it runs twitchd and twitch-devsim from $(O)
-bench-acquire: all
+# they run twitchd, twitch-devsim, twitch-mqtt and twitchctl from $(O)
+bench-acquire bench-mqtt: all
 
 # The simulated cart: twitch-devsim plays an ADS1298 (8 ch, 4 kHz) and an
 # AD5933 under umockdev, twitchd reads them through the real libiio/sysfs
@@ -298,9 +308,11 @@ demo: all
 
 # ---- install
 # Everything below DESTDIR, by explicit list; `make uninstall` removes the
-# same list. An existing $(SYSCONFDIR)/twitchd/twitchd.conf is never
-# overwritten, and removed only while it is still the shipped example.
+# same list. An existing $(SYSCONFDIR)/twitchd/twitchd.conf (or
+# twitch-mqtt.conf) is never overwritten, and removed only while it is
+# still the shipped example. twitch-mqtt.conf may hold a password: 0600.
 ETC_CONF = $(DESTDIR)$(SYSCONFDIR)/twitchd/twitchd.conf
+ETC_MQTT_CONF = $(DESTDIR)$(SYSCONFDIR)/twitchd/twitch-mqtt.conf
 
 install: all
 	install -D -m 0755 $(O)/twitchd $(DESTDIR)$(SBINDIR)/twitchd
@@ -320,7 +332,13 @@ install: all
 	sed 's|/usr/bin/twitch-record|$(BINDIR)/twitch-record|' systemd/twitch-record@.service \
 		> $(DESTDIR)$(SYSTEMDUNITDIR)/twitch-record@.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/twitch-record@.service
+	sed -e 's|/usr/bin/twitch-mqtt|$(BINDIR)/twitch-mqtt|' \
+	    -e 's|/etc/twitchd/|$(SYSCONFDIR)/twitchd/|g' systemd/twitch-mqtt.service \
+		> $(DESTDIR)$(SYSTEMDUNITDIR)/twitch-mqtt.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/twitch-mqtt.service
 	install -D -m 0644 systemd/sysusers.d/twitchd.conf $(DESTDIR)$(SYSUSERSDIR)/twitchd.conf
+	install -D -m 0644 systemd/sysusers.d/twitch-mqtt.conf \
+		$(DESTDIR)$(SYSUSERSDIR)/twitch-mqtt.conf
 	install -D -m 0644 systemd/tmpfiles.d/twitchd.conf $(DESTDIR)$(TMPFILESDIR)/twitchd.conf
 	install -D -m 0644 systemd/90-twitchd.rules $(DESTDIR)$(UDEVRULESDIR)/90-twitchd.rules
 	install -D -m 0644 systemd/twitchd.conf $(DESTDIR)$(DOCDIR)/twitchd.conf.example
@@ -330,15 +348,27 @@ install: all
 		echo "install -D -m 0644 systemd/twitchd.conf $(ETC_CONF)"; \
 		install -D -m 0644 systemd/twitchd.conf $(ETC_CONF); \
 	fi
+	install -D -m 0644 systemd/twitch-mqtt.conf $(DESTDIR)$(DOCDIR)/twitch-mqtt.conf.example
+	@if [ -e $(ETC_MQTT_CONF) ]; then \
+		echo "install: keeping $(ETC_MQTT_CONF); the new example is" \
+			"$(DOCDIR)/twitch-mqtt.conf.example"; \
+	else \
+		echo "install -D -m 0600 systemd/twitch-mqtt.conf $(ETC_MQTT_CONF)"; \
+		install -D -m 0600 systemd/twitch-mqtt.conf $(ETC_MQTT_CONF); \
+	fi
 	install -D -m 0644 clients/twitchctl.1 $(DESTDIR)$(MANDIR)/man1/twitchctl.1
 	install -D -m 0644 clients/twitch-top.1 $(DESTDIR)$(MANDIR)/man1/twitch-top.1
 	install -D -m 0644 clients/twitch-record.1 $(DESTDIR)$(MANDIR)/man1/twitch-record.1
+	install -D -m 0644 clients/twitch-mqtt.1 $(DESTDIR)$(MANDIR)/man1/twitch-mqtt.1
 	install -D -m 0644 ipc/libtwitch.3 $(DESTDIR)$(MANDIR)/man3/libtwitch.3
 	install -D -m 0644 systemd/twitchd.conf.5 $(DESTDIR)$(MANDIR)/man5/twitchd.conf.5
+	install -D -m 0644 systemd/twitch-mqtt.conf.5 $(DESTDIR)$(MANDIR)/man5/twitch-mqtt.conf.5
 	install -D -m 0644 daemon/twitchd.8 $(DESTDIR)$(MANDIR)/man8/twitchd.8
 	@[ -n "$(DESTDIR)" ] || echo "install: now run: systemd-sysusers; systemd-tmpfiles --create;" \
 		"udevadm control --reload; systemctl daemon-reload;" \
-		"systemctl enable --now twitchd.socket twitchd.service"
+		"systemctl enable --now twitchd.socket twitchd.service;" \
+		"for the MQTT bridge: edit $(SYSCONFDIR)/twitchd/twitch-mqtt.conf, then" \
+		"systemctl enable --now twitch-mqtt.service"
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/twitchd $(addprefix $(DESTDIR)$(BINDIR)/,$(CLIENTS))
@@ -347,18 +377,26 @@ uninstall:
 	      $(DESTDIR)$(INCLUDEDIR)/twitch.h $(DESTDIR)$(PKGCONFIGDIR)/twitch.pc
 	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/twitchd.service $(DESTDIR)$(SYSTEMDUNITDIR)/twitchd.socket \
 	      $(DESTDIR)$(SYSTEMDUNITDIR)/twitch-record@.service \
+	      $(DESTDIR)$(SYSTEMDUNITDIR)/twitch-mqtt.service \
 	      $(DESTDIR)$(SYSUSERSDIR)/twitchd.conf $(DESTDIR)$(TMPFILESDIR)/twitchd.conf \
+	      $(DESTDIR)$(SYSUSERSDIR)/twitch-mqtt.conf \
 	      $(DESTDIR)$(UDEVRULESDIR)/90-twitchd.rules
 	rm -f $(DESTDIR)$(MANDIR)/man1/twitchctl.1 $(DESTDIR)$(MANDIR)/man1/twitch-top.1 \
 	      $(DESTDIR)$(MANDIR)/man1/twitch-record.1 $(DESTDIR)$(MANDIR)/man3/libtwitch.3 \
-	      $(DESTDIR)$(MANDIR)/man5/twitchd.conf.5 $(DESTDIR)$(MANDIR)/man8/twitchd.8
+	      $(DESTDIR)$(MANDIR)/man5/twitchd.conf.5 $(DESTDIR)$(MANDIR)/man8/twitchd.8 \
+	      $(DESTDIR)$(MANDIR)/man1/twitch-mqtt.1 $(DESTDIR)$(MANDIR)/man5/twitch-mqtt.conf.5
+	@if [ -f $(ETC_MQTT_CONF) ] && ! cmp -s systemd/twitch-mqtt.conf $(ETC_MQTT_CONF); then \
+		echo "uninstall: keeping $(ETC_MQTT_CONF): it differs from the shipped example"; \
+	else \
+		echo "rm -f $(ETC_MQTT_CONF)"; rm -f $(ETC_MQTT_CONF); \
+	fi
 	@if [ -f $(ETC_CONF) ] && ! cmp -s systemd/twitchd.conf $(ETC_CONF); then \
 		echo "uninstall: keeping $(ETC_CONF): it differs from the shipped example"; \
 	else \
 		echo "rm -f $(ETC_CONF)"; rm -f $(ETC_CONF); \
 		rmdir $(DESTDIR)$(SYSCONFDIR)/twitchd 2>/dev/null || true; \
 	fi
-	rm -f $(DESTDIR)$(DOCDIR)/twitchd.conf.example
+	rm -f $(DESTDIR)$(DOCDIR)/twitchd.conf.example $(DESTDIR)$(DOCDIR)/twitch-mqtt.conf.example
 	rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 clean:

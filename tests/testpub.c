@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -187,8 +188,11 @@ pid_t testpub_spawn(const struct testpub_opts *o)
 	pid = fork();
 	if (pid < 0)
 		return -errno;
-	if (pid == 0)
+	if (pid == 0) {
+		/* a test that fails an assertion must not leave its producer behind */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		_exit(testpub_main(o));
+	}
 	/* wait until it accepts: at most 5 s */
 	for (i = 0; i < 500; i++) {
 		struct timespec ts = { 0, 10000000 };
