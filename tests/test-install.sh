@@ -10,8 +10,9 @@
 #     links libtwitch.so.1 from there, and passes its checks, also against
 #     the installed twitchd running on the simulated devices;
 #  3. the C example of libtwitch(3) builds the same way;
-#  4. an existing /etc/twitchd/twitchd.conf is neither overwritten by
-#     install nor removed by uninstall; an untouched one is removed;
+#  4. an existing /etc/twitchd/twitchd.conf (twitch-mqtt.conf) is neither
+#     overwritten by install nor removed by uninstall; an untouched one is
+#     removed; twitch-mqtt.conf, which may hold a password, is mode 0600;
 #  5. `make uninstall` leaves no file (empty directories at most).
 # Run from the project root: tests/test-install.sh (TWITCH_BUILD and
 # TWITCH_DEVSIM as `make check` sets them). TWITCH_MAKEFILE picks another
@@ -76,6 +77,7 @@ cat > "$tmp/want" <<'EOF'
 755 usr/bin/twitchctl
 755 usr/bin/twitch-top
 755 usr/bin/twitch-record
+755 usr/bin/twitch-mqtt
 755 usr/lib/libtwitch.so.1.0.0
 644 usr/lib/libtwitch.a
 644 usr/include/twitch.h
@@ -83,16 +85,22 @@ cat > "$tmp/want" <<'EOF'
 644 usr/lib/systemd/system/twitchd.service
 644 usr/lib/systemd/system/twitchd.socket
 644 usr/lib/systemd/system/twitch-record@.service
+644 usr/lib/systemd/system/twitch-mqtt.service
 644 usr/lib/sysusers.d/twitchd.conf
+644 usr/lib/sysusers.d/twitch-mqtt.conf
 644 usr/lib/tmpfiles.d/twitchd.conf
 644 usr/lib/udev/rules.d/90-twitchd.rules
 644 etc/twitchd/twitchd.conf
 644 usr/share/doc/twitchd/twitchd.conf.example
+600 etc/twitchd/twitch-mqtt.conf
+644 usr/share/doc/twitchd/twitch-mqtt.conf.example
 644 usr/share/man/man1/twitchctl.1
 644 usr/share/man/man1/twitch-top.1
 644 usr/share/man/man1/twitch-record.1
+644 usr/share/man/man1/twitch-mqtt.1
 644 usr/share/man/man3/libtwitch.3
 644 usr/share/man/man5/twitchd.conf.5
+644 usr/share/man/man5/twitch-mqtt.conf.5
 644 usr/share/man/man8/twitchd.8
 EOF
 while read -r mode path; do
@@ -114,9 +122,20 @@ check "the same files as the sources" sh -c "
 	cmp -s systemd/twitchd.socket '$dest/usr/lib/systemd/system/twitchd.socket' &&
 	cmp -s systemd/90-twitchd.rules '$dest/usr/lib/udev/rules.d/90-twitchd.rules' &&
 	cmp -s systemd/twitchd.conf '$dest/etc/twitchd/twitchd.conf' &&
-	cmp -s daemon/twitchd.8 '$dest/usr/share/man/man8/twitchd.8'"
+	cmp -s daemon/twitchd.8 '$dest/usr/share/man/man8/twitchd.8' &&
+	cmp -s systemd/sysusers.d/twitch-mqtt.conf '$dest/usr/lib/sysusers.d/twitch-mqtt.conf' &&
+	cmp -s systemd/twitch-mqtt.conf '$dest/etc/twitchd/twitch-mqtt.conf' &&
+	cmp -s systemd/twitch-mqtt.conf '$dest/usr/share/doc/twitchd/twitch-mqtt.conf.example' &&
+	cmp -s clients/twitch-mqtt.1 '$dest/usr/share/man/man1/twitch-mqtt.1' &&
+	cmp -s systemd/twitch-mqtt.conf.5 '$dest/usr/share/man/man5/twitch-mqtt.conf.5'"
 check "twitchd.service runs /usr/sbin/twitchd" \
 	grep -qx 'ExecStart=/usr/sbin/twitchd' "$dest/usr/lib/systemd/system/twitchd.service"
+check "twitch-mqtt.service runs /usr/bin/twitch-mqtt" grep -qx \
+	'ExecStart=/usr/bin/twitch-mqtt -c %d/twitch-mqtt.conf' \
+	"$dest/usr/lib/systemd/system/twitch-mqtt.service"
+check "twitch-mqtt.service passes /etc/twitchd/twitch-mqtt.conf" grep -qx \
+	'LoadCredential=twitch-mqtt.conf:/etc/twitchd/twitch-mqtt.conf' \
+	"$dest/usr/lib/systemd/system/twitch-mqtt.service"
 check "twitch.pc: prefix /usr" grep -qx 'prefix=/usr' "$dest/usr/lib/pkgconfig/twitch.pc"
 check "twitch.pc: libdir /usr/lib" grep -qx 'libdir=/usr/lib' "$dest/usr/lib/pkgconfig/twitch.pc"
 check "installed twitchd runs" sh -c "'$dest/usr/sbin/twitchd' --version | grep -q '^twitchd '"
@@ -208,16 +227,24 @@ mk() {	# mk TARGET LOG: make TARGET into the DESTDIR, quietly
 }
 echo "; edited by the administrator" >> "$dest/etc/twitchd/twitchd.conf"
 cp "$dest/etc/twitchd/twitchd.conf" "$tmp/edited.conf"
+printf '[broker]\npassword = secret\n' >> "$dest/etc/twitchd/twitch-mqtt.conf"
+cp "$dest/etc/twitchd/twitch-mqtt.conf" "$tmp/edited-mqtt.conf"
 mk install "$tmp/install2.log"
 check "install again: succeeds" test $? -eq 0
 check "install again: the edited config is kept" \
 	cmp -s "$tmp/edited.conf" "$dest/etc/twitchd/twitchd.conf"
+check "install again: the edited twitch-mqtt.conf is kept, mode 0600" sh -c "
+	cmp -s '$tmp/edited-mqtt.conf' '$dest/etc/twitchd/twitch-mqtt.conf' &&
+	[ \$(stat -c %a '$dest/etc/twitchd/twitch-mqtt.conf') = 600 ]"
 mk uninstall "$tmp/uninstall.log"
 check "uninstall: succeeds" test $? -eq 0
 check "uninstall: the edited config is kept" \
 	cmp -s "$tmp/edited.conf" "$dest/etc/twitchd/twitchd.conf"
-check "uninstall: it is the only file left" \
-	test "$(cd "$dest" && find . ! -type d)" = "./etc/twitchd/twitchd.conf"
+check "uninstall: the edited twitch-mqtt.conf is kept" \
+	cmp -s "$tmp/edited-mqtt.conf" "$dest/etc/twitchd/twitch-mqtt.conf"
+check "uninstall: they are the only files left" \
+	test "$(cd "$dest" && find . ! -type d | sort | tr '\n' ' ')" = \
+	"./etc/twitchd/twitch-mqtt.conf ./etc/twitchd/twitchd.conf "
 
 # ------------------------------------------------------------ clean uninstall
 rm -rf "$dest"

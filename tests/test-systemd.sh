@@ -2,15 +2,18 @@
 # SPDX-License-Identifier: MIT
 # test-systemd.sh - the systemd side of twitchd, without a running systemd:
 #  1. units: `systemd-analyze verify` is silent, `systemd-analyze security
-#     --offline=true` rates twitchd.service at most 1.5, and the settings
-#     the deployment relies on are there and agree with twitchd, libtwitch
-#     and the config (socket path, group, io_uring in the syscall filter);
-#  2. sysusers.d and tmpfiles.d applied to an empty root;
+#     --offline=true` rates twitchd.service at most 1.5 (twitch-mqtt.service,
+#     which needs the network, at most 2.0), and the settings the deployment
+#     relies on are there and agree with twitchd, libtwitch and the config
+#     (socket path, group, io_uring in the syscall filter);
+#  2. sysusers.d (twitchd, twitch-mqtt) and tmpfiles.d applied to an empty
+#     root;
 #  3. the udev rule under `udevadm test` on the simulated devices: the
 #     supported front ends are tagged, given to twitchd and pull in
 #     twitchd.service; a generic ADC is left alone;
-#  4. the example config: it parses, every key twitchd knows is in it and
-#     in twitchd.conf(5), each commented-out default parses when enabled;
+#  4. the example configs: they parse, every key twitchd (twitch-mqtt)
+#     knows is in them and in twitchd.conf(5) (twitch-mqtt.conf(5)), in its
+#     section, each commented-out default parses when enabled;
 #  5. man pages render without warnings and agree with the --help texts;
 #  6. twitchd started as systemd starts it, on the simulated cart: an
 #     inherited listening socket (LISTEN_FDS/LISTEN_PID), NOTIFY_SOCKET
@@ -59,8 +62,9 @@ for tool in systemd-analyze systemd-sysusers systemd-tmpfiles udevadm man groff 
 		exit 1
 	fi
 done
-if [ ! -x "$twitchd" ] || [ ! -x "$twitchctl" ]; then
-	echo "test-systemd.sh: build twitchd and twitchctl first ($TWITCH_BUILD)" >&2
+mqtt=$build/twitch-mqtt
+if [ ! -x "$twitchd" ] || [ ! -x "$twitchctl" ] || [ ! -x "$mqtt" ]; then
+	echo "test-systemd.sh: build twitchd, twitchctl and twitch-mqtt first ($TWITCH_BUILD)" >&2
 	exit 1
 fi
 
@@ -113,6 +117,54 @@ exposure=$(sed -n 's/^→ Overall exposure level for twitch-record@[a-z]*.servic
 echo "     exposure of twitch-record@.service: ${exposure:-unknown} (target <= 1.5)"
 check "systemd-analyze security twitch-record@: exposure <= 1.5" \
 	awk -v e="$exposure" 'BEGIN { exit !(e != "" && e + 0 <= 1.5) }'
+
+# twitch-mqtt.service: the MQTT bridge, with the network, next to twitchd's units
+check "twitch-mqtt.service's ExecStart is /usr/bin/twitch-mqtt (make install rewrites it)" \
+	has_line systemd/twitch-mqtt.service "ExecStart=/usr/bin/twitch-mqtt -c %d/twitch-mqtt.conf"
+sed "s|/usr/bin/twitch-mqtt|$mqtt|" systemd/twitch-mqtt.service > "$tmp/units/twitch-mqtt.service"
+cp clients/twitch-mqtt.1 "$tmp/man/man1/"
+cp systemd/twitch-mqtt.conf.5 "$tmp/man/man5/"
+MANPATH=$tmp/man systemd-analyze verify "$tmp/units/twitch-mqtt.service" \
+	"$tmp/units/twitchd.service" "$tmp/units/twitchd.socket" > "$tmp/verify-mqtt.out" 2>&1
+rc=$?
+sed 's/^/     | /' "$tmp/verify-mqtt.out"
+check "systemd-analyze verify twitch-mqtt.service: exit 0, silent" \
+	test "$rc" -eq 0 -a ! -s "$tmp/verify-mqtt.out"
+systemd-analyze security --offline=true --no-pager "$tmp/units/twitch-mqtt.service" \
+	> "$tmp/security-mqtt.out" 2>&1
+grep -v '^✓' "$tmp/security-mqtt.out" | sed 's/^/     | /'
+exposure=$(sed -n 's/^→ Overall exposure level for twitch-mqtt.service: \([0-9.]*\) .*/\1/p' \
+	"$tmp/security-mqtt.out")
+echo "     exposure of twitch-mqtt.service: ${exposure:-unknown} (target <= 2.0)"
+check "systemd-analyze security twitch-mqtt: exposure <= 2.0" \
+	awk -v e="$exposure" 'BEGIN { exit !(e != "" && e + 0 <= 2.0) }'
+for line in Type=notify NotifyAccess=main WatchdogSec=30s Restart=on-failure RestartSec=5s \
+	RestartPreventExitStatus=2 User=twitch-mqtt Group=twitch-mqtt SupplementaryGroups=twitchd \
+	StateDirectory=twitch-mqtt StateDirectoryMode=0700 UMask=0077 \
+	LoadCredential=twitch-mqtt.conf:/etc/twitchd/twitch-mqtt.conf \
+	ConditionPathExists=/etc/twitchd/twitch-mqtt.conf \
+	"Wants=network-online.target twitchd.socket" \
+	"After=network-online.target twitchd.service twitchd.socket" \
+	"RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6" NoNewPrivileges=yes \
+	CapabilityBoundingSet= ProtectSystem=strict ProtectHome=yes PrivateTmp=yes \
+	PrivateDevices=yes MemoryDenyWriteExecute=yes SystemCallArchitectures=native \
+	SystemCallFilter=@system-service "SystemCallFilter=~@privileged @resources" \
+	WantedBy=multi-user.target; do
+	check "twitch-mqtt.service: $line" has_line systemd/twitch-mqtt.service "$line"
+done
+check "twitch-mqtt.service: AF_INET and AF_INET6 allowed" \
+	grep -qE '^RestrictAddressFamilies=.*AF_INET( |$).*AF_INET6' systemd/twitch-mqtt.service
+check "twitch-mqtt.service: the network is not taken away" sh -c \
+	"! grep -qE '^(PrivateNetwork=yes|IPAddressDeny=)' systemd/twitch-mqtt.service"
+check "twitch-mqtt.service: the config it passes is twitch-mqtt's default" \
+	grep -qE '^#define MQTT_CONFIG_DEFAULT[[:space:]]+"/etc/twitchd/twitch-mqtt.conf"$' \
+	clients/mqtt-config.h
+check "twitch-mqtt.service: its StateDirectory= is twitch-mqtt's default spool" \
+	grep -qE '^#define MQTT_SPOOL_DEFAULT[[:space:]]+"/var/lib/twitch-mqtt"$' \
+	clients/mqtt-config.h
+# the default sync_ms (watchdog ping) well inside WatchdogSec=30s
+check "twitch-mqtt: default sync_ms (1000) is well below WatchdogSec=30s" \
+	grep -qE '^[[:space:]]+c->sync_ms = 1000;$' clients/mqtt-config.c
 
 for line in Type=notify NotifyAccess=main WatchdogSec=10s Restart=on-failure \
 	RestartPreventExitStatus=2 User=twitchd Group=twitchd RuntimeDirectory=twitchd \
@@ -435,6 +487,26 @@ check "sysusers: group twitchd is the user's group" sh -c "
 	g=\$(awk -F: '\$1 == \"twitchd\" { print \$3 }' '$root/etc/group')
 	[ -n \"\$u\" ] && [ \"\$u\" = \"\$g\" ]"
 uid=$(awk -F: '$1 == "twitchd" { print $3 }' "$root/etc/passwd")
+# twitch-mqtt: its own user; group twitchd comes from the unit's
+# SupplementaryGroups=, not from a membership in /etc/group
+systemd-sysusers --root="$root" - < systemd/sysusers.d/twitch-mqtt.conf \
+	> "$tmp/sysusers-mqtt.out" 2>&1
+check "systemd-sysusers twitch-mqtt.conf: exit 0" test $? -eq 0 || cat "$tmp/sysusers-mqtt.out"
+check "sysusers: system user twitch-mqtt, nologin, home /var/lib/twitch-mqtt" awk -F: '
+	$1 == "twitch-mqtt" && $3 < 1000 && $3 > 0 && $7 ~ /nologin$/ &&
+	$6 == "/var/lib/twitch-mqtt" { ok = 1 } END { exit !ok }' "$root/etc/passwd"
+check "sysusers: group twitch-mqtt is the user's group" sh -c "
+	u=\$(awk -F: '\$1 == \"twitch-mqtt\" { print \$4 }' '$root/etc/passwd')
+	g=\$(awk -F: '\$1 == \"twitch-mqtt\" { print \$3 }' '$root/etc/group')
+	[ -n \"\$u\" ] && [ \"\$u\" = \"\$g\" ]"
+check "sysusers: twitch-mqtt is not listed in group twitchd (the unit adds it)" awk -F: '
+	$1 == "twitchd" { found = 1; if ($4 ~ /(^|,)twitch-mqtt(,|$)/) bad = 1 }
+	END { exit !(found && !bad) }' "$root/etc/group"
+check "twitch-mqtt: sysusers' user and home are the unit's User= and StateDirectory=" sh -c "
+	grep -qE '^u +twitch-mqtt +- +\"[^\"]*\" +/var/lib/twitch-mqtt\$' \
+		systemd/sysusers.d/twitch-mqtt.conf &&
+	grep -qx 'User=twitch-mqtt' systemd/twitch-mqtt.service &&
+	grep -qx 'StateDirectory=twitch-mqtt' systemd/twitch-mqtt.service"
 if [ "$(id -u)" = 0 ]; then
 	# with --root, tmpfiles finds its configuration under the root
 	mkdir -p "$root/usr/lib/tmpfiles.d"
@@ -567,8 +639,68 @@ rc=$?
 check "a config typo: exit 2, file:line: key in the message" sh -c \
 	"[ $rc -eq 2 ] && grep -q 'typo.conf:2: daemon.socket_mod: unknown key' '$tmp/typo.err'"
 
+# twitch-mqtt.conf: every key mqtt-config.c accepts, in its section, in the
+# example and in twitch-mqtt.conf(5)
+grep -oE 'STR\("[a-z]+", "[a-z_]+"|strcmp\(section, "[a-z]+"\)|strcmp\(key, "[a-z_]+"\)' \
+	clients/mqtt-config.c | awk -F'"' '
+	/^STR/ { print $2, $4; next }
+	/section/ { sec = $2; next }
+	{ print sec, $2 }' | sort -u > "$tmp/mqtt-keys"
+check "mqtt-config.c knows at least 18 keys" test "$(wc -l < "$tmp/mqtt-keys")" -ge 18
+awk '/^\[[a-z]+\]$/ { sec = substr($0, 2, length($0) - 2) }
+	/^;?[a-z_]+ =/ { k = $1; sub(/^;/, "", k); print sec, k }' systemd/twitch-mqtt.conf \
+	| sort -u > "$tmp/mqtt-example-keys"
+awk '/^\.SH "\[[a-z]+\] SECTION"$/ { sec = $2; gsub(/[]["]/, "", sec) }
+	/^\.SH / && !/SECTION/ { sec = "" }
+	/^\.BI [a-z_]+ / { print sec, $2 }' systemd/twitch-mqtt.conf.5 \
+	| sort -u > "$tmp/mqtt-man-keys"
+while read -r sec key; do
+	check "example twitch-mqtt.conf documents [$sec] $key" \
+		grep -qx "$sec $key" "$tmp/mqtt-example-keys"
+	check "twitch-mqtt.conf(5) documents [$sec] $key" grep -qx "$sec $key" "$tmp/mqtt-man-keys"
+done < "$tmp/mqtt-keys"
+check "example twitch-mqtt.conf: no key mqtt-config.c does not know" \
+	test -z "$(comm -23 "$tmp/mqtt-example-keys" "$tmp/mqtt-keys")"
+check "example twitch-mqtt.conf: chmod 600 note" grep -q 'chmod 600' systemd/twitch-mqtt.conf
+# it and each commented default, enabled alone, parse (--check: exit 0 or 1
+# whether or not a broker answers on localhost; 2 would be the config)
+mq_parses() {	# mq_parses FILE: twitch-mqtt accepts the config (exit 0 or 1)
+	"$mqtt" --check -c "$1" > /dev/null 2> "$tmp/mq.err"
+	[ $? -ne 2 ]
+}
+check "example twitch-mqtt.conf parses" mq_parses systemd/twitch-mqtt.conf ||
+	cat "$tmp/mq.err"
+grep -nE '^;[a-z_]+ =( |$)' systemd/twitch-mqtt.conf | while IFS=: read -r n line; do
+	sed "${n}s/^;//" systemd/twitch-mqtt.conf > "$tmp/mq-one.conf"
+	if mq_parses "$tmp/mq-one.conf"; then
+		echo "ok   example twitch-mqtt.conf: '${line#;}' parses when enabled"
+	else
+		echo "FAIL example twitch-mqtt.conf: '${line#;}' parses when enabled: $(cat "$tmp/mq.err")"
+		echo fail >> "$tmp/mq-one.failed"
+	fi
+done
+[ ! -e "$tmp/mq-one.failed" ] || fail=1
+# a password in a file others can read: refused, exit 2 (what the unit's
+# LoadCredential= and the installed mode 0600 are for)
+printf '[broker]\npassword = x\n' > "$tmp/mq-pw.conf"
+chmod 0640 "$tmp/mq-pw.conf"
+"$mqtt" --check -c "$tmp/mq-pw.conf" > /dev/null 2> "$tmp/mq-pw.err"
+rc=$?
+check "twitch-mqtt: a password in a mode 0640 file: exit 2, says chmod 600" sh -c \
+	"[ $rc -eq 2 ] && grep -q 'chmod 600' '$tmp/mq-pw.err'"
+chmod 0600 "$tmp/mq-pw.conf"
+check "twitch-mqtt: the same file at mode 0600 is accepted" mq_parses "$tmp/mq-pw.conf"
+chmod 0400 "$tmp/mq-pw.conf"
+check "twitch-mqtt: ... and at 0400 (a systemd credential)" mq_parses "$tmp/mq-pw.conf"
+printf '[broker]\nhost = localhost\npasword = x\n' > "$tmp/mq-typo.conf"
+"$mqtt" --check -c "$tmp/mq-typo.conf" > /dev/null 2> "$tmp/mq-typo.err"
+rc=$?
+check "a twitch-mqtt.conf typo: exit 2, file:line: key in the message" sh -c \
+	"[ $rc -eq 2 ] && grep -q 'mq-typo.conf:3: .broker. pasword: unknown key' '$tmp/mq-typo.err'"
+
 # ------------------------------------------------------------ 5. man pages
-for page in daemon/twitchd.8 systemd/twitchd.conf.5 clients/twitchctl.1 ipc/libtwitch.3; do
+for page in daemon/twitchd.8 systemd/twitchd.conf.5 clients/twitchctl.1 ipc/libtwitch.3 \
+	clients/twitch-mqtt.1 systemd/twitch-mqtt.conf.5; do
 	MANWIDTH=80 man --warnings -l "$page" > "$tmp/page.txt" 2> "$tmp/man.err"
 	groff -ww -z -man "$page" 2>> "$tmp/man.err"
 	sed 's/^/     | /' "$tmp/man.err"
@@ -596,6 +728,19 @@ while read -r code word; do
 	check "twitchctl(1): exit code $code ($word...)" \
 		grep -qiE "^ +$code +.*$word" "$tmp/twitchctl.1.txt"
 done < "$tmp/codes"
+MANWIDTH=200 man -l clients/twitch-mqtt.1 2>/dev/null > "$tmp/twitch-mqtt.1.txt"
+for opt in $("$mqtt" --help | grep -o -- '--[a-z-]*' | sort -u); do
+	check "twitch-mqtt(1) documents $opt" grep -q -- "$opt" "$tmp/twitch-mqtt.1.txt"
+done
+for word in "monitoring aid, not a diagnostic device" /events /estimates /status /alerts \
+	mseq boot_id epoch bridge_spool_full reader_lapped QoS "mosquitto_sub -t" \
+	STOPPING=1 WATCHDOG=1 READY=1 "twitch-mqtt.conf(5)" "twitchctl(1)" "twitchd(8)" \
+	"mosquitto_sub(1)"; do
+	check "twitch-mqtt(1) mentions $word" grep -qF -- "$word" "$tmp/twitch-mqtt.1.txt"
+done
+check "twitch-mqtt(1): exit codes 0, 1, 2" sh -c "
+	for c in 0 1 2; do grep -A30 '^EXIT STATUS' '$tmp/twitch-mqtt.1.txt' |
+		grep -qE \"^ +\$c \" || exit 1; done"
 MANWIDTH=200 man -l ipc/libtwitch.3 2>/dev/null > "$tmp/libtwitch.3.txt"
 for fn in $(sed -n 's/^TWITCH_API .*\(twitch_[a-z_]*\)(.*/\1/p' ipc/twitch.h); do
 	check "libtwitch(3) documents $fn()" grep -q "$fn()" "$tmp/libtwitch.3.txt"
