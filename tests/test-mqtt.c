@@ -109,6 +109,9 @@ static void rig_down(struct rig *r, struct sub *s)
 	if (r->pub > 0)
 		waitpid(r->pub, NULL, 0);
 	broker_stop(&r->b);
+	/* under SANITIZE= builds the bridge reports into its log */
+	assert_int_equal(file_count(r->log, "runtime error"), 0);
+	assert_int_equal(file_count(r->log, "Sanitizer"), 0);
 }
 
 static char *prefix_of(struct rig *r, char *buf, size_t size)
