@@ -8,6 +8,7 @@
  *   command.
  */
 #include <errno.h>
+#include <math.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -119,6 +120,51 @@ static void scan_events(struct twitch_client *c, struct latest *l)
 	twitch_reader_free(r);
 }
 
+/* How full a stream's ring is and how far back in time it reaches. */
+struct fill {
+	struct twitch_reader_stats st;
+	double span_s;		/* oldest to newest record; NAN if fewer than 2 */
+	bool ok;
+};
+
+static uint64_t record_time(struct twitch_client *c, const char *name, uint64_t backlog)
+{
+	static union { struct twitch_record_hdr h; char b[1 << 16]; } u;
+	struct twitch_reader *r;
+	uint64_t t = 0;
+	int n;
+
+	if (twitch_reader_new(c, name, backlog, &r) < 0)
+		return 0;
+	/* a lapped read yields a local loss record first: skip those */
+	while ((n = twitch_reader_next(r, &u, sizeof(u), 0)) > 0 &&
+	       (u.h.flags & TWITCH_RECF_LOCAL))
+		;
+	if (n > 0)
+		t = u.h.t_mono_ns;
+	twitch_reader_free(r);
+	return t;
+}
+
+static struct fill stream_fill(struct twitch_client *c, const char *name)
+{
+	struct fill f = { .span_s = NAN };
+	struct twitch_reader *r;
+	uint64_t t_old, t_new;
+
+	if (twitch_reader_new(c, name, TWITCH_FROM_NEWEST, &r) < 0)
+		return f;
+	f.ok = twitch_reader_stats(r, &f.st) == 0;
+	twitch_reader_free(r);
+	if (!f.ok || f.st.published - f.st.oldest < 2)
+		return f;
+	t_old = record_time(c, name, TWITCH_FROM_OLDEST);
+	t_new = record_time(c, name, 1);
+	if (t_old && t_new >= t_old)
+		f.span_s = (double)(t_new - t_old) / 1e9;
+	return f;
+}
+
 static void print_status_json(const char *epoch, const char *reply, struct twitch_client *c,
 			      const struct latest *l)
 {
@@ -132,10 +178,22 @@ static void print_status_json(const char *epoch, const char *reply, struct twitc
 		printf(*q == '"' || *q == '\\' ? "\\%c" : "%c", *q);
 	printf("\",\"streams\":[");
 	n = twitch_client_n_streams(c);
-	for (i = 0; i < n; i++)
-		if (twitch_client_stream_info(c, (unsigned int)i, &si) == 0)
-			printf("%s{\"name\":\"%s\",\"slots\":%u,\"slot_size\":%u}", i ? "," : "",
-			       si.name, si.n_slots, si.slot_size);
+	for (i = 0; i < n; i++) {
+		struct fill f;
+
+		if (twitch_client_stream_info(c, (unsigned int)i, &si) < 0)
+			continue;
+		f = stream_fill(c, si.name);
+		printf("%s{\"name\":\"%s\",\"slots\":%u,\"slot_size\":%u", i ? "," : "",
+		       si.name, si.n_slots, si.slot_size);
+		if (f.ok)
+			printf(",\"published\":%llu,\"held\":%llu",
+			       (unsigned long long)f.st.published,
+			       (unsigned long long)(f.st.published - f.st.oldest));
+		if (f.ok && isfinite(f.span_s))
+			printf(",\"span_s\":%.3f", f.span_s);
+		printf("}");
+	}
 	printf("],\"device_scans_lost\":%llu,\"rates\":[", (unsigned long long)l->losses);
 	for (i = 0, n = 0; i < 64; i++)
 		if (l->have_rates[i] && twitch_record_json(&l->rates[i], sizeof(l->rates[i]), 0,
@@ -201,7 +259,20 @@ static int cmd_status(bool json)
 	for (i = 0; i < n; i++) {
 		if (twitch_client_stream_info(c, (unsigned int)i, &si) < 0)
 			continue;
-		printf("  %-16s %7u slots x %6u bytes\n", si.name, si.n_slots, si.slot_size);
+		struct fill f = stream_fill(c, si.name);
+
+		printf("  %-12s %7u slots x %5u B", si.name, si.n_slots, si.slot_size);
+		if (f.ok) {
+			uint64_t held = f.st.published - f.st.oldest;
+
+			/* a ring keeps 7/8 of its slots safe to read */
+			printf(": %llu published, %llu held (%.0f%% full)",
+			       (unsigned long long)f.st.published, (unsigned long long)held,
+			       100.0 * (double)held / (double)(f.st.n_slots - f.st.n_slots / 8));
+			if (isfinite(f.span_s))
+				printf(", %.1f s back", f.span_s);
+		}
+		printf("\n");
 	}
 	twitch_client_free(c);
 	return EXIT_SUCCESS;

@@ -607,6 +607,28 @@ static bool daemon_gone(struct twitch_reader *r)
 	return false;
 }
 
+TWITCH_API int twitch_reader_stats(const struct twitch_reader *r,
+				   struct twitch_reader_stats *ret)
+{
+	uint64_t head, hb, now = now_ns();
+
+	if (r == NULL || ret == NULL)
+		return -EINVAL;
+	if (r->map == NULL)
+		return -ENOTCONN;
+	head = ring_head(&r->ring);
+	hb = atomic_load_explicit(&r->ring.hdr->heartbeat_mono_ns, memory_order_acquire);
+	*ret = (struct twitch_reader_stats){
+		.published = head,
+		.oldest = ring_oldest_safe(&r->ring, head),
+		.position = r->pos,
+		.n_slots = r->ring.n_slots,
+		.lost = r->lost,
+		.heartbeat_age_ns = now > hb ? now - hb : 0,
+	};
+	return 0;
+}
+
 static void check_stalled(struct twitch_reader *r)
 {
 	uint64_t hb = atomic_load_explicit(&r->ring.hdr->heartbeat_mono_ns, memory_order_acquire);

@@ -28,7 +28,7 @@ extern "C" {
 #define TWITCH_API __attribute__((visibility("default")))
 
 #define TWITCH_VERSION_MAJOR 1
-#define TWITCH_VERSION_MINOR 0
+#define TWITCH_VERSION_MINOR 1
 
 /* Where twitchd listens unless $TWITCH_SOCKET or the caller says otherwise. */
 #define TWITCH_SOCKET_DEFAULT "/run/twitchd/control.sock"
@@ -326,6 +326,25 @@ TWITCH_API int twitch_reader_next(struct twitch_reader *r, void *buf, size_t buf
 
 /* Records lost by this reader (lapped), in total since it was created. */
 TWITCH_API uint64_t twitch_reader_lost(const struct twitch_reader *r);
+
+/* How full a stream's ring is and where a reader stands in it (since 1.1). */
+struct twitch_reader_stats {
+	uint64_t published;		/* records published into the ring (its head) */
+	uint64_t oldest;		/* seqno of the oldest record still safe to read */
+	uint64_t position;		/* seqno of the reader's next record */
+	uint64_t n_slots;		/* records the ring holds */
+	uint64_t lost;			/* as twitch_reader_lost() */
+	uint64_t heartbeat_age_ns;	/* since the producer's last heartbeat */
+};
+
+/*
+ * twitch_reader_stats() - the ring's fill and the reader's place, without
+ * reading a record. published - oldest is what a new reader could still
+ * get; published - position is this reader's backlog.
+ * Return: 0, or -ENOTCONN while the daemon is gone (nothing mapped).
+ */
+TWITCH_API int twitch_reader_stats(const struct twitch_reader *r,
+				   struct twitch_reader_stats *ret);
 
 /* ------------------------------------------------------------------ */
 /* Helpers. */

@@ -170,6 +170,7 @@ static void test_lapped_reader_counts_exactly(void **state)
 	struct twitch_client *c;
 	struct twitch_reader *r;
 	struct twitch_rec_test t;
+	struct twitch_reader_stats st;
 	union { struct twitch_rec_test t; struct twitch_rec_loss l; } u;
 	uint64_t delivered = 0, lost_records = 0, next_seq = 0;
 	int n;
@@ -182,6 +183,14 @@ static void test_lapped_reader_counts_exactly(void **state)
 	assert_int_equal(twitch_client_connect(sock_path, &c), 0);
 	assert_int_equal(twitch_reader_new(c, "test", TWITCH_FROM_NEWEST, &r), 0);
 	cmd_ok(c, "pub test 1000");
+	/* the fill and the backlog, seen before reading anything */
+	assert_int_equal(twitch_reader_stats(r, &st), 0);
+	assert_int_equal(st.published, 1000);
+	assert_int_equal(st.n_slots, 64);
+	assert_int_equal(st.oldest, 1000 - (64 - 64 / 8));
+	assert_int_equal(st.position, 0);
+	assert_int_equal(st.lost, 0);
+	assert_true(st.heartbeat_age_ns < 5000000000u);
 	while ((n = twitch_reader_next(r, &u, sizeof(u), 0)) > 0) {
 		if (u.t.hdr.type == TWITCH_REC_LOSS) {
 			assert_true(u.l.hdr.flags & TWITCH_RECF_LOCAL);
@@ -199,6 +208,10 @@ static void test_lapped_reader_counts_exactly(void **state)
 	assert_int_equal(delivered + lost_records, 1000);
 	assert_int_equal(twitch_reader_lost(r), lost_records);
 	assert_int_equal(lost_records, 1000 - (64 - 64 / 8));	/* ring keeps 56 */
+	assert_int_equal(twitch_reader_stats(r, &st), 0);
+	assert_int_equal(st.position, 1000);
+	assert_int_equal(st.lost, lost_records);
+	assert_int_equal(twitch_reader_stats(NULL, &st), -EINVAL);
 	(void)t;
 	twitch_reader_free(r);
 	twitch_client_free(c);

@@ -780,6 +780,9 @@ if devsim_start -d ads1298:rate=4000 -d ad5933; then
 	check "twitchctl status: both simulated devices running" sh -c "
 		grep -q '^status_line=emg: ti-ads1298 .* running' '$f' &&
 		grep -q '^status_line=bioz: ad5933 ' '$f'"
+	check "twitchctl status: how full each ring is" sh -c "
+		grep -q '^status_line=events .* published, [0-9]* held ([0-9]*% full)' '$f' &&
+		grep -q '^status_line=samples-emg .* published, [0-9]* held ([0-9]*% full)' '$f'"
 	check "twitchd did not create its own socket (it inherited one)" test ! -e "$tmp/own.sock"
 	n=$(fact "$f" watchdog_pings)
 	mean=$(fact "$f" watchdog_mean_ms)
