@@ -3,7 +3,7 @@
  * twitch-top - a full-screen live view of twitchd, like top(1).
  *
  * Per EMG channel a waveform strip (the samples-<device> rings hold raw uV;
- * a display-only high-pass takes the baseline out), its noise floor and
+ * a display band-pass like the detector's takes the baseline out), its noise floor and
  * twitch rates, the last twitch events, a hydration panel from the bioz
  * estimates and a status line with losses and device state. Links only
  * libtwitch and ncursesw. The rings are polled (timeout 0, see drain()) once
@@ -35,7 +35,9 @@
 #define MAX_EVENTS	64	/* last events kept */
 #define HIST_MAX_S	20.0	/* longest time scale, s */
 #define HIST_MAX_VALUES	(4u << 20)	/* history floats per device: 16 MiB at most */
-#define HP_CUTOFF_HZ	10.0	/* display high-pass */
+/* display band-pass: the detector's band (dsp.h: SENIAM 20 Hz, 450 Hz) */
+#define HP_CUTOFF_HZ	20.0
+#define LP_CUTOFF_HZ	450.0	/* at most 0.45 x the rate */
 #define FRAME_NS	25000000L	/* poll period, 25 ms */
 #define REDRAW_NS	100000000u	/* redraw at most every 100 ms */
 #define LIVENESS_NS	200000000u	/* see drain() */
@@ -57,6 +59,10 @@ struct view {
 };
 
 /* One EMG device: its channels' display history and numbers. */
+struct biquad {
+	double b0, b1, b2, a1, a2;	/* normalised: a0 = 1 */
+};
+
 struct emg {
 	unsigned int device;
 	char name[24];
@@ -70,9 +76,10 @@ struct emg {
 	uint64_t n_written;		/* scans written in total */
 	float *frozen_buf;		/* copy of hist while paused, or NULL */
 	struct view frozen;		/* over frozen_buf */
-	double hp_mean[MAX_ROWS];	/* running mean per channel */
+	struct biquad hp, lp;		/* 2nd-order Butterworth sections */
+	double z[MAX_ROWS][4];		/* per channel: hp z1 z2, lp z1 z2 */
+	double x0[MAX_ROWS];		/* first sample: the offset taken out first */
 	bool hp_init[MAX_ROWS];
-	double alpha;
 	float noise_uv[MAX_ROWS];	/* NaN: not known */
 	float rate[MAX_ROWS][3];	/* per min, 1/5/15 min; NaN: not known */
 };
@@ -211,6 +218,26 @@ static void emg_forget_numbers(struct emg *e)
 }
 
 /* (Re)size the history for @n_ch channels at @rate_hz; all of it "no data". */
+/* A 2nd-order Butterworth low- or high-pass by the bilinear transform (RBJ). */
+static struct biquad butterworth(double f0_hz, double rate_hz, bool high)
+{
+	double w0 = 2.0 * M_PI * f0_hz / rate_hz, c = cos(w0), al = sin(w0) / M_SQRT2;
+	double a0 = 1.0 + al, g = high ? (1.0 + c) / 2.0 : (1.0 - c) / 2.0;
+
+	return (struct biquad){ .b0 = g / a0, .b1 = (high ? -2.0 : 2.0) * g / a0, .b2 = g / a0,
+				.a1 = -2.0 * c / a0, .a2 = (1.0 - al) / a0 };
+}
+
+/* Transposed direct form II: one sample through @q with state z[0], z[1]. */
+static inline double biquad_step(const struct biquad *q, double *z, double x)
+{
+	double y = q->b0 * x + z[0];
+
+	z[0] = q->b1 * x - q->a1 * y + z[1];
+	z[1] = q->b2 * x - q->a2 * y;
+	return y;
+}
+
 static int emg_setup(struct emg *e, unsigned int n_ch, double rate_hz)
 {
 	size_t cap = (size_t)(rate_hz * HIST_MAX_S) + 1, i;
@@ -232,7 +259,8 @@ static int emg_setup(struct emg *e, unsigned int n_ch, double rate_hz)
 	e->rate_hz = rate_hz;
 	e->n_written = 0;
 	e->have_index = false;
-	e->alpha = 1.0 - exp(-2.0 * M_PI * HP_CUTOFF_HZ / rate_hz);
+	e->hp = butterworth(fmin(HP_CUTOFF_HZ, 0.2 * rate_hz), rate_hz, true);
+	e->lp = butterworth(fmin(LP_CUTOFF_HZ, 0.45 * rate_hz), rate_hz, false);
 	memset(e->hp_init, 0, sizeof(e->hp_init));
 	return 0;
 }
@@ -250,7 +278,7 @@ static void emg_push_gap(struct emg *e, uint64_t n)
 	memset(e->hp_init, 0, sizeof(e->hp_init));
 }
 
-/* One sample block: high-pass for display, into the history. */
+/* One sample block: band-passed for display, into the history. */
 static void emg_on_samples(struct emg *e, const struct twitch_rec_samples *s)
 {
 	unsigned int ch, k;
@@ -278,11 +306,14 @@ static void emg_on_samples(struct emg *e, const struct twitch_rec_samples *s)
 				continue;
 			}
 			if (!e->hp_init[ch]) {
-				e->hp_mean[ch] = x;
+				/* start from the offset: no step for the high-pass to ring on */
+				e->x0[ch] = x;
+				memset(e->z[ch], 0, sizeof(e->z[ch]));
 				e->hp_init[ch] = true;
 			}
-			e->hp_mean[ch] += e->alpha * (x - e->hp_mean[ch]);
-			e->hist[(size_t)ch * e->cap + pos] = (float)(x - e->hp_mean[ch]);
+			x = biquad_step(&e->hp, &e->z[ch][0], x - e->x0[ch]);
+			x = biquad_step(&e->lp, &e->z[ch][2], x);
+			e->hist[(size_t)ch * e->cap + pos] = (float)x;
 		}
 	}
 }
@@ -889,8 +920,9 @@ static void draw_selected(struct top *t, int y, int rows)
 	scale = nice_scale(window_peak(&v, ch, win));
 	row_label(t, e, ch, label);
 	attron(A_BOLD);
-	mvprintw(y, 0, "%s %s: +-%g uV, %g s across, display high-pass %g Hz%s", label, e->name,
-		 scale, secs, HP_CUTOFF_HZ, t->paused ? "  [PAUSED]" : "");
+	mvprintw(y, 0, "%s %s: +-%g uV, %g s across, display band-pass %g-%g Hz%s", label,
+		 e->name, scale, secs, fmin(HP_CUTOFF_HZ, 0.2 * e->rate_hz),
+		 fmin(LP_CUTOFF_HZ, 0.45 * e->rate_hz), t->paused ? "  [PAUSED]" : "");
 	attroff(A_BOLD);
 	draw_trace(&v, ch, win, y + 1, 0, COLS, rows, scale);
 }
@@ -1007,7 +1039,7 @@ static const char *const help_text[] = {
 	"",
 	"Strips: peak |uV| per column, ' .:-=+*#' in eighths of the scale;",
 	"x = lost or missing samples; + after an event: several channels.",
-	"Waveforms are high-passed for display only (running mean removed).",
+	"Waveforms are band-passed for display only (20-450 Hz, as the detector).",
 	"Noise: uV rms. Rates: twitches/min over the last 1, 5, 15 min.",
 	"A monitoring aid, not a diagnostic device.",
 };
