@@ -42,8 +42,7 @@ struct net {
 	unsigned int n_acks;
 	char error[320];
 	char log_err[256];
-	/* net_check() only */
-	int connack;
+	int connack;			/* CONNACK code of this attempt, -1 none yet */
 };
 
 static void wake(struct net *n)
@@ -56,6 +55,17 @@ static void wake(struct net *n)
 	n->pending = true;
 	if (write(n->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		fprintf(stderr, "twitch-mqtt: net eventfd: %s\n", strerror(errno));
+}
+
+/* libmosquitto's text for @rc without its full stop, to be followed by more. */
+static void strerror_mosq(int rc, char *buf, size_t size)
+{
+	size_t len;
+
+	snprintf(buf, size, "%s", mosquitto_strerror(rc));
+	len = strlen(buf);
+	if (len && buf[len - 1] == '.')
+		buf[len - 1] = '\0';
 }
 
 static void set_error(struct net *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -114,16 +124,18 @@ static void on_connect_v5(struct mosquitto *mosq, void *obj, int rc, int flags,
 static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 {
 	struct net *n = obj;
+	int e = errno;
+	char what[64];
 
 	(void)mosq;
+	strerror_mosq(rc, what, sizeof(what));
 	pthread_mutex_lock(&n->lock);
 	if (n->connected) {
 		n->connected = false;
 		n->conn_changed = true;
 		if (rc && !atomic_load(&n->stop))
-			snprintf(n->error, sizeof(n->error), "lost the broker %s:%d: %s",
-				 n->host, n->port,
-				 rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+			snprintf(n->error, sizeof(n->error), "lost the broker %.200s:%d: %.60s",
+				 n->host, n->port, rc == MOSQ_ERR_ERRNO ? strerror(e) : what);
 		wake(n);
 	}
 	pthread_mutex_unlock(&n->lock);
@@ -157,22 +169,33 @@ static void on_log(struct mosquitto *mosq, void *obj, int level, const char *str
 /* One line on why a connect or the loop failed with @rc. */
 static void report(struct net *n, int rc, int err_no, unsigned int retry_s)
 {
-	char why[160];
+	char why[160], what[64];
+	bool tls;
 
 	if (rc == MOSQ_ERR_CONN_REFUSED || n->connack > 0)
 		return;		/* on_connect said why */
+	strerror_mosq(rc, what, sizeof(what));
 	pthread_mutex_lock(&n->lock);
-	if (rc == MOSQ_ERR_ERRNO)
+	/*
+	 * A TLS broker that hangs up before CONNACK (EPROTO or a reset from
+	 * the SSL layer, or a protocol error) most often wants a certificate.
+	 */
+	tls = rc == MOSQ_ERR_TLS || strstr(n->log_err, "SSL") != NULL ||
+	      (n->connack < 0 && (rc != MOSQ_ERR_ERRNO || err_no == EPROTO ||
+				  err_no == ECONNRESET));
+	if (n->tls && tls && rc == MOSQ_ERR_ERRNO && !n->log_err[0])
+		snprintf(why, sizeof(why), "the broker ended the TLS session before accepting "
+			 "us (%.40s): a client certificate it requires?", strerror(err_no));
+	else if (rc == MOSQ_ERR_ERRNO)
 		snprintf(why, sizeof(why), "%.150s", strerror(err_no));
 	else if (n->log_err[0])
-		snprintf(why, sizeof(why), "%.40s: %.110s", mosquitto_strerror(rc), n->log_err);
+		snprintf(why, sizeof(why), "%.40s: %.110s", what, n->log_err);
 	else
-		snprintf(why, sizeof(why), "%.150s", mosquitto_strerror(rc));
+		snprintf(why, sizeof(why), "%.150s", what);
 	n->log_err[0] = '\0';
 	pthread_mutex_unlock(&n->lock);
 	set_error(n, "broker %s:%d: %s%s; retrying in %u s", n->host, n->port, why,
-		  n->tls && rc == MOSQ_ERR_TLS ? " (check tls_ca, tls_cert, tls_key)" : "",
-		  retry_s);
+		  n->tls && tls ? " (check tls_ca, tls_cert, tls_key)" : "", retry_s);
 }
 
 static void nap(struct net *n, unsigned int s)
@@ -191,6 +214,7 @@ static void *net_main(void *arg)
 	int rc, e;
 
 	errno = 0;
+	n->connack = -1;
 	rc = mosquitto_connect(n->mosq, n->host, n->port, n->keepalive);
 	while (!atomic_load(&n->stop)) {
 		while (rc == MOSQ_ERR_SUCCESS && !atomic_load(&n->stop))
@@ -203,7 +227,7 @@ static void *net_main(void *arg)
 		report(n, rc, e, backoff);
 		nap(n, backoff);
 		backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
-		n->connack = 0;
+		n->connack = -1;
 		errno = 0;
 		rc = mosquitto_reconnect(n->mosq);
 	}

@@ -108,8 +108,9 @@ int broker_start(struct broker *b)
 	else
 		fprintf(f, "allow_anonymous true\n");
 	if (b->tls)
-		fprintf(f, "cafile %s/ca.crt\ncertfile %s/server.crt\nkeyfile %s/server.key\n",
-			b->dir, b->dir, b->dir);
+		fprintf(f, "cafile %s/ca.crt\ncertfile %s/server.crt\nkeyfile %s/server.key\n%s",
+			b->dir, b->dir, b->dir,
+			b->client_certs ? "require_certificate true\n" : "");
 	fclose(f);
 	b->pid = spawn(argv, log);
 	if (b->pid < 0)
@@ -232,7 +233,6 @@ static void on_connect(struct mosquitto *m, void *obj, int rc)
 int sub_start(struct sub *s, const struct broker *b, const char *prefix, const char *id,
 	      bool persistent, const char *user, const char *password)
 {
-	char topic[256];
 	int i, rc;
 
 	memset(s, 0, sizeof(*s));
@@ -252,9 +252,15 @@ int sub_start(struct sub *s, const struct broker *b, const char *prefix, const c
 	mosquitto_reconnect_delay_set(s->mosq, 1, 1, false);
 	if (user)
 		mosquitto_username_pw_set(s->mosq, user, password);
-	if (b->tls)
-		mosquitto_tls_set(s->mosq, strcat(strcpy(topic, b->dir), "/ca.crt"), NULL, NULL,
-				  NULL, NULL);
+	if (b->tls) {
+		char ca[256], crt[256], key[256];
+
+		snprintf(ca, sizeof(ca), "%.200s/ca.crt", b->dir);
+		snprintf(crt, sizeof(crt), "%.200s/client.crt", b->dir);
+		snprintf(key, sizeof(key), "%.200s/client.key", b->dir);
+		mosquitto_tls_set(s->mosq, ca, NULL, b->client_certs ? crt : NULL,
+				  b->client_certs ? key : NULL, NULL);
+	}
 	rc = mosquitto_connect(s->mosq, b->tls ? "localhost" : "127.0.0.1", b->port, 30);
 	if (rc)
 		return -ECONNREFUSED;

@@ -21,6 +21,7 @@ struct broker {
 	pid_t pid;
 	bool tls;			/* cafile/certfile/keyfile in dir */
 	bool auth;			/* passwd in dir, anonymous refused */
+	bool client_certs;		/* with tls: client.crt/client.key required */
 };
 
 /* Write the config for a new port (port 0) or the same port, start, wait. */

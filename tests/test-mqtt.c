@@ -371,7 +371,7 @@ static void test_tls(void **state)
 {
 	struct rig r = { 0 };
 	struct sub s;
-	char prefix[128], log[256], ca[300];
+	char prefix[128], log[256], ca[700];
 
 	(void)state;
 	rig_dirs(&r, "tls");
@@ -386,18 +386,31 @@ static void test_tls(void **state)
 			    "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key "
 			    "-CAcreateserial -out server.crt -days 2 -extfile ext && "
 			    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
-			    "-nodes -keyout other.key -out other.crt -days 2 -subj /CN=other-ca"
+			    "-nodes -keyout other.key -out other.crt -days 2 -subj /CN=other-ca && "
+			    "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+			    "-keyout client.key -out client.csr -subj /CN=cart3 && "
+			    "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key "
+			    "-CAcreateserial -out client.crt -days 2"
 			    " ) >/dev/null 2>&1", r.b.dir), 0);
-	chmod(r.b.dir, 0755);
+	r.b.client_certs = true;	/* the broker wants a certificate from its CA */
 	assert_int_equal(broker_start(&r.b), 0);
 
-	snprintf(ca, sizeof(ca), "tls_ca = %s/other.crt", r.b.dir);
+	snprintf(ca, sizeof(ca), "tls_ca = %s/other.crt\ntls_cert = %s/client.crt\n"
+		 "tls_key = %s/client.key", r.b.dir, r.b.dir, r.b.dir);
 	write_conf(&r, ca, NULL);
 	snprintf(log, sizeof(log), "%s/check-badca.log", r.b.dir);
 	assert_int_equal(check(&r, log), 1);
 	assert_int_equal(file_count(log, "certificate verify failed"), 1);
 
+	/* the right CA but no client certificate: the broker hangs up */
 	snprintf(ca, sizeof(ca), "tls_ca = %s/ca.crt", r.b.dir);
+	write_conf(&r, ca, NULL);
+	snprintf(log, sizeof(log), "%s/check-nocert.log", r.b.dir);
+	assert_int_equal(check(&r, log), 1);
+	assert_int_equal(file_count(log, "(check tls_ca, tls_cert, tls_key)"), 1);
+
+	snprintf(ca, sizeof(ca), "tls_ca = %s/ca.crt\ntls_cert = %s/client.crt\n"
+		 "tls_key = %s/client.key", r.b.dir, r.b.dir, r.b.dir);
 	write_conf(&r, ca, NULL);
 	snprintf(log, sizeof(log), "%s/check-ok.log", r.b.dir);
 	assert_int_equal(check(&r, log), 0);
