@@ -165,42 +165,16 @@ static void untrack(struct bridge *b, unsigned int i)
 	b->track[i] = b->track[--b->n_track];
 }
 
-static const char *alert_name(uint32_t bit)
-{
-	/* the bits of struct twitch_rec_bioz.alerts */
-	switch (bit) {
-	case TWITCH_BIOZ_ALERT_PHA_DROP:	return "phase_angle_drop";
-	case TWITCH_BIOZ_ALERT_ECW_TBW_RISE:	return "ecw_tbw_rise";
-	case TWITCH_BIOZ_ALERT_RE_INDEX:	return "re_index_change";
-	case TWITCH_BIOZ_ALERT_CO_OCCURRENCE:	return "twitch_rate_with_shift";
-	default:				return "unknown";
-	}
-}
-
-/* The alert a record raises ("" if none), as a JSON fragment after the record. */
+/*
+ * Whether a record of another topic also goes to alerts, with the JSON
+ * fragment naming why. Hydration alerts come as their own records (one per
+ * change), which go to alerts directly.
+ */
 static bool alert_of(const void *rec, char *buf, size_t size)
 {
 	const struct twitch_record_hdr *h = rec;
-	size_t len = 0;
 
 	buf[0] = '\0';
-	if (h->type == TWITCH_REC_BIOZ) {
-		const struct twitch_rec_bioz *z = rec;
-		uint32_t bit;
-
-		if (!z->alerts)
-			return false;
-		len += (size_t)snprintf(buf, size, "\"alert\":[");
-		for (bit = 1; bit; bit <<= 1) {
-			if (z->alerts & bit && len < size)
-				len += (size_t)snprintf(buf + len, size - len, "%s\"%s\"",
-							buf[len - 1] == '[' ? "" : ",",
-							alert_name(bit));
-		}
-		if (len < size)
-			snprintf(buf + len, size - len, "]");
-		return true;
-	}
 	if (h->type == TWITCH_REC_STATUS) {
 		const struct twitch_rec_status *s = rec;
 
@@ -242,6 +216,9 @@ static void forward_record(struct bridge *b, const void *rec, size_t size)
 		break;
 	case TWITCH_REC_STATUS:
 		t = T_STATUS;
+		break;
+	case TWITCH_REC_ALERT:
+		t = T_ALERTS;
 		break;
 	default:
 		return;		/* samples and test records stay local */

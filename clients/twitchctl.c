@@ -422,6 +422,18 @@ static void print_human(const char *stream, const void *rec)
 	case TWITCH_REC_MARKER:
 		printf("marker: %s\n", ((const struct twitch_rec_marker *)rec)->text);
 		break;
+	case TWITCH_REC_ALERT: {
+		const struct twitch_rec_alert *a = rec;
+
+		printf("ALERT %s %s (sweep %" PRIu64 "): %s", twitch_alert_name(a->alert),
+		       a->state == TWITCH_ALERT_RAISED ? "raised" : "cleared", h->sample_index,
+		       a->text);
+		if (isfinite(a->value))
+			printf("; now %.4g, baseline %.4g, limit %.4g", a->value, a->baseline,
+			       a->threshold);
+		printf("\n");
+		break;
+	}
 	case TWITCH_REC_BIOZ: {
 		const struct twitch_rec_bioz *z = rec;
 
@@ -550,7 +562,7 @@ static int tail_main(int argc, char **argv)
 		case 't':
 			if (parse_types(optarg, &o.types) < 0) {
 				fprintf(stderr, "twitchctl tail: --type: '%s': use twitch, samples, "
-					"bioz, status, loss, marker, rates, epoch\n", optarg);
+					"bioz, status, loss, marker, rates, epoch, alert\n", optarg);
 				return EXIT_USAGE;
 			}
 			break;

@@ -288,6 +288,10 @@ static int open_device(struct acq_dev *a, bool first)
 				free(a->bz);
 				a->bz = NULL;
 				log_errno(LOG_ERR, err, "%s: bioimpedance estimates off", a->cfg.name);
+			} else {
+				bioz_live_set_thresholds(a->bz, a->cfg.alert_phase_drop_deg,
+							 a->cfg.alert_ecw_tbw_rise,
+							 a->cfg.alert_ri_k);
 			}
 		}
 		a->state = DEV_IDLE;
@@ -658,6 +662,63 @@ static void publish_estimate(struct acq_dev *a, const struct bioz_estimate *e, u
 	a->n_estimates++;
 }
 
+/*
+ * One alert record per change: raised when a sweep sets the bit, cleared
+ * when a later sweep (with the inputs to judge it) no longer does.
+ */
+static void publish_alerts(struct acq_dev *a, const struct bioz_estimate *e, uint64_t now,
+			   int64_t real_minus_mono)
+{
+	const struct bioz_live *b = a->bz;
+	const struct bioz_alert_config *c = &b->alerts;
+	uint32_t changed = (e->alerts ^ b->alerts_on), bit;
+	struct twitch_rec_alert r;
+	bool raised;
+
+	for (bit = 1; bit <= BIOZ_ALERT_CO_OCCURRENCE; bit <<= 1) {
+		if (!(changed & bit))
+			continue;
+		raised = e->alerts & bit;
+		record_init(&r, TWITCH_REC_ALERT, sizeof(r), a->index, a->sweep_no);
+		r.hdr.t_mono_ns = now;
+		r.hdr.t_real_ns = (uint64_t)((int64_t)now + real_minus_mono);
+		r.alert = bit;
+		r.state = raised ? TWITCH_ALERT_RAISED : TWITCH_ALERT_CLEARED;
+		r.value = r.baseline = r.threshold = r.uncertainty = NAN;
+		switch (bit) {
+		case BIOZ_ALERT_PHA_DROP:
+			r.value = e->phase_deg_50k;
+			r.baseline = b->ri.base_pha_deg;
+			r.threshold = b->ri.base_pha_deg - c->pha_drop_deg;
+			snprintf(r.text, sizeof(r.text), "phase angle at 50 kHz %s %.1f deg below "
+				 "baseline", raised ? "fell" : "no longer", c->pha_drop_deg);
+			break;
+		case BIOZ_ALERT_ECW_TBW_RISE:
+			r.value = e->ecw_tbw;
+			r.baseline = b->ri.base_ecw_tbw;
+			r.threshold = b->ri.base_ecw_tbw + c->ecw_tbw_rise;
+			snprintf(r.text, sizeof(r.text), "ECW/TBW (Hanai + Matthie) %s %.3f above "
+				 "baseline", raised ? "rose" : "no longer", c->ecw_tbw_rise);
+			break;
+		case BIOZ_ALERT_RE_INDEX_CHANGE:
+			r.value = e->re_index;
+			r.baseline = 0.0;
+			r.threshold = c->ri_k * e->re_index_u;
+			r.uncertainty = e->re_index_u;
+			snprintf(r.text, sizeof(r.text), "extracellular-resistance index %s beyond "
+				 "%.0fx its uncertainty (not a concentration)",
+				 raised ? "moved" : "back within", c->ri_k);
+			break;
+		default:
+			snprintf(r.text, sizeof(r.text), "twitch rate rising with a hydration shift%s "
+				 "(co-occurrence, no causal claim)", raised ? "" : " no longer");
+			break;
+		}
+		ring_publish(a->d->events, &r.hdr);
+	}
+	a->bz->alerts_on = e->alerts;
+}
+
 /* Calibrate, or fit and estimate, from the sweep just published. */
 static void estimate_sweep(struct acq_dev *a, uint64_t now, int64_t real_minus_mono)
 {
@@ -685,6 +746,7 @@ static void estimate_sweep(struct acq_dev *a, uint64_t now, int64_t real_minus_m
 			  (unsigned long long)a->sweep_no);
 	} else {
 		publish_estimate(a, &e, now, real_minus_mono);
+		publish_alerts(a, &e, now, real_minus_mono);
 	}
 }
 

@@ -31,6 +31,17 @@ int bioz_live_init(struct bioz_live *b)
 	return bioz_fit_ws_new(BIOZLIVE_MAX_POINTS, &b->ws);
 }
 
+void bioz_live_set_thresholds(struct bioz_live *b, double pha_drop_deg, double ecw_tbw_rise,
+			      double ri_k)
+{
+	if (isfinite(pha_drop_deg))
+		b->alerts.pha_drop_deg = pha_drop_deg;
+	if (isfinite(ecw_tbw_rise))
+		b->alerts.ecw_tbw_rise = ecw_tbw_rise;
+	if (isfinite(ri_k))
+		b->alerts.ri_k = ri_k;
+}
+
 void bioz_live_deinit(struct bioz_live *b)
 {
 	b->ws = bioz_fit_ws_free(b->ws);

@@ -19,6 +19,7 @@ struct bioz_live {
 	struct bioz_config cfg;
 	struct bioz_ri ri;
 	struct bioz_alert_config alerts;
+	uint32_t alerts_on;		/* raised and not yet cleared: published once */
 	struct bioz_subject subject;
 	bool has_subject;
 	double cal_pending_ohm;		/* > 0: the next sweep calibrates */
@@ -31,6 +32,9 @@ struct bioz_live {
 };
 
 int bioz_live_init(struct bioz_live *b);
+/* Alert thresholds (bioz_alert_config); NaN keeps bioz.c's placeholder. */
+void bioz_live_set_thresholds(struct bioz_live *b, double pha_drop_deg, double ecw_tbw_rise,
+			      double ri_k);
 void bioz_live_deinit(struct bioz_live *b);
 
 /*

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,20 @@ static int parse_bool(const char *v, bool *ret)
 		return 0;
 	}
 	return -EINVAL;
+}
+
+/* A finite number in [min, max]; a sign, a decimal point and an exponent are fine. */
+static int parse_double(const char *v, double min, double max, double *ret)
+{
+	char *end;
+	double x;
+
+	errno = 0;
+	x = strtod(v, &end);
+	if (errno || end == v || *end != '\0' || !(x >= min && x <= max))
+		return -ERANGE;
+	*ret = x;
+	return 0;
 }
 
 static int copy_str(char *dst, size_t size, const char *v)
@@ -212,6 +227,15 @@ static int device_key(struct parse_ctx *p, struct config_device *d, const char *
 		if (parse_u32(v, 1, 86400, 10, &u) < 0)
 			return fail(p, section, k, "'%s' is not in 1..86400 s", v);
 		d->sweep_interval_ms = u * 1000;
+	} else if (!strcmp(k, "alert_phase_drop_deg")) {
+		if (parse_double(v, 0.1, 20.0, &d->alert_phase_drop_deg) < 0)
+			return fail(p, section, k, "'%s' is not 0.1..20 degrees", v);
+	} else if (!strcmp(k, "alert_ecw_tbw_rise")) {
+		if (parse_double(v, 0.001, 0.2, &d->alert_ecw_tbw_rise) < 0)
+			return fail(p, section, k, "'%s' is not 0.001..0.2", v);
+	} else if (!strcmp(k, "alert_ri_k")) {
+		if (parse_double(v, 1.0, 10.0, &d->alert_ri_k) < 0)
+			return fail(p, section, k, "'%s' is not 1..10 (times the uncertainty)", v);
 	} else {
 		return fail(p, section, k, "unknown key");
 	}
@@ -225,6 +249,9 @@ static void device_defaults(struct config_device *d, const char *name)
 	strcpy(d->uri, "local:");
 	strcpy(d->profile, "auto");
 	d->sweep_interval_ms = 10000;
+	d->alert_phase_drop_deg = NAN;
+	d->alert_ecw_tbw_rise = NAN;
+	d->alert_ri_k = NAN;
 }
 
 static int handler(void *user, const char *section, const char *key, const char *value)

@@ -31,6 +31,10 @@ struct config_device {
 	bool no_timestamp;
 	struct device_sweep_config sweep;	/* ad5933 */
 	uint32_t sweep_interval_ms;		/* ad5933: one sweep this often */
+	/* ad5933: alert thresholds against the baseline; NaN = bioz.c's default */
+	double alert_phase_drop_deg;
+	double alert_ecw_tbw_rise;
+	double alert_ri_k;
 };
 
 struct config {

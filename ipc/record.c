@@ -28,6 +28,7 @@ static const uint16_t record_size[TWITCH_REC_TYPE_MAX + 1] = {
 	[TWITCH_REC_TEST] = sizeof(struct twitch_rec_test),
 	[TWITCH_REC_RATES] = sizeof(struct twitch_rec_rates),
 	[TWITCH_REC_EPOCH] = sizeof(struct twitch_rec_epoch),
+	[TWITCH_REC_ALERT] = sizeof(struct twitch_rec_alert),
 };
 
 static bool has_nul(const char *s, size_t n)
@@ -60,8 +61,14 @@ int record_check_strings(const void *rec)
 	const struct twitch_record_hdr *h = rec;
 	const struct twitch_rec_marker *m = rec;
 	const struct twitch_rec_status *st = rec;
+	const struct twitch_rec_alert *al = rec;
 
 	switch (h->type) {
+	case TWITCH_REC_ALERT:
+		if (!has_nul(al->text, sizeof(al->text)) ||
+		    (al->state != TWITCH_ALERT_RAISED && al->state != TWITCH_ALERT_CLEARED))
+			return -EPROTO;
+		return 0;
 	case TWITCH_REC_MARKER:
 		if (m->len >= sizeof(m->text) || !has_nul(m->text, sizeof(m->text)) ||
 		    strlen(m->text) != m->len)
@@ -85,7 +92,7 @@ TWITCH_API const char *twitch_record_type_name(unsigned int type)
 		[TWITCH_REC_BIOZ] = "bioz",	[TWITCH_REC_STATUS] = "status",
 		[TWITCH_REC_LOSS] = "loss",	[TWITCH_REC_MARKER] = "marker",
 		[TWITCH_REC_TEST] = "test",	[TWITCH_REC_RATES] = "rates",
-		[TWITCH_REC_EPOCH] = "epoch",
+		[TWITCH_REC_EPOCH] = "epoch",	[TWITCH_REC_ALERT] = "alert",
 	};
 
 	return type < sizeof(names) / sizeof(names[0]) && names[type] ? names[type] : "unknown";
@@ -122,6 +129,17 @@ TWITCH_API const char *twitch_status_name(unsigned int s)
 	case TWITCH_STATUS_DAEMON_GONE: return "daemon_gone";
 	case TWITCH_STATUS_DAEMON_RESTARTED: return "daemon_restarted";
 	case TWITCH_STATUS_PRODUCER_STALLED: return "producer_stalled";
+	default: return "unknown";
+	}
+}
+
+TWITCH_API const char *twitch_alert_name(unsigned int a)
+{
+	switch (a) {
+	case TWITCH_BIOZ_ALERT_PHA_DROP: return "phase_angle_drop";
+	case TWITCH_BIOZ_ALERT_ECW_TBW_RISE: return "ecw_tbw_rise";
+	case TWITCH_BIOZ_ALERT_RE_INDEX: return "re_index_change";
+	case TWITCH_BIOZ_ALERT_CO_OCCURRENCE: return "twitch_rate_with_shift";
 	default: return "unknown";
 	}
 }
@@ -365,6 +383,18 @@ static void json_body(struct jbuf *b, const void *rec)
 		jnum(b, "fmi_per_min", e->fmi_per_min);
 		jnum(b, "fmi_window_per_min", e->fmi_window_per_min);
 		jnum(b, "background_uv", e->background_uv);
+		break;
+	}
+	case TWITCH_REC_ALERT: {
+		const struct twitch_rec_alert *a = rec;
+
+		jstr(b, "alert", twitch_alert_name(a->alert));
+		jstr(b, "state", a->state == TWITCH_ALERT_RAISED ? "raised" : "cleared");
+		jnum(b, "value", a->value);
+		jnum(b, "baseline", a->baseline);
+		jnum(b, "threshold", a->threshold);
+		jnum(b, "uncertainty", a->uncertainty);
+		jstr(b, "text", a->text);
 		break;
 	}
 	case TWITCH_REC_TEST: {

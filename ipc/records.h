@@ -29,6 +29,7 @@ static_assert(sizeof(struct twitch_rec_test) == 56, "record ABI changed");
 static_assert(offsetof(struct twitch_rec_samples, data) == 56, "record ABI changed");
 static_assert(sizeof(struct twitch_rec_rates) == 72, "record ABI changed");
 static_assert(sizeof(struct twitch_rec_epoch) == 88, "record ABI changed");
+static_assert(sizeof(struct twitch_rec_alert) == 176, "record ABI changed");
 
 /* The events ring's slot: seq word + the largest fixed record, rounded to 64. */
 #define RECORD_EVENT_SLOT_SIZE	256u

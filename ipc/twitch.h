@@ -45,7 +45,8 @@ extern "C" {
 #define TWITCH_REC_TEST		7	/* struct twitch_rec_test (benchmarks) */
 #define TWITCH_REC_RATES	8	/* struct twitch_rec_rates */
 #define TWITCH_REC_EPOCH	9	/* struct twitch_rec_epoch */
-#define TWITCH_REC_TYPE_MAX	9
+#define TWITCH_REC_ALERT	10	/* struct twitch_rec_alert (since 1.1) */
+#define TWITCH_REC_TYPE_MAX	10
 
 #define TWITCH_DEVICE_NONE	UINT16_C(0xffff)
 #define TWITCH_INDEX_NONE	UINT64_MAX
@@ -228,6 +229,26 @@ struct twitch_rec_epoch {
 	uint32_t index_epoch;
 };
 
+/*
+ * An alert raised or cleared by a bioimpedance sweep: a change against the
+ * patient's own baseline beyond a configured threshold. One record per
+ * change of state, so a subscriber sees each alert once, not once a sweep.
+ * A monitoring aid: an alert claims no cause and no diagnosis.
+ */
+#define TWITCH_ALERT_RAISED	1
+#define TWITCH_ALERT_CLEARED	2
+
+struct twitch_rec_alert {
+	struct twitch_record_hdr hdr;	/* sample_index = the sweep that changed it */
+	uint32_t alert;			/* one TWITCH_BIOZ_ALERT_* bit */
+	uint32_t state;			/* TWITCH_ALERT_RAISED or TWITCH_ALERT_CLEARED */
+	double value;			/* the quantity now; NaN if none */
+	double baseline;		/* its baseline; NaN if none */
+	double threshold;		/* the limit it is judged against; NaN if none */
+	double uncertainty;		/* of value, same unit; NaN if not known */
+	char text[96];			/* NUL-terminated, human-readable */
+};
+
 struct twitch_rec_test {
 	struct twitch_record_hdr hdr;
 	uint64_t intended_ns;		/* intended send time, CLOCK_MONOTONIC */
@@ -361,6 +382,8 @@ TWITCH_API const char *twitch_class_name(unsigned int twitch_class);
 TWITCH_API const char *twitch_status_name(unsigned int state);
 TWITCH_API const char *twitch_loss_name(unsigned int reason);
 TWITCH_API const char *twitch_model_name(unsigned int model);
+/* The name of one TWITCH_BIOZ_ALERT_* bit, e.g. "phase_angle_drop" (since 1.1). */
+TWITCH_API const char *twitch_alert_name(unsigned int alert_bit);
 
 /*
  * twitch_record_json() - format a record as one JSON object (no newline).

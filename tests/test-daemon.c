@@ -228,6 +228,7 @@ union rec {
 	struct twitch_rec_loss l;
 	struct twitch_rec_twitch t;
 	struct twitch_rec_bioz z;
+	struct twitch_rec_alert al;
 	char b[1 << 16];
 };
 
@@ -604,6 +605,12 @@ static bool is_bioz(const union rec *u, const void *arg)
 	return u->h.type == TWITCH_REC_BIOZ;
 }
 
+static bool is_alert(const union rec *u, const void *arg)
+{
+	return u->h.type == TWITCH_REC_ALERT && u->al.alert == TWITCH_BIOZ_ALERT_PHA_DROP &&
+	       u->al.state == *(const uint32_t *)arg;
+}
+
 static void command_ok(struct twitch_client *c, const char *cmd)
 {
 	char reply[256];
@@ -625,6 +632,7 @@ static void test_bioz_calibrate_and_estimate(void **state)
 		"[device bioz]\nprofile = ad5933\nsweep_start_hz = 5000\n"
 		"sweep_increment_hz = 1000\nsweep_points = 96\nsweep_interval_s = 1\n";
 	uint32_t up = TWITCH_STATUS_DEVICE_UP;
+	uint32_t raised = TWITCH_ALERT_RAISED, cleared = TWITCH_ALERT_CLEARED;
 	struct twitch_client *c;
 	struct twitch_reader *re;
 	static union rec u;
@@ -669,6 +677,29 @@ static void test_bioz_calibrate_and_estimate(void **state)
 	assert_true(u.z.ecw_l > 5 && u.z.ecw_l < 40);
 	assert_true(u.z.ecw_tbw > 0.3 && u.z.ecw_tbw < 0.5);
 	assert_string_not_equal(twitch_model_name(u.z.model_ecw), "unknown");
+
+	/*
+	 * A baseline, then a hydration shift (the body's dispersion narrows:
+	 * phase angle about 8 -> 5 deg): one phase_angle_drop alert record,
+	 * and one that clears it when the body is back.
+	 */
+	command_ok(c, "baseline");
+	for (i = 0; i < 7; i++)
+		assert_true(wait_event(re, &u, 5000, is_bioz, NULL));
+	assert_true(u.z.flags & TWITCH_BIOZF_BASELINE);
+	sim_ctl(&s, "load iio:device0 body 800 600 50000 0.7");
+	assert_true(wait_event(re, &u, 8000, is_alert, &raised));
+	print_message("alert: %s: %.2f deg, baseline %.2f, limit %.2f\n", u.al.text, u.al.value,
+		      u.al.baseline, u.al.threshold);
+	assert_int_equal(u.h.device, 0);
+	assert_true(fabs(u.al.baseline - 8.05) < 0.2);
+	assert_true(u.al.value < u.al.threshold);
+	assert_true(fabs(u.al.threshold - (u.al.baseline - 1.0)) < 1e-9);	/* default 1 deg */
+	/* raised once, not once a sweep */
+	assert_false(wait_event(re, &u, 2500, is_alert, &raised));
+	sim_ctl(&s, "load iio:device0 body 600 375 50000 0.7");
+	assert_true(wait_event(re, &u, 8000, is_alert, &cleared));
+	assert_true(u.al.value >= u.al.threshold);
 	twitch_reader_free(re);
 	twitch_client_free(c);
 	assert_int_equal(daemon_stop(&d, NULL), 0);
@@ -852,5 +883,7 @@ int main(void)
 	};
 
 	signal(SIGPIPE, SIG_IGN);
+	if (getenv("TWITCH_TEST_FILTER"))	/* e.g. "*bioz*" */
+		cmocka_set_test_filter(getenv("TWITCH_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

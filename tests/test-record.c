@@ -107,6 +107,41 @@ static void test_json_escapes_marker_text(void **state)
 	assert_null(strstr(buf, "sample_index"));	/* absent, not a sentinel */
 }
 
+static void test_alert_record(void **state)
+{
+	struct twitch_rec_alert a;
+	char buf[1024];
+
+	(void)state;
+	record_init(&a, TWITCH_REC_ALERT, sizeof(a), 1, 42);
+	a.alert = TWITCH_BIOZ_ALERT_PHA_DROP;
+	a.state = TWITCH_ALERT_RAISED;
+	a.value = 5.0;
+	a.baseline = 8.05;
+	a.threshold = 7.05;
+	a.uncertainty = NAN;
+	strcpy(a.text, "phase angle fell");
+	assert_int_equal(twitch_record_check(&a, sizeof(a)), 0);
+	assert_true(twitch_record_json(&a, sizeof(a), 0, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"type\":\"alert\""));
+	assert_non_null(strstr(buf, "\"alert\":\"phase_angle_drop\",\"state\":\"raised\""));
+	assert_non_null(strstr(buf, "\"baseline\":8.05"));
+	assert_non_null(strstr(buf, "\"uncertainty\":null"));
+	assert_non_null(strstr(buf, "\"sample_index\":42"));
+	/* hostile: no NUL in the text, an unknown state, a short record */
+	memset(a.text, 'x', sizeof(a.text));
+	assert_int_equal(twitch_record_check(&a, sizeof(a)), -EPROTO);
+	strcpy(a.text, "ok");
+	a.state = 7;
+	assert_int_equal(twitch_record_check(&a, sizeof(a)), -EPROTO);
+	a.state = TWITCH_ALERT_CLEARED;
+	assert_int_equal(twitch_record_check(&a, sizeof(a)), 0);
+	a.hdr.size = sizeof(a) - 8;
+	assert_int_equal(twitch_record_check(&a, sizeof(a) - 8), -EPROTO);
+	assert_string_equal(twitch_alert_name(TWITCH_BIOZ_ALERT_RE_INDEX), "re_index_change");
+	assert_string_equal(twitch_alert_name(0x100), "unknown");
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -124,6 +159,7 @@ int main(void)
 		cmocka_unit_test(test_check_sizes_and_types),
 		cmocka_unit_test(test_json_twitch_in_any_locale),
 		cmocka_unit_test(test_json_escapes_marker_text),
+		cmocka_unit_test(test_alert_record),
 		cmocka_unit_test(test_names),
 	};
 

@@ -224,6 +224,27 @@ int control_command(struct devsim *ds, char *line, char *reply, size_t len)
 		if ((strcmp(argv[2], "cole") == 0 || strcmp(argv[2], "body") == 0) &&
 		    argc == 3) {
 			d->ad.load_r_ohm = 0;
+		} else if ((strcmp(argv[2], "cole") == 0 || strcmp(argv[2], "body") == 0) &&
+			   argc == 7) {
+			/* a changed body: R0 RINF FC ALPHA, e.g. a hydration shift */
+			double v[4];
+			char *end;
+			int k;
+
+			for (k = 0; k < 4 && err == 0; k++) {
+				v[k] = strtod(argv[3 + k], &end);
+				if (*end != '\0' || !(v[k] > 0) || !isfinite(v[k]))
+					err = -EINVAL;
+			}
+			if (err == 0 && (v[1] >= v[0] || v[3] > 1.0))
+				err = -EINVAL;
+			if (err == 0) {
+				d->sp.r0_ohm = v[0];
+				d->sp.rinf_ohm = v[1];
+				d->sp.fc_hz = v[2];
+				d->sp.alpha = v[3];
+				d->ad.load_r_ohm = 0;
+			}
 		} else if (strcmp(argv[2], "resistor") == 0 && argc == 4) {
 			char *end;
 			double r = strtod(argv[3], &end);
