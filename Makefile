@@ -132,7 +132,12 @@ test-detect_LIBS = -lm
 # Tests that also run under ThreadSanitizer (make check-tsan).
 TSAN_TESTS = test-ring test-libtwitch
 
-BENCHES = bench-ring bench-acquire bench-mqtt
+BENCHES = bench-ring bench-acquire bench-mqtt bench-bioz bench-detect
+bench-detect_SRCS = daemon/dsp.c daemon/detect.c daemon/pipeline.c drivers/subject.c \
+	drivers/recording.c
+bench-detect_LIBS = -lm
+bench-bioz_SRCS = daemon/bioz.c ipc/record.c
+bench-bioz_LIBS = -lm
 bench-mqtt_SRCS = $(LIBTWITCH_SRCS) $(PUBLISH_SRCS) tests/testpub.c tests/mqttenv.c
 bench-mqtt_LIBS = $(call pc_libs,libmosquitto) -lpthread -lm
 bench-acquire_SRCS = $(LIBTWITCH_SRCS)
