@@ -72,6 +72,7 @@ struct bridge {
 	unsigned int n_track;
 	uint64_t pending_lost;		/* records not delivered and not yet reported */
 	bool dropping;			/* the spool is dropping: said once */
+	bool spool_failing;		/* appends fail (disk full?): said once */
 	char last_error[320];
 	unsigned int repeats;
 	char payload[PAYLOAD_MAX];
@@ -138,10 +139,16 @@ static uint64_t spool_json(struct bridge *b, enum topic t, bool retain, uint64_t
 	err = spool_append(b->spool, (unsigned int)t, retain ? SPOOL_F_RETAIN : 0, user,
 			   b->payload, (uint32_t)(n + body_len - 1));
 	if (err < 0) {
-		logmsg("spool: %s", strerror(-err));
+		/* once per episode: a full disk must not also fill the journal */
+		if (!b->spool_failing)
+			logmsg("spool: cannot append (%s); counting what is lost", strerror(-err));
+		b->spool_failing = true;
 		b->losses++;
 		return 0;
 	}
+	if (b->spool_failing)
+		logmsg("spool: appending again");
+	b->spool_failing = false;
 	b->forwarded++;
 	return id;
 }
@@ -232,6 +239,8 @@ static void forward_record(struct bridge *b, const void *rec, size_t size)
 	/* resume point after a restart of the bridge: the next ring record */
 	user = h->flags & TWITCH_RECF_LOCAL ? spool_last_user(b->spool) : h->seqno + 1;
 	id = spool_json(b, t, t == T_STATUS, user, b->json, (size_t)n);
+	if (!id && h->type == TWITCH_REC_TWITCH)
+		b->pending_lost++;	/* an event the spool could not take: counted */
 	if (h->type == TWITCH_REC_LOSS) {
 		const struct twitch_rec_loss *l = rec;
 
@@ -311,12 +320,13 @@ static void report_dropped(struct bridge *b)
 		       ",\"exact\":true,\"t_real_ns\":%" PRIu64 ",\"local\":true}",
 		       b->pending_lost, now_ns(CLOCK_REALTIME));
 	id = spool_json(b, T_EVENTS, false, spool_last_user(b->spool), body, (size_t)len);
+	if (!id)
+		return;		/* still pending: reported when the spool takes it */
 	track_loss(b, id, b->pending_lost);
 	if (b->dropping)
 		logmsg("reported %" PRIu64 " records lost to a full spool", b->pending_lost);
 	b->dropping = false;
-	if (id)
-		b->pending_lost = 0;
+	b->pending_lost = 0;
 	spool_json(b, T_ALERTS, false, spool_last_user(b->spool), body, (size_t)len);
 }
 
