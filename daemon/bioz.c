@@ -606,7 +606,7 @@ static bool lm_run(struct bioz_fit_ws *ws, const struct lm_problem *pb, double *
 		for (k = 0; k < pb->np; k++)
 			if (fabs(pt[k] - p[k]) > 1e-10 * (fabs(p[k]) + 1e-3))
 				converged = false;
-		if (cost - ct <= 1e-14 * cost)
+		if (cost - ct <= 1e-10 * cost)
 			converged = true;
 		memcpy(p, pt, sizeof(pt));
 		cost = lm_eval(ws, pb, p, ws->res, ws->jac);
