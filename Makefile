@@ -71,7 +71,8 @@ LIBTWITCH_SRCS = ipc/libtwitch.c $(IPC_CORE_SRCS)
 PUBLISH_SRCS = daemon/publish.c daemon/control.c
 
 # twitchd
-TWITCHD_SRCS = daemon/main.c daemon/loop.c daemon/acquire.c daemon/config.c daemon/log.c \
+TWITCHD_SRCS = daemon/main.c daemon/loop.c daemon/acquire.c daemon/calstore.c daemon/config.c \
+	daemon/log.c \
 	daemon/analyze.c $(MATH_SRCS) drivers/recording.c \
 	$(PUBLISH_SRCS) $(IPC_CORE_SRCS) $(DRIVERS_SRCS)
 MATH_SRCS = daemon/dsp.c daemon/detect.c daemon/pipeline.c daemon/bioz.c daemon/biozlive.c \
@@ -98,7 +99,7 @@ twitch-mqtt_LIBS = $(call pc_libs,libmosquitto inih libsystemd) -lpthread
 # Each test is one program; exit 77 means skipped (needs hardware only).
 TESTS = test-ring test-record test-control test-libtwitch \
 	test-bioz test-sweepcsv test-recording test-subject test-dsp test-detect \
-	test-scan test-profile test-daemon test-analyze test-spool test-mqtt
+	test-scan test-profile test-daemon test-analyze test-spool test-mqtt test-calstore
 # Shell tests, run after the programs (they use the built binaries).
 SHELL_TESTS = tests/devsim/test-tools.sh tests/test-analyze.sh \
 	tests/test-systemd.sh tests/test-install.sh tests/test-top.sh tests/test-record-edf.sh
@@ -127,6 +128,7 @@ test-daemon_SRCS = $(LIBTWITCH_SRCS)
 test-analyze_SRCS = $(filter-out daemon/analyze.c,$(MATH_SRCS)) drivers/recording.c ipc/record.c
 test-analyze_LIBS = -lm
 test-detect_SRCS = daemon/dsp.c
+test-calstore_LIBS = -lm
 test-detect_LIBS = -lm
 
 # Tests that also run under ThreadSanitizer (make check-tsan).
@@ -295,7 +297,7 @@ demo: all
 	@dir=$$(mktemp -d /tmp/twitch-demo-XXXXXX); \
 	echo "demo: simulated ADS1298 (8 ch, 4 kHz) + AD5933 under umockdev; twitchd's log"; \
 	echo "demo: and twitchctl's live records follow. Ctrl-C stops (or DEMO_SECONDS=N)."; \
-	LD_LIBRARY_PATH=$(CURDIR)/$(O) TWITCH_SOCKET=$$dir/control.sock \
+	LD_LIBRARY_PATH=$(CURDIR)/$(O) TWITCH_SOCKET=$$dir/control.sock STATE_DIRECTORY=$$dir \
 	$(O)/twitch-devsim -d ads1298:rate=4000,mup_per_min=120 -d ad5933:load=resistor,r=1000 -- sh -c ' \
 		$(O)/twitchd --socket $$TWITCH_SOCKET & d=$$!; \
 		trap "kill $$d 2>/dev/null; wait $$d" EXIT INT TERM; \

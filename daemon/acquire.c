@@ -21,9 +21,61 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "calstore.h"
 #include "log.h"
 #include "records.h"
 #include "twitchd.h"
+
+/* Where calibrations are kept: the config, systemd's StateDirectory=, or the FHS place. */
+static const char *state_dir(const struct twitchd *d)
+{
+	const char *env = getenv("STATE_DIRECTORY");
+
+	if (d->cfg.state_dir[0])
+		return d->cfg.state_dir;
+	/* systemd may list several, separated by ':': ours is the first */
+	if (env && env[0] == '/' && !strchr(env, ':'))
+		return env;
+	return "/var/lib/twitchd";
+}
+
+/* A calibration made before this start of twitchd, if one is kept. */
+static void load_calibration(struct acq_dev *a)
+{
+	struct calstore_info info;
+	char err[600];
+	int n;
+
+	n = calstore_load(state_dir(a->d), a->cfg.name, a->bz->cal, BIOZLIVE_MAX_POINTS, &info,
+			  err, sizeof(err));
+	if (n == -ENOENT)
+		return;
+	if (n < 0) {
+		log_msg(LOG_WARNING, "%s: stored calibration not used: %s", a->cfg.name,
+			n == -EINVAL ? err : strerror(-n));
+		return;
+	}
+	a->bz->n_cal = (size_t)n;
+	a->bz->cal_from_file = true;
+	log_device(LOG_NOTICE, a->cfg.name, -1, "calibration against %g ohm from %s "
+		   "(%zu frequencies, made %" PRIu64 " s ago)", info.resistor_ohm,
+		   state_dir(a->d), a->bz->n_cal,
+		   (record_clock_ns(CLOCK_REALTIME) - info.t_real_ns) / 1000000000u);
+}
+
+/* Keep the calibration just made, so a restart does not lose it. */
+static void save_calibration(struct acq_dev *a, double ohm)
+{
+	struct calstore_info info = { .resistor_ohm = ohm,
+				      .t_real_ns = record_clock_ns(CLOCK_REALTIME) };
+	char err[600];
+	int rc;
+
+	rc = calstore_save(state_dir(a->d), a->cfg.name, a->bz->cal, a->bz->n_cal, &info, err,
+			   sizeof(err));
+	if (rc < 0)
+		log_msg(LOG_WARNING, "%s: calibration kept in memory only: %s", a->cfg.name, err);
+}
 
 /* the public names of the alert bits are the math's own */
 _Static_assert(TWITCH_BIOZ_ALERT_PHA_DROP == BIOZ_ALERT_PHA_DROP &&
@@ -292,6 +344,7 @@ static int open_device(struct acq_dev *a, bool first)
 				bioz_live_set_thresholds(a->bz, a->cfg.alert_phase_drop_deg,
 							 a->cfg.alert_ecw_tbw_rise,
 							 a->cfg.alert_ri_k);
+				load_calibration(a);
 			}
 		}
 		a->state = DEV_IDLE;
@@ -724,18 +777,25 @@ static void estimate_sweep(struct acq_dev *a, uint64_t now, int64_t real_minus_m
 {
 	const struct device_info *in = a->info;
 	struct bioz_estimate e;
+	double cal_ohm;
 	int res;
 
 	if (a->bz == NULL || a->n_sweep_freq != in->sweep_points)
 		return;
+	cal_ohm = a->bz->cal_pending_ohm;
 	res = bioz_live_sweep(a->bz, (uint32_t)a->sweep_no, a->sweep_freq_hz, a->vals,
 			      in->sweep_points, (double)now / 1e9, &e);
 	if (res == 1) {
 		log_device(LOG_NOTICE, a->cfg.name, -1, "calibrated over %zu frequencies",
 			   a->bz->n_cal);
+		save_calibration(a, cal_ohm);
 		loop_publish_status(a->d, TWITCH_STATUS_DEVICE_UP, a->index, a,
 				    "%s calibrated over %zu frequencies", a->cfg.name,
 				    a->bz->n_cal);
+	} else if (res == -ESTALE) {
+		log_device(LOG_WARNING, a->cfg.name, -1, "the stored calibration does not fit "
+			   "this sweep's frequencies: dropped; calibrate again (twitchctl "
+			   "calibrate OHM)");
 	} else if (res == -ENODATA) {
 		if (a->sweep_no == 0)
 			log_device(LOG_NOTICE, a->cfg.name, -1, "not calibrated: sweeps are "

@@ -68,13 +68,21 @@ int bioz_live_sweep(struct bioz_live *b, uint32_t sweep, const double *freq_hz,
 			return err;
 		}
 		b->n_cal = n;
+		b->cal_from_file = false;
 		return 1;
 	}
 	if (b->n_cal == 0)
 		return -ENODATA;
 	err = bioz_cal_apply(b->cal, b->n_cal, freq_hz, b->re, b->im, n, b->r_ohm, b->x_ohm);
+	if (err < 0 && b->cal_from_file) {
+		/* a stored calibration for another sweep: drop it, do not guess */
+		b->n_cal = 0;
+		b->cal_from_file = false;
+		return -ESTALE;
+	}
 	if (err < 0)
 		return err;
+	b->cal_from_file = false;
 	err = bioz_estimate_sweep(b->ws, &b->cfg, b->has_subject ? &b->subject : NULL, sweep,
 				  freq_hz, b->r_ohm, b->x_ohm, n, &e);
 	if (err < 0)

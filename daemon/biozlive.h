@@ -24,6 +24,7 @@ struct bioz_live {
 	bool has_subject;
 	double cal_pending_ohm;		/* > 0: the next sweep calibrates */
 	size_t n_cal;			/* calibration points, 0 = not calibrated */
+	bool cal_from_file;		/* loaded at start, not yet proven on a sweep */
 	struct bioz_cal_point cal[BIOZLIVE_MAX_POINTS];
 	double r_ohm[BIOZLIVE_MAX_POINTS];
 	double x_ohm[BIOZLIVE_MAX_POINTS];

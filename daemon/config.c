@@ -121,6 +121,10 @@ static int daemon_key(struct parse_ctx *p, const char *k, const char *v)
 		if (parse_u32(v, 0, 0777, 8, &u) < 0)
 			return fail(p, "daemon", k, "'%s' is not an octal mode like 0660", v);
 		c->socket_mode = (mode_t)u;
+	} else if (!strcmp(k, "state_dir")) {
+		if (v[0] != '/' || copy_str(c->state_dir, sizeof(c->state_dir), v) < 0)
+			return fail(p, "daemon", k, "'%s' is not an absolute path under %zu bytes",
+				    v, sizeof(c->state_dir));
 	} else if (!strcmp(k, "socket_group")) {
 		if (copy_str(c->socket_group, sizeof(c->socket_group), v) < 0)
 			return fail(p, "daemon", k, "group name too long");

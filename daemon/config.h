@@ -42,6 +42,8 @@ struct config {
 	char socket_path[108];
 	mode_t socket_mode;
 	char socket_group[32];			/* "" = leave the group as created */
+	char state_dir[256];			/* calibrations; "" = $STATE_DIRECTORY or
+						 * /var/lib/twitchd */
 	uint32_t events_slots;
 	uint32_t samples_seconds;		/* samples rings hold about this long */
 	int log_level;				/* LOG_ERR .. LOG_DEBUG */

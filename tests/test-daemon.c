@@ -151,6 +151,21 @@ static void write_file(const char *path, const char *text)
 	fclose(f);
 }
 
+/* Does file @path hold @needle? */
+static bool file_contains(const char *path, const char *needle)
+{
+	static char buf[1 << 20];
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, needle) != NULL;
+}
+
 /* Start twitchd under the testbed with @conf; wait until it answers. */
 static void daemon_start(struct daemon *d, const struct sim *s, const char *conf)
 {
@@ -626,8 +641,9 @@ static void command_ok(struct twitch_client *c, const char *cmd)
  * alpha 0.7: the reference's subject M), and the estimates must recover
  * that body; body water appears only once subject data are given.
  */
-static void test_bioz_calibrate_and_estimate(void **state)
+static void test_bioz_calibrate_and_estimate(void **test_state)
 {
+	char state[] = "/tmp/twitch-state-XXXXXX", path[128];
 	static const char conf[] =
 		"[device bioz]\nprofile = ad5933\nsweep_start_hz = 5000\n"
 		"sweep_increment_hz = 1000\nsweep_points = 96\nsweep_interval_s = 1\n";
@@ -641,7 +657,10 @@ static void test_bioz_calibrate_and_estimate(void **state)
 	char reply[256];
 	int i;
 
-	(void)state;
+	(void)test_state;
+	/* twitchd keeps calibrations in $STATE_DIRECTORY (children inherit it) */
+	assert_non_null(mkdtemp(state));
+	setenv("STATE_DIRECTORY", state, 1);
 	sim_start(&s, "ad5933:load=resistor,r=1000", NULL);
 	daemon_start(&d, &s, conf);
 	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
@@ -703,8 +722,39 @@ static void test_bioz_calibrate_and_estimate(void **state)
 	twitch_reader_free(re);
 	twitch_client_free(c);
 	assert_int_equal(daemon_stop(&d, NULL), 0);
-	sim_stop(&s);
 	daemon_cleanup(&d);
+
+	/* a restart keeps the calibration: estimates without calibrating again */
+	snprintf(path, sizeof(path), "%s/calibration-bioz", state);
+	assert_int_equal(access(path, R_OK), 0);
+	daemon_start(&d, &s, conf);
+	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
+	assert_int_equal(twitch_reader_new(c, "events", TWITCH_FROM_OLDEST, &re), 0);
+	assert_true(wait_event(re, &u, 8000, is_bioz, NULL));
+	assert_true(u.z.flags & TWITCH_BIOZF_TRUSTED);
+	assert_true(fabs(u.z.r0_ohm - 600) < 6);
+	twitch_reader_free(re);
+	twitch_client_free(c);
+	assert_int_equal(daemon_stop(&d, NULL), 0);
+	assert_true(file_contains(d.log, "calibration against 1000 ohm from"));
+	daemon_cleanup(&d);
+
+	/* a damaged one is named and not used: no estimate from a guess */
+	write_file(path, "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\n");
+	daemon_start(&d, &s, conf);
+	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
+	assert_int_equal(twitch_reader_new(c, "events", TWITCH_FROM_OLDEST, &re), 0);
+	assert_false(wait_event(re, &u, 3000, is_bioz, NULL));
+	twitch_reader_free(re);
+	twitch_client_free(c);
+	assert_int_equal(daemon_stop(&d, NULL), 0);
+	assert_true(file_contains(d.log, "stored calibration not used"));
+	assert_true(file_contains(d.log, "calibration-bioz:4:"));
+	daemon_cleanup(&d);
+	sim_stop(&s);
+	unlink(path);
+	rmdir(state);
+	unsetenv("STATE_DIRECTORY");
 }
 
 /* iiod under the testbed on a free port of 127.0.0.1; returns its pid. */

@@ -26,6 +26,9 @@ export LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fail=0
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/twitch-top.XXXXXX")
 sock=$tmp/control.sock
+# twitchd keeps calibrations in its state directory: ours, not the system's
+export STATE_DIRECTORY=$tmp/state
+mkdir -p "$STATE_DIRECTORY"
 TMUX_CMD="tmux -L twitch-top-test-$$ -f /dev/null"
 daemon_pid=
 cleanup() {
@@ -175,7 +178,14 @@ env LD_PRELOAD="$DEVSIM_PRELOAD" UMOCKDEV_DIR="$UMOCKDEV_DIR" \
 	"$TWITCH_BUILD/twitchd" -s "$sock" >> "$tmp/twitchd.log" 2>&1 &
 daemon_pid=$!
 check "daemon restarted is shown" wait_screen 5 'daemon restarted at'
-check "a new daemon is not calibrated" grep -q 'not calibrated' "$tmp/screen"
+check "a new daemon keeps its calibration; the old estimate is not shown" \
+	wait_screen 5 'calibrated, waiting for a sweep|phase angle [0-9]+\.[0-9]+ deg'
+check "... and the panel was cleared for it (no 'not calibrated')" \
+	sh -c "! grep -q 'not calibrated' '$tmp/screen'"
+check "the calibration is a file in the state directory" \
+	grep -q '^twitchd-calibration 1$' "$STATE_DIRECTORY/calibration-bioz"
+check "the new twitchd said it loaded it" \
+	grep -q 'calibration against 1000 ohm from' "$tmp/twitchd.log"
 check "the waveforms follow the new daemon" wait_screen 5 '^ch3 >.*[.:=+*#-]'
 
 $TMUX_CMD send-keys -t top q

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test-calstore.c - a calibration survives the round trip to disk bit for
+ * bit; every kind of damaged or foreign file is refused with its file and
+ * line, and nothing outside the state directory is written.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../daemon/calstore.c"
+
+static char dir[] = "/tmp/twitch-calstore-XXXXXX";
+
+static void make_cal(struct bioz_cal_point *cal, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		cal[i].freq_hz = 5000.0 + 1000.0 * (double)i;
+		cal[i].gain = 1.0 / (1000.0 * (12345.678 + (double)i / 3.0));
+		cal[i].sys_phase_rad = -0.1 + 1e-3 * (double)i / 7.0;
+	}
+}
+
+static void write_text(const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "we");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_round_trip(void **state)
+{
+	struct bioz_cal_point cal[96], back[96];
+	struct calstore_info info = { .resistor_ohm = 1000.0, .t_real_ns = 1795600000123456789u };
+	struct calstore_info got;
+	char err[600] = "";
+	size_t i;
+
+	(void)state;
+	make_cal(cal, 96);
+	assert_int_equal(calstore_save(dir, "bioz", cal, 96, &info, err, sizeof(err)), 0);
+	assert_int_equal(calstore_load(dir, "bioz", back, 96, &got, err, sizeof(err)), 96);
+	for (i = 0; i < 96; i++) {	/* %.17g: every bit comes back */
+		assert_memory_equal(&back[i].freq_hz, &cal[i].freq_hz, sizeof(double));
+		assert_memory_equal(&back[i].gain, &cal[i].gain, sizeof(double));
+		assert_memory_equal(&back[i].sys_phase_rad, &cal[i].sys_phase_rad, sizeof(double));
+	}
+	assert_true(got.resistor_ohm == 1000.0);
+	assert_true(got.t_real_ns == info.t_real_ns);
+	/* no temporary file is left behind */
+	{
+		char tmp[256];
+
+		snprintf(tmp, sizeof(tmp), "%s/calibration-bioz.tmp", dir);
+		assert_int_equal(access(tmp, F_OK), -1);
+	}
+	/* another device's name: no file */
+	assert_int_equal(calstore_load(dir, "other", back, 96, &got, err, sizeof(err)), -ENOENT);
+	/* more points than the caller has room for */
+	assert_int_equal(calstore_load(dir, "bioz", back, 50, &got, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "calibration-bioz:5:"));
+}
+
+static void test_damaged_files(void **state)
+{
+	static const struct {
+		const char *text, *where;
+	} cases[] = {
+		{ "", ":1: not a twitchd" },
+		{ "twitchd-calibration 2\n", ":1: not a twitchd" },
+		{ "twitchd-calibration 1\ndevice emg\n", ":2: not this device" },
+		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 0\n", ":3: resistor_ohm" },
+		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\n", ":4: time_real_ns" },
+		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1\n"
+		  "points 1\n", ":5: points" },
+		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1\n"
+		  "points 2\n5000 1e-7 0\n", ":7: not a point" },
+		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1\n"
+		  "points 2\n5000 1e-7 0\n4000 1e-7 0\nend\n", ":7: not a point" },
+		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1\n"
+		  "points 2\n5000 1e-7 0\n6000 -1e-7 0\nend\n", ":7: not a point" },
+		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1\n"
+		  "points 2\n5000 1e-7 0\n6000 nan 0\nend\n", ":7: not a point" },
+		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1\n"
+		  "points 2\n5000 1e-7 0 9\n6000 1e-7 0\nend\n", ":6: not a point" },
+		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1\n"
+		  "points 2\n5000 1e-7 0\n6000 1e-7 0\n", ":8: cut short" },
+		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1\n"
+		  "points 2\n5000 1e-7 0\n6000 1e-7 0\nend", ":8: cut short" },
+	};
+	struct bioz_cal_point back[8];
+	struct calstore_info got;
+	char err[600];
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		write_text("calibration-bioz", cases[i].text);
+		err[0] = '\0';
+		if (calstore_load(dir, "bioz", back, 8, &got, err, sizeof(err)) != -EINVAL ||
+		    !strstr(err, cases[i].where) || !strstr(err, "calibration-bioz"))
+			fail_msg("case %u: '%s' does not say '%s'", i, err, cases[i].where);
+	}
+	/* a good one after all that */
+	write_text("calibration-bioz", "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\n"
+		   "time_real_ns 1\npoints 2\n5000 1e-7 0\n6000 1e-7 0\nend\n");
+	assert_int_equal(calstore_load(dir, "bioz", back, 8, &got, err, sizeof(err)), 2);
+}
+
+static void test_unwritable_dir(void **state)
+{
+	struct bioz_cal_point cal[4];
+	struct calstore_info info = { .resistor_ohm = 1000.0 };
+	char err[600] = "";
+
+	(void)state;
+	make_cal(cal, 4);
+	assert_true(calstore_save("/nonexistent/twitchd", "bioz", cal, 4, &info, err,
+				  sizeof(err)) == -ENOENT);
+	assert_non_null(strstr(err, "/nonexistent/twitchd/calibration-bioz.tmp"));
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char path[256];
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	(void)state;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%.200s", dir, e->d_name);
+		unlink(path);
+	}
+	if (d)
+		closedir(d);
+	return rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_damaged_files),
+		cmocka_unit_test(test_unwritable_dir),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
