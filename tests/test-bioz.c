@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "../daemon/bioz.c"
+#include "testrng.h"
 
 /* cmocka 1.1 compares floats only in single precision */
 #define assert_near(a, b, eps) assert_near_at((a), (b), (eps), __FILE__, __LINE__)
@@ -33,24 +34,7 @@ static void assert_near_at(double a, double b, double eps, const char *file, int
 
 /* ------------------------------------------------------------ helpers */
 
-static uint64_t rng_state;
-
-static uint64_t rng_next(void)		/* splitmix64 */
-{
-	uint64_t z = (rng_state += UINT64_C(0x9E3779B97F4A7C15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
-
-static double rng_gauss(void)		/* Box-Muller */
-{
-	double u = ((double)(rng_next() >> 11) + 0.5) / 9007199254740992.0;
-	double v = ((double)(rng_next() >> 11) + 0.5) / 9007199254740992.0;
-
-	return sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v);
-}
+static struct testrng rng;
 
 #define NF 50
 /* 50 log-spaced points 5 kHz - 1 MHz, as freqs_log() in bioz_vectors.py */
@@ -79,7 +63,7 @@ static void add_noise(double *r, double *x, int n)
 	for (i = 0; i < n; i++) {
 		double complex z = r[i] + I * x[i];
 
-		z *= (1.0 + 0.01 * rng_gauss()) * cexp(I * (0.5 * M_PI / 180.0) * rng_gauss());
+		z *= (1.0 + 0.01 * testrng_gauss(&rng)) * cexp(I * (0.5 * M_PI / 180.0) * testrng_gauss(&rng));
 		r[i] = creal(z);
 		x[i] = cimag(z);
 	}
@@ -395,7 +379,7 @@ static void test_fit_noise_grid(void **state)
 	double f[NF], r[NF], x[NF];
 	unsigned a, b, c, d, rep;
 
-	rng_state = 1;
+	rng.s = 1;
 	freqs_log(f);
 	bioz_fit_opts_default(&o);
 	for (a = 0; a < 3; a++)
@@ -461,7 +445,7 @@ static void test_fit_hook_dropped(void **state)
 	assert_rel(fit.fc_hz, 50e3, 1e-6);
 
 	/* with noise: still trusted, within the core-grid tolerances */
-	rng_state = 2;
+	rng.s = 2;
 	spectrum(f, NF, 600, 375, 50e3, 0.7, 0, r, x);
 	add_noise(r, x, NF);
 	for (i = 0; i < NF; i++)
@@ -555,7 +539,7 @@ static void test_fit_untrusted(void **state)
 	assert_true(fit.flags & BIOZ_FIT_SINGULAR);	/* no dispersion: J'J singular */
 	assert_true(fit.flags & BIOZ_FIT_R0_LE_RINF);
 	assert_true(isinf(fit.se_alpha));
-	rng_state = 3;
+	rng.s = 3;
 	add_noise(r, x, NF);
 	assert_int_equal(bioz_cole_fit(ws, &o, f, r, x, NF, &fit), 0);
 	assert_true(fit.flags & BIOZ_FIT_UNTRUSTED_MASK);
@@ -572,12 +556,12 @@ static void test_fit_untrusted(void **state)
 	assert_false(fit.flags & BIOZ_FIT_SINGULAR);
 
 	/* 5 % / 2.5 degree noise: residual RMS ~4.7 % of |Z| > 3 % */
-	rng_state = 4;
+	rng.s = 4;
 	spectrum(f, NF, 600, 375, 50e3, 0.7, 0, r, x);
 	for (i = 0; i < NF; i++) {
 		double complex z = r[i] + I * x[i];
 
-		z *= (1.0 + 0.05 * rng_gauss()) * cexp(I * (2.5 * M_PI / 180.0) * rng_gauss());
+		z *= (1.0 + 0.05 * testrng_gauss(&rng)) * cexp(I * (2.5 * M_PI / 180.0) * testrng_gauss(&rng));
 		r[i] = creal(z);
 		x[i] = cimag(z);
 	}

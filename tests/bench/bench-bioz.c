@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "bioz.h"
+#include "testrng.h"
 
 /*
  * Method (the program prints a summary of it too).
@@ -137,24 +138,7 @@ static void cleanup(void)
 		rmdir(tmp_dir);
 }
 
-static uint64_t rng_state;
-
-static uint64_t rng_next(void)		/* splitmix64, as test-bioz */
-{
-	uint64_t z = (rng_state += UINT64_C(0x9E3779B97F4A7C15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
-
-static double rng_gauss(void)		/* Box-Muller */
-{
-	double u = ((double)(rng_next() >> 11) + 0.5) / 9007199254740992.0;
-	double v = ((double)(rng_next() >> 11) + 0.5) / 9007199254740992.0;
-
-	return sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v);
-}
+static struct testrng rng;		/* as test-bioz */
 
 static double ts_s(clockid_t clk)
 {
@@ -206,13 +190,13 @@ static void spectrum(const double *f, const struct body *b, uint64_t seed, doubl
 {
 	int i;
 
-	rng_state = seed;
+	rng.s = seed;
 	for (i = 0; i < NF; i++) {
 		double zr, zx, g1, g2, m, ph;
 
 		bioz_cole_z(f[i], b->r0, b->rinf, b->fc, b->alpha, 0, &zr, &zx);
-		g1 = rng_gauss();
-		g2 = rng_gauss();
+		g1 = testrng_gauss(&rng);
+		g2 = testrng_gauss(&rng);
 		m = hypot(zr, zx) * (1.0 + NOISE_MAG * g1);
 		ph = atan2(zx, zr) + NOISE_PHASE_DEG * M_PI / 180.0 * g2;
 		r[i] = m * cos(ph);

@@ -143,6 +143,7 @@
 #include "pipeline.h"
 #include "recording.h"
 #include "subject.h"
+#include "testrng.h"
 
 #define BENCH_TOL_MS		15.0
 #define BENCH_SIGMA_UV		3.0	/* baseline RMS after the band-pass */
@@ -245,25 +246,12 @@ static void *xrealloc(void *p, size_t size)
 	return p;
 }
 
-struct rng {
-	uint64_t s;
-};
-
-static uint64_t rng_next(struct rng *r)	/* splitmix64 */
+static double rng_unif(struct testrng *r, double lo, double hi)
 {
-	uint64_t z = (r->s += UINT64_C(0x9e3779b97f4a7c15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
+	return lo + (hi - lo) * ((double)(testrng_next(r) >> 11) / 9007199254740992.0);
 }
 
-static double rng_unif(struct rng *r, double lo, double hi)
-{
-	return lo + (hi - lo) * ((double)(rng_next(r) >> 11) / 9007199254740992.0);
-}
-
-static double rng_logu(struct rng *r, double lo, double hi)
+static double rng_logu(struct testrng *r, double lo, double hi)
 {
 	return exp(rng_unif(r, log(lo), log(hi)));
 }
@@ -790,7 +778,7 @@ static bool overlaps(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1)
 
 /* Place an artefact of @len scans (+ @guard both sides) clear of the
  * truths and the artefacts so far; UINT64_MAX if no room found. */
-static uint64_t place(struct rng *r, const struct case_data *cd, size_t n,
+static uint64_t place(struct testrng *r, const struct case_data *cd, size_t n,
 		      double rate, uint64_t len)
 {
 	uint64_t guard = (uint64_t)(0.3 * rate);
@@ -799,7 +787,7 @@ static uint64_t place(struct rng *r, const struct case_data *cd, size_t n,
 	for (tries = 0; tries < 400; tries++) {
 		uint64_t lo = (uint64_t)(2.0 * rate);
 		uint64_t hi = n - (uint64_t)(2.0 * rate) - len;
-		uint64_t t = lo + rng_next(r) % (hi - lo);
+		uint64_t t = lo + testrng_next(r) % (hi - lo);
 		bool ok = true;
 		size_t i;
 
@@ -827,7 +815,7 @@ static void add_art(struct case_data *cd, int kind, uint64_t start,
 }
 
 static void add_artefacts(const struct bench_case *bc, struct case_data *cd,
-			  double *x, struct rng *r)
+			  double *x, struct testrng *r)
 {
 	const size_t n = cd->n_scans, nch = bc->n_ch;
 	const double rate = bc->rate_hz, sg = cd->sigma;
@@ -840,14 +828,14 @@ static void add_artefacts(const struct bench_case *bc, struct case_data *cd,
 			continue;
 		count = (int)llround(minutes * (k == 3 ? 2 : 1));
 		for (m = 0; m < count; m++) {
-			unsigned int ch = (unsigned int)(rng_next(r) % nch);
+			unsigned int ch = (unsigned int)(testrng_next(r) % nch);
 			double amp, tau, len_s;
 			uint64_t t, len;
 
 			switch (k) {
 			case 0:	/* pop */
 				amp = rng_logu(r, 200, 2000) *
-				      (rng_next(r) & 1 ? 1 : -1);
+				      (testrng_next(r) & 1 ? 1 : -1);
 				tau = rng_unif(r, 0.05, 0.2);
 				len = (uint64_t)(4 * tau * rate);
 				t = place(r, cd, n, rate, len);
@@ -876,7 +864,7 @@ static void add_artefacts(const struct bench_case *bc, struct case_data *cd,
 				break;
 			case 2:	/* clipping swing */
 				amp = rng_unif(r, 1.2, 3.0) * BENCH_FULL_SCALE_UV *
-				      (rng_next(r) & 1 ? 1 : -1);
+				      (testrng_next(r) & 1 ? 1 : -1);
 				len = (uint64_t)(rng_unif(r, 0.08, 0.2) * rate);
 				t = place(r, cd, n, rate, len);
 				if (t == UINT64_MAX)
@@ -1065,19 +1053,19 @@ static void build_and_run(size_t id, FILE *manifest)
 	const struct pool *p = &pools[rate_index(bc->rate_hz)];
 	const unsigned int nch = bc->n_ch;
 	const size_t n = (size_t)(bc->dur_s * bc->rate_hz);
-	struct rng r = { bc->seed * UINT64_C(0x2545f4914f6cdd1d) };
+	struct testrng r = { bc->seed * UINT64_C(0x2545f4914f6cdd1d) };
 	double *x = xcalloc(n * nch, sizeof(*x)), ss = 0.0;
 	float *in, *y = xcalloc(n, sizeof(*y));
 	struct evsink sink = { 0 };
 	size_t i, c, skip = (size_t)(BENCH_SKIP_S * bc->rate_hz);
-	uint64_t base_off = rng_next(&r) % p->n;
+	uint64_t base_off = testrng_next(&r) % p->n;
 	int rep;
 
 	cd->n_scans = n;
 	/* baseline: one pool offset per channel */
 	for (c = 0; c < nch; c++) {
 		uint64_t off = (base_off + c * (p->n / nch) +
-				rng_next(&r) % (p->n / (4 * nch) + 1)) % p->n;
+				testrng_next(&r) % (p->n / (4 * nch) + 1)) % p->n;
 
 		for (i = 0; i < n; i++)
 			x[i * nch + c] = p->x[(off + i) % p->n];
