@@ -62,7 +62,7 @@ struct bridge {
 	bool connected;
 	bool stopping;
 	uint64_t *mid_id;		/* spool id of each outstanding message id */
-	uint64_t forwarded, published, acked, losses;
+	uint64_t forwarded, acked, losses;
 	/*
 	 * Loss messages still in the spool, with the count they carry: if the
 	 * spool drops one, its count goes back to pending_lost, so a count is
@@ -368,7 +368,6 @@ static void send_spooled(struct bridge *b)
 			break;
 		b->mid_id[mid] = m.id;
 		spool_advance(b->spool);
-		b->published++;
 	}
 }
 
@@ -427,9 +426,9 @@ static void notify_status(struct bridge *b)
 
 	spool_get_stats(b->spool, &st);
 	sd_notifyf(0, "WATCHDOG=1\nSTATUS=%s; %" PRIu64 " forwarded, %" PRIu64
-		   " acknowledged, %" PRIu64 " unsent, %" PRIu64 " dropped, spool %" PRIu64 " KiB",
+		   " acknowledged, %" PRIu64 " unsent, %" PRIu64 " lost, spool %" PRIu64 " KiB",
 		   b->connected ? "connected" : "broker unreachable", b->forwarded, b->acked,
-		   st.unsent, st.dropped, st.bytes >> 10);
+		   st.unsent, b->losses, st.bytes >> 10);
 }
 
 static int run(struct bridge *b)

@@ -127,21 +127,26 @@ struct fill {
 	bool ok;
 };
 
-static uint64_t record_time(struct twitch_client *c, const char *name, uint64_t backlog)
+/* The time of @r's next daemon record (0 if none): local loss notices are skipped. */
+static uint64_t next_record_time(struct twitch_reader *r)
 {
 	static union { struct twitch_record_hdr h; char b[1 << 16]; } u;
-	struct twitch_reader *r;
-	uint64_t t = 0;
 	int n;
 
-	if (twitch_reader_new(c, name, backlog, &r) < 0)
-		return 0;
-	/* a lapped read yields a local loss record first: skip those */
 	while ((n = twitch_reader_next(r, &u, sizeof(u), 0)) > 0 &&
 	       (u.h.flags & TWITCH_RECF_LOCAL))
 		;
-	if (n > 0)
-		t = u.h.t_mono_ns;
+	return n > 0 ? u.h.t_mono_ns : 0;
+}
+
+static uint64_t newest_time(struct twitch_client *c, const char *name)
+{
+	struct twitch_reader *r;
+	uint64_t t;
+
+	if (twitch_reader_new(c, name, 1, &r) < 0)
+		return 0;
+	t = next_record_time(r);
 	twitch_reader_free(r);
 	return t;
 }
@@ -152,14 +157,13 @@ static struct fill stream_fill(struct twitch_client *c, const char *name)
 	struct twitch_reader *r;
 	uint64_t t_old, t_new;
 
-	if (twitch_reader_new(c, name, TWITCH_FROM_NEWEST, &r) < 0)
+	/* a reader at the oldest record: the stats before it reads, then that record */
+	if (twitch_reader_new(c, name, TWITCH_FROM_OLDEST, &r) < 0)
 		return f;
 	f.ok = twitch_reader_stats(r, &f.st) == 0;
+	t_old = f.ok && f.st.published - f.st.oldest >= 2 ? next_record_time(r) : 0;
 	twitch_reader_free(r);
-	if (!f.ok || f.st.published - f.st.oldest < 2)
-		return f;
-	t_old = record_time(c, name, TWITCH_FROM_OLDEST);
-	t_new = record_time(c, name, 1);
+	t_new = t_old ? newest_time(c, name) : 0;
 	if (t_old && t_new >= t_old)
 		f.span_s = (double)(t_new - t_old) / 1e9;
 	return f;
