@@ -133,12 +133,23 @@ static bool feed_connect(struct feed *f, struct twitch_client **ret_c,
 			err = twitch_reader_new(c, "events", TWITCH_FROM_OLDEST, &r);
 			if (err == 0) {
 				twitch_client_epoch(c, epoch);
+				/*
+				 * The same daemon as before a restart of the bridge:
+				 * go on after what was forwarded; libtwitch reports
+				 * what the ring overwrote meanwhile.
+				 */
+				if (f->resume_seq && !strcmp(epoch, f->resume_epoch))
+					err = twitch_reader_seek(r, f->resume_seq);
+			}
+			if (err == 0) {
+				f->resume_seq = 0;
 				put(f, FEED_EPOCH, epoch, 32);
 				note(f, "connected to twitchd (epoch %s)", epoch);
 				*ret_c = c;
 				*ret_r = r;
 				return true;
 			}
+			twitch_reader_free(r);
 			twitch_client_free(c);
 		}
 		if (err != last) {
@@ -151,57 +162,16 @@ static bool feed_connect(struct feed *f, struct twitch_client **ret_c,
 	return false;
 }
 
-/*
- * After a restart of the bridge: skip what was forwarded before; if the
- * ring overwrote records while the bridge was away, say how many.
- */
-static bool skip_forwarded(struct feed *f, const char *epoch)
-{
-	const struct twitch_record_hdr *h = &f->rec.h;
-	struct twitch_rec_loss l;
-
-	if (!f->resume_seq || strcmp(epoch, f->resume_epoch))
-		return false;
-	if (h->flags & TWITCH_RECF_LOCAL) {	/* local records are never skipped */
-		const struct twitch_rec_loss *lost = (const void *)&f->rec;
-
-		/* libtwitch already counted records the ring overwrote */
-		if (h->type == TWITCH_REC_LOSS && lost->reason == TWITCH_LOSS_READER_LAPPED)
-			f->resume_seq += lost->count;
-		return false;
-	}
-	if (h->seqno < f->resume_seq)
-		return true;
-	if (h->seqno > f->resume_seq) {
-		memset(&l, 0, sizeof(l));
-		l.hdr.type = TWITCH_REC_LOSS;
-		l.hdr.size = sizeof(l);
-		l.hdr.device = TWITCH_DEVICE_NONE;
-		l.hdr.flags = TWITCH_RECF_LOCAL;
-		l.hdr.seqno = f->resume_seq;
-		l.hdr.t_mono_ns = h->t_mono_ns;
-		l.hdr.t_real_ns = h->t_real_ns;
-		l.hdr.sample_index = TWITCH_INDEX_NONE;
-		l.reason = TWITCH_LOSS_READER_LAPPED;
-		l.exact = 1;
-		l.count = h->seqno - f->resume_seq;
-		put(f, FEED_RECORD, &l, sizeof(l));
-	}
-	f->resume_seq = 0;		/* past the resume point: stop checking */
-	return false;
-}
-
 static void *feed_main(void *arg)
 {
 	struct feed *f = arg;
 	struct twitch_client *c = NULL;
 	struct twitch_reader *r = NULL;
-	char epoch[33] = "";
+	char epoch[33];
 	int n, got;
 
 	if (!feed_connect(f, &c, &r))
 		return NULL;
-	twitch_client_epoch(c, epoch);
 	while (!atomic_load(&f->stop)) {
 		/* wait for the first record, then take what is already there */
 		for (got = 0; got < BATCH_RECORDS; got++) {
@@ -222,8 +192,6 @@ static void *feed_main(void *arg)
 					put(f, FEED_EPOCH, epoch, 32);
 				}
 			}
-			if (skip_forwarded(f, epoch))
-				continue;
 			put(f, FEED_RECORD, &f->rec, (size_t)n);
 		}
 		hand_over(f);

@@ -30,10 +30,11 @@ struct feed;
 
 /*
  * feed_start() - connect to twitchd at @socket (NULL: default) in a new
- * thread and read the events stream from its oldest record; records of
- * epoch @resume_epoch with seqno < @resume_seq are skipped (they were
- * forwarded before the bridge restarted). The thread keeps retrying while
- * twitchd is not running.
+ * thread and read the events stream from its oldest record, or, if the
+ * daemon is still in epoch @resume_epoch, from record @resume_seq (the next
+ * one after what was forwarded before the bridge restarted; records the ring
+ * overwrote meanwhile come as a lapped loss). The thread keeps retrying
+ * while twitchd is not running.
  * Return: 0 and the feed in *ret, -errno.
  */
 int feed_start(const char *socket, const char *resume_epoch, uint64_t resume_seq,

@@ -607,6 +607,30 @@ static bool daemon_gone(struct twitch_reader *r)
 	return false;
 }
 
+TWITCH_API int twitch_reader_seek(struct twitch_reader *r, uint64_t seqno)
+{
+	uint64_t head, oldest;
+
+	if (r == NULL)
+		return -EINVAL;
+	if (r->map == NULL)
+		return -ENOTCONN;
+	if (r->n_pending >= sizeof(r->pending) / sizeof(r->pending[0]))
+		return -EBUSY;
+	head = ring_head(&r->ring);
+	oldest = ring_oldest_safe(&r->ring, head);
+	if (seqno > head)
+		seqno = head;
+	if (seqno < oldest) {
+		/* overwritten since: the same exact notice as a lapped read */
+		r->lost += oldest - seqno;
+		queue_loss(r, TWITCH_LOSS_READER_LAPPED, oldest - seqno);
+		seqno = oldest;
+	}
+	r->pos = seqno;
+	return 0;
+}
+
 TWITCH_API int twitch_reader_stats(const struct twitch_reader *r,
 				   struct twitch_reader_stats *ret)
 {

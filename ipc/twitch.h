@@ -348,6 +348,17 @@ TWITCH_API int twitch_reader_next(struct twitch_reader *r, void *buf, size_t buf
 /* Records lost by this reader (lapped), in total since it was created. */
 TWITCH_API uint64_t twitch_reader_lost(const struct twitch_reader *r);
 
+/*
+ * twitch_reader_seek() - go on from record @seqno of the daemon's current
+ * epoch, e.g. where a client stopped before it restarted (since 1.1).
+ * Records the ring no longer holds are reported like a lapped read: one
+ * local TWITCH_REC_LOSS (READER_LAPPED) with the exact count, then the
+ * oldest record still held. A @seqno past the newest means "only new ones".
+ * Return: 0, -ENOTCONN while the daemon is gone, -EBUSY if local records
+ * are still waiting to be delivered.
+ */
+TWITCH_API int twitch_reader_seek(struct twitch_reader *r, uint64_t seqno);
+
 /* How full a stream's ring is and where a reader stands in it (since 1.1). */
 struct twitch_reader_stats {
 	uint64_t published;		/* records published into the ring (its head) */

@@ -212,6 +212,21 @@ static void test_lapped_reader_counts_exactly(void **state)
 	assert_int_equal(st.position, 1000);
 	assert_int_equal(st.lost, lost_records);
 	assert_int_equal(twitch_reader_stats(NULL, &st), -EINVAL);
+
+	/* seek: back to a record still held, then to one long overwritten */
+	assert_int_equal(twitch_reader_seek(r, 990), 0);
+	assert_true(twitch_reader_next(r, &u, sizeof(u), 0) > 0);
+	assert_int_equal(u.t.hdr.seqno, 990);
+	assert_int_equal(twitch_reader_seek(r, 100), 0);
+	assert_true(twitch_reader_next(r, &u, sizeof(u), 0) > 0);
+	assert_int_equal(u.l.hdr.type, TWITCH_REC_LOSS);
+	assert_int_equal(u.l.reason, TWITCH_LOSS_READER_LAPPED);
+	assert_int_equal(u.l.count, 1000 - (64 - 64 / 8) - 100);
+	assert_true(twitch_reader_next(r, &u, sizeof(u), 0) > 0);
+	assert_int_equal(u.t.hdr.seqno, 1000 - (64 - 64 / 8));	/* the oldest held */
+	assert_int_equal(twitch_reader_seek(r, 5000), 0);	/* past the newest */
+	assert_int_equal(twitch_reader_next(r, &u, sizeof(u), 0), 0);
+	assert_int_equal(twitch_reader_seek(NULL, 0), -EINVAL);
 	(void)t;
 	twitch_reader_free(r);
 	twitch_client_free(c);
