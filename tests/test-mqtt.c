@@ -114,6 +114,16 @@ static void rig_down(struct rig *r, struct sub *s)
 	assert_int_equal(file_count(r->log, "Sanitizer"), 0);
 }
 
+/* Broker, producer (16384-slot events ring) and a bridge with the default spool. */
+static void rig_up(struct rig *r, const char *name)
+{
+	rig_dirs(r, name);
+	assert_int_equal(broker_start(&r->b), 0);
+	rig_pub(r, 16384);
+	write_conf(r, NULL, NULL);
+	r->bridge = bridge_start(r->conf, r->sock, r->log);
+}
+
 static char *prefix_of(struct rig *r, char *buf, size_t size)
 {
 	snprintf(buf, size, "test/%s", strrchr(r->b.dir, '/') + 1);
@@ -131,11 +141,7 @@ static void test_in_order_and_restart(void **state)
 	unsigned int k;
 
 	(void)state;
-	rig_dirs(&r, "order");
-	assert_int_equal(broker_start(&r.b), 0);
-	rig_pub(&r, 16384);
-	write_conf(&r, NULL, NULL);
-	r.bridge = bridge_start(r.conf, r.sock, r.log);
+	rig_up(&r, "order");
 	assert_int_equal(sub_start(&s, &r.b, prefix_of(&r, prefix, sizeof(prefix)), "sub-order",
 				   false, NULL, NULL), 0);
 	for (k = 0; k < 10; k++)
@@ -187,11 +193,7 @@ static void test_broker_outage(void **state)
 	char prefix[128];
 
 	(void)state;
-	rig_dirs(&r, "outage");
-	assert_int_equal(broker_start(&r.b), 0);
-	rig_pub(&r, 16384);
-	write_conf(&r, NULL, NULL);
-	r.bridge = bridge_start(r.conf, r.sock, r.log);
+	rig_up(&r, "outage");
 	/* a persistent session: the broker keeps the subscription across its restart */
 	assert_int_equal(sub_start(&s, &r.b, prefix_of(&r, prefix, sizeof(prefix)), "sub-outage",
 				   true, NULL, NULL), 0);
