@@ -71,7 +71,15 @@ static void hand_over(struct feed *f)
 		return;
 	}
 	was_empty = f->fill_len == 0;
-	memcpy(f->fill + f->fill_len, f->local, f->local_len);
+	if (was_empty) {
+		/* the taker has everything before: hand the buffer over, no copy */
+		char *t = f->fill;
+
+		f->fill = f->local;
+		f->local = t;
+	} else {
+		memcpy(f->fill + f->fill_len, f->local, f->local_len);
+	}
 	f->fill_len += f->local_len;
 	pthread_mutex_unlock(&f->lock);
 	f->local_len = 0;

@@ -262,7 +262,9 @@ static void take_feed(struct bridge *b)
 	size_t len;
 
 	p = feed_take(b->feed, &len);
-	for (end = p + len; p && p + sizeof(*e) <= end;
+	if (!p)
+		return;
+	for (end = p + len; p + sizeof(*e) <= end;
 	     p += sizeof(*e) + ((e->len + 7u) & ~7u)) {
 		e = (const void *)p;
 		switch (e->kind) {
