@@ -343,7 +343,9 @@ static int open_device(struct acq_dev *a, bool first)
 			} else {
 				bioz_live_set_thresholds(a->bz, a->cfg.alert_phase_drop_deg,
 							 a->cfg.alert_ecw_tbw_rise,
-							 a->cfg.alert_ri_k);
+							 a->cfg.alert_ri_k,
+							 a->cfg.alert_twitch_rise_ratio,
+							 a->cfg.alert_twitch_rise_min);
 				load_calibration(a);
 			}
 		}
@@ -763,13 +765,59 @@ static void publish_alerts(struct acq_dev *a, const struct bioz_estimate *e, uin
 				 raised ? "moved" : "back within", c->ri_k);
 			break;
 		default:
-			snprintf(r.text, sizeof(r.text), "twitch rate rising with a hydration shift%s "
-				 "(co-occurrence, no causal claim)", raised ? "" : " no longer");
+			if (a->trend_rising) {
+				r.value = a->trend_per_min;
+				r.baseline = a->trend_prior;
+				r.threshold = fmax(c->twitch_rise_ratio * a->trend_prior,
+						   a->trend_prior + c->twitch_rise_min_per_min);
+			}
+			if (raised)
+				snprintf(r.text, sizeof(r.text), "twitch rate up on device %u ch %u "
+					 "with a hydration shift (co-occurrence, no causal "
+					 "claim)", a->trend_dev, a->trend_channel);
+			else
+				snprintf(r.text, sizeof(r.text), "twitch rate rise with a hydration "
+					 "shift no longer (co-occurrence)");
 			break;
 		}
 		ring_publish(a->d->events, &r.hdr);
 	}
 	a->bz->alerts_on = e->alerts;
+}
+
+/*
+ * For the co-occurrence alert: the EMG channel whose twitch rate rose the
+ * most (bioz_twitch_rate_rising()) over every device with a detector.
+ */
+static void twitch_trend(struct acq_dev *a)
+{
+	const struct twitchd *d = a->d;
+	struct detect_rates dr;
+	double prior, best = -1.0;
+	size_t i;
+	uint32_t ch;
+
+	a->trend_rising = false;
+	a->trend_per_min = a->trend_prior = NAN;
+	for (i = 0; i < d->n_devs; i++) {
+		const struct acq_dev *e = &d->devs[i];
+
+		if (!e->has_pipeline || !e->info)
+			continue;
+		for (ch = 0; ch < e->info->n_channels; ch++) {
+			if (detect_get_rates(e->pl.det, ch, &dr) < 0 ||
+			    !bioz_twitch_rate_rising(&a->bz->alerts, dr.per_min_5, dr.per_min_15,
+						     dr.covered_s, &prior) ||
+			    dr.per_min_5 - prior <= best)
+				continue;
+			best = dr.per_min_5 - prior;
+			a->trend_rising = true;
+			a->trend_dev = e->index;
+			a->trend_channel = ch;
+			a->trend_per_min = dr.per_min_5;
+			a->trend_prior = prior;
+		}
+	}
 }
 
 /* Calibrate, or fit and estimate, from the sweep just published. */
@@ -783,8 +831,9 @@ static void estimate_sweep(struct acq_dev *a, uint64_t now, int64_t real_minus_m
 	if (a->bz == NULL || a->n_sweep_freq != in->sweep_points)
 		return;
 	cal_ohm = a->bz->cal_pending_ohm;
+	twitch_trend(a);
 	res = bioz_live_sweep(a->bz, (uint32_t)a->sweep_no, a->sweep_freq_hz, a->vals,
-			      in->sweep_points, (double)now / 1e9, &e);
+			      in->sweep_points, (double)now / 1e9, a->trend_rising, &e);
 	if (res == 1) {
 		log_device(LOG_NOTICE, a->cfg.name, -1, "calibrated over %zu frequencies",
 			   a->bz->n_cal);

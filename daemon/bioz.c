@@ -1609,6 +1609,8 @@ void bioz_alert_config_default(struct bioz_alert_config *c)
 	c->ecw_tbw_max = NAN;		/* vendor thresholds do not carry over (6.1) */
 	c->ri_k = 3.0;
 	c->ri_min_abs = 0.02;
+	c->twitch_rise_ratio = 2.0;
+	c->twitch_rise_min_per_min = 2.0;
 }
 
 uint32_t bioz_alerts_eval(const struct bioz_alert_config *c, const struct bioz_estimate *e,
@@ -1629,6 +1631,26 @@ uint32_t bioz_alerts_eval(const struct bioz_alert_config *c, const struct bioz_e
 	if (twitch_rate_rising && a)
 		a |= BIOZ_ALERT_CO_OCCURRENCE;
 	return a;
+}
+
+bool bioz_twitch_rate_rising(const struct bioz_alert_config *c, double per_min_5,
+			     double per_min_15, double covered_s, double *ret_prior)
+{
+	double prior;
+
+	if (ret_prior)
+		*ret_prior = NAN;
+	/* the rates' windows are whole seconds: 15 min covered is 900 s */
+	if (!(covered_s >= 900.0 - 0.5) || !isfinite(per_min_5) || !isfinite(per_min_15) ||
+	    per_min_5 < 0.0 || per_min_15 < 0.0)
+		return false;
+	prior = (15.0 * per_min_15 - 5.0 * per_min_5) / 10.0;
+	if (prior < 0.0)
+		prior = 0.0;	/* rounding of the float rates */
+	if (ret_prior)
+		*ret_prior = prior;
+	return per_min_5 >= c->twitch_rise_ratio * prior &&
+	       per_min_5 - prior >= c->twitch_rise_min_per_min;
 }
 
 /* ---------------------------------------------------------------- JSON */

@@ -10,6 +10,7 @@
 #ifndef TWITCHD_BIOZ_H
 #define TWITCHD_BIOZ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -376,6 +377,10 @@ struct bioz_alert_config {
 	double ecw_tbw_max;		/* absolute limit; NaN: off (vendor-specific) */
 	double ri_k;			/* |index| > k * u ... */
 	double ri_min_abs;		/* ... and |index| >= this */
+	/* twitch rate rising (for the co-occurrence): last 5 min against the
+	 * 10 min before, by this ratio and by at least this many per minute */
+	double twitch_rise_ratio;
+	double twitch_rise_min_per_min;
 };
 
 void bioz_alert_config_default(struct bioz_alert_config *c);
@@ -388,6 +393,18 @@ void bioz_alert_config_default(struct bioz_alert_config *c);
  */
 uint32_t bioz_alerts_eval(const struct bioz_alert_config *c, const struct bioz_estimate *e,
 			  double base_pha_deg, double base_ecw_tbw, uint32_t twitch_rate_rising);
+
+/*
+ * bioz_twitch_rate_rising() - whether one EMG channel's twitch rate rose:
+ * its rate over the last 5 min (@per_min_5) against the 10 min before,
+ * derived from the 15-min rate as (15 x per_min_15 - 5 x per_min_5) / 10.
+ * Judged only once @covered_s spans the 15 min (false before); rising when
+ * the recent rate is at least c->twitch_rise_ratio times the earlier one and
+ * at least c->twitch_rise_min_per_min above it. *@ret_prior (may be NULL)
+ * gets the earlier rate, NaN when not judged. A trend of counts, no more.
+ */
+bool bioz_twitch_rate_rising(const struct bioz_alert_config *c, double per_min_5,
+			     double per_min_15, double covered_s, double *ret_prior);
 
 /* ------------------------------------------------------------ JSON */
 

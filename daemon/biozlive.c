@@ -32,7 +32,8 @@ int bioz_live_init(struct bioz_live *b)
 }
 
 void bioz_live_set_thresholds(struct bioz_live *b, double pha_drop_deg, double ecw_tbw_rise,
-			      double ri_k)
+			      double ri_k, double twitch_rise_ratio,
+			      double twitch_rise_min_per_min)
 {
 	if (isfinite(pha_drop_deg))
 		b->alerts.pha_drop_deg = pha_drop_deg;
@@ -40,6 +41,10 @@ void bioz_live_set_thresholds(struct bioz_live *b, double pha_drop_deg, double e
 		b->alerts.ecw_tbw_rise = ecw_tbw_rise;
 	if (isfinite(ri_k))
 		b->alerts.ri_k = ri_k;
+	if (isfinite(twitch_rise_ratio))
+		b->alerts.twitch_rise_ratio = twitch_rise_ratio;
+	if (isfinite(twitch_rise_min_per_min))
+		b->alerts.twitch_rise_min_per_min = twitch_rise_min_per_min;
 }
 
 void bioz_live_deinit(struct bioz_live *b)
@@ -48,7 +53,8 @@ void bioz_live_deinit(struct bioz_live *b)
 }
 
 int bioz_live_sweep(struct bioz_live *b, uint32_t sweep, const double *freq_hz,
-		    const double *iq, size_t n, double t_s, struct bioz_estimate *ret)
+		    const double *iq, size_t n, double t_s, bool twitch_rising,
+		    struct bioz_estimate *ret)
 {
 	struct bioz_estimate e;
 	size_t i;
@@ -91,7 +97,7 @@ int bioz_live_sweep(struct bioz_live *b, uint32_t sweep, const double *freq_hz,
 	if (err < 0)
 		return err;
 	e.alerts = bioz_alerts_eval(&b->alerts, &e, b->ri.n_base ? b->ri.base_pha_deg : NAN,
-				    b->ri.n_base ? b->ri.base_ecw_tbw : NAN, 0);
+				    b->ri.n_base ? b->ri.base_ecw_tbw : NAN, twitch_rising);
 	*ret = e;
 	return 0;
 }

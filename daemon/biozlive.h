@@ -35,7 +35,8 @@ struct bioz_live {
 int bioz_live_init(struct bioz_live *b);
 /* Alert thresholds (bioz_alert_config); NaN keeps bioz.c's placeholder. */
 void bioz_live_set_thresholds(struct bioz_live *b, double pha_drop_deg, double ecw_tbw_rise,
-			      double ri_k);
+			      double ri_k, double twitch_rise_ratio,
+			      double twitch_rise_min_per_min);
 void bioz_live_deinit(struct bioz_live *b);
 
 /*
@@ -43,9 +44,12 @@ void bioz_live_deinit(struct bioz_live *b);
  * raw real/imaginary DFT words interleaved (n x 2). If a calibration was
  * requested, compute it (return 1); if calibrated, fill *ret and return 0;
  * otherwise return -ENODATA (no estimate can be made: not calibrated) or
- * the fit's -errno. @t_s: CLOCK_MONOTONIC seconds. No allocation.
+ * the fit's -errno. @t_s: CLOCK_MONOTONIC seconds. @twitch_rising: an EMG
+ * channel's twitch rate is rising now (bioz_twitch_rate_rising()), for the
+ * co-occurrence alert. No allocation.
  */
 int bioz_live_sweep(struct bioz_live *b, uint32_t sweep, const double *freq_hz,
-		    const double *iq, size_t n, double t_s, struct bioz_estimate *ret);
+		    const double *iq, size_t n, double t_s, bool twitch_rising,
+		    struct bioz_estimate *ret);
 
 #endif

@@ -240,6 +240,13 @@ static int device_key(struct parse_ctx *p, struct config_device *d, const char *
 	} else if (!strcmp(k, "alert_ri_k")) {
 		if (parse_double(v, 1.0, 10.0, &d->alert_ri_k) < 0)
 			return fail(p, section, k, "'%s' is not 1..10 (times the uncertainty)", v);
+	} else if (!strcmp(k, "alert_twitch_rise_ratio")) {
+		if (parse_double(v, 1.1, 100.0, &d->alert_twitch_rise_ratio) < 0)
+			return fail(p, section, k, "'%s' is not 1.1..100 (times the earlier rate)",
+				    v);
+	} else if (!strcmp(k, "alert_twitch_rise_min")) {
+		if (parse_double(v, 0.1, 1000.0, &d->alert_twitch_rise_min) < 0)
+			return fail(p, section, k, "'%s' is not 0.1..1000 twitches per minute", v);
 	} else {
 		return fail(p, section, k, "unknown key");
 	}
@@ -256,6 +263,8 @@ static void device_defaults(struct config_device *d, const char *name)
 	d->alert_phase_drop_deg = NAN;
 	d->alert_ecw_tbw_rise = NAN;
 	d->alert_ri_k = NAN;
+	d->alert_twitch_rise_ratio = NAN;
+	d->alert_twitch_rise_min = NAN;
 }
 
 static int handler(void *user, const char *section, const char *key, const char *value)

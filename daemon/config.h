@@ -35,6 +35,8 @@ struct config_device {
 	double alert_phase_drop_deg;
 	double alert_ecw_tbw_rise;
 	double alert_ri_k;
+	double alert_twitch_rise_ratio;
+	double alert_twitch_rise_min;		/* per minute */
 };
 
 struct config {

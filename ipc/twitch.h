@@ -234,6 +234,9 @@ struct twitch_rec_epoch {
  * patient's own baseline beyond a configured threshold. One record per
  * change of state, so a subscriber sees each alert once, not once a sweep.
  * A monitoring aid: an alert claims no cause and no diagnosis.
+ * For TWITCH_BIOZ_ALERT_CO_OCCURRENCE the value is the rising channel's
+ * twitch rate over the last 5 min, the baseline its rate over the 10 min
+ * before (per minute), and the text names the EMG device and channel.
  */
 #define TWITCH_ALERT_RAISED	1
 #define TWITCH_ALERT_CLEARED	2

@@ -1055,6 +1055,49 @@ static void test_alerts(void **state)
 	assert_int_equal(bioz_alerts_eval(&ac, &e, 8.0, NAN, 0), BIOZ_ALERT_PHA_DROP);
 }
 
+/*
+ * The rising twitch rate behind the co-occurrence: the last 5 min against
+ * the 10 min before, worked from the 5- and 15-min rates by hand.
+ */
+static void test_twitch_trend(void **state)
+{
+	struct bioz_alert_config ac;
+	double prior;
+
+	(void)state;
+	bioz_alert_config_default(&ac);
+	/* 15 min not yet covered: not judged */
+	assert_false(bioz_twitch_rate_rising(&ac, 6.0, 3.0, 899.0, &prior));
+	assert_true(isnan(prior));
+	/* 30 in the last 5 min, 45 in 15: 15 in the 10 before, 1.5/min -> 6/min */
+	assert_true(bioz_twitch_rate_rising(&ac, 6.0, 3.0, 900.0, &prior));
+	assert_true(fabs(prior - 1.5) <= 1e-12);
+	assert_true(bioz_twitch_rate_rising(&ac, 6.0, 3.0, 3600.0, NULL));
+	/* doubled (1.5 -> 3) but only 1.5/min more: under the 2/min minimum */
+	assert_false(bioz_twitch_rate_rising(&ac, 3.0, 2.0, 900.0, &prior));
+	assert_true(fabs(prior - 1.5) <= 1e-12);
+	/* a steady rate is no trend */
+	assert_false(bioz_twitch_rate_rising(&ac, 10.0, 10.0, 900.0, &prior));
+	assert_true(fabs(prior - 10.0) <= 1e-12);
+	/* a falling rate is no trend */
+	assert_false(bioz_twitch_rate_rising(&ac, 1.0, 5.0, 900.0, &prior));
+	assert_true(fabs(prior - 7.0) <= 1e-12);
+	/* from none at all (float rounding below 0 is 0): 2/min is the minimum */
+	assert_true(bioz_twitch_rate_rising(&ac, 2.0, 0.6666, 900.0, &prior));
+	assert_true(fabs(prior - 0.0) <= 0.0);
+	assert_false(bioz_twitch_rate_rising(&ac, 1.9, 0.6333, 900.0, &prior));
+	/* the ratio is configurable: 6 vs 1.5 is 4x, not 5x */
+	ac.twitch_rise_ratio = 5.0;
+	assert_false(bioz_twitch_rate_rising(&ac, 6.0, 3.0, 900.0, &prior));
+	ac.twitch_rise_ratio = 4.0;
+	assert_true(bioz_twitch_rate_rising(&ac, 6.0, 3.0, 900.0, &prior));
+	/* bad input is never a trend */
+	assert_false(bioz_twitch_rate_rising(&ac, NAN, 3.0, 900.0, &prior));
+	assert_true(isnan(prior));
+	assert_false(bioz_twitch_rate_rising(&ac, 6.0, -1.0, 900.0, &prior));
+	assert_false(bioz_twitch_rate_rising(&ac, 6.0, 3.0, NAN, &prior));
+}
+
 /* ------------------------------------------------------------ JSON */
 
 static void test_json(void **state)
@@ -1149,6 +1192,7 @@ int main(void)
 		cmocka_unit_test(test_ri_temperature),
 		cmocka_unit_test(test_ri_trends),
 		cmocka_unit_test(test_alerts),
+		cmocka_unit_test(test_twitch_trend),
 		cmocka_unit_test_setup_teardown(test_json, setup_ws, teardown_ws),
 	};
 

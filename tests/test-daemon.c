@@ -908,6 +908,12 @@ static void test_bad_config_and_usage(void **state)
 	assert_non_null(strstr(err, "bad.conf:2: device emg.profile:"));
 	assert_int_equal(run_twitchd("[daemon]\nsoket = /x\n", NULL, err, sizeof(err)), 2);
 	assert_non_null(strstr(err, "bad.conf:2: daemon.soket: unknown key"));
+	assert_int_equal(run_twitchd("[device bz]\nprofile = ad5933\nalert_twitch_rise_ratio = 1\n",
+				     NULL, err, sizeof(err)), 2);
+	assert_non_null(strstr(err, "bad.conf:3: device bz.alert_twitch_rise_ratio: '1' is not"));
+	assert_int_equal(run_twitchd("[device bz]\nprofile = ad5933\nalert_twitch_rise_min = -2\n",
+				     NULL, err, sizeof(err)), 2);
+	assert_non_null(strstr(err, "bad.conf:3: device bz.alert_twitch_rise_min: '-2' is not"));
 	assert_int_equal(run_twitchd("[devices emg]\nrate_hz = 1\n", NULL, err, sizeof(err)), 2);
 	assert_non_null(strstr(err, "unknown section [devices emg]"));
 	assert_int_equal(run_twitchd("[daemon]\nlog_level = debug\n", NULL, err, sizeof(err)), 2);
