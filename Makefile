@@ -128,6 +128,7 @@ test-daemon_SRCS = $(LIBTWITCH_SRCS)
 test-analyze_SRCS = $(filter-out daemon/analyze.c,$(MATH_SRCS)) drivers/recording.c ipc/record.c
 test-analyze_LIBS = -lm
 test-detect_SRCS = daemon/dsp.c
+test-calstore_SRCS = daemon/bioz.c daemon/sweepcsv.c ipc/record.c
 test-calstore_LIBS = -lm
 test-detect_LIBS = -lm
 

@@ -38,6 +38,7 @@ static const char usage_text[] =
 	"                         resistor put in place of the electrodes\n"
 	"  subject height_cm=H,weight_kg=W,sex=m|f,age=A\n"
 	"                         subject data, needed for body-water estimates\n"
+	"  subject none           forget them (a new patient, data not yet known)\n"
 	"  baseline               start a new baseline of the resistance index\n"
 	"  ping                   check that twitchd answers\n\n"
 	"Options:\n"

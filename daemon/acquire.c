@@ -77,6 +77,62 @@ static void save_calibration(struct acq_dev *a, double ohm)
 		log_msg(LOG_WARNING, "%s: calibration kept in memory only: %s", a->cfg.name, err);
 }
 
+/*
+ * Restore the patient's subject data and resistance-index baseline, unless
+ * the config says every start is a new patient. Loud: a cart moved to
+ * another patient must be given the new patient's data.
+ */
+static void load_patient(struct acq_dev *a)
+{
+	struct calstore_patient p;
+	uint64_t now = record_clock_ns(CLOCK_REALTIME);
+	char err[600];
+	int rc;
+
+	if (a->d->cfg.forget_patient)
+		return;
+	rc = calstore_load_patient(state_dir(a->d), a->cfg.name, &p, err, sizeof(err));
+	if (rc == -ENOENT)
+		return;
+	if (rc < 0) {
+		log_msg(LOG_WARNING, "%s: stored subject and baseline not used: %s", a->cfg.name,
+			rc == -EINVAL ? err : strerror(-rc));
+		return;
+	}
+	if (p.has_subject) {
+		a->bz->subject = p.subject;
+		a->bz->has_subject = true;
+		a->bz->subject_t_real_ns = p.subject_t_real_ns;
+	}
+	if (p.has_baseline && bioz_ri_set_baseline(&a->bz->ri, &p.baseline) == 0)
+		a->bz->baseline_t_real_ns = p.baseline_t_real_ns;
+	if (!p.has_subject && !p.has_baseline)
+		return;
+	log_device(LOG_NOTICE, a->cfg.name, -1, "restored from %s: %s%s%s (set %" PRIu64 " s "
+		   "ago); for a new patient: twitchctl subject ... and twitchctl baseline",
+		   state_dir(a->d), p.has_subject ? "subject data" : "",
+		   p.has_subject && p.has_baseline ? " and " : "",
+		   p.has_baseline ? "resistance-index baseline" : "",
+		   (now - (p.has_subject ? p.subject_t_real_ns : p.baseline_t_real_ns)) /
+		   1000000000u);
+}
+
+void acq_save_patient(struct acq_dev *a)
+{
+	struct calstore_patient p = {
+		.has_subject = a->bz->has_subject,
+		.subject = a->bz->subject,
+		.subject_t_real_ns = a->bz->subject_t_real_ns,
+		.baseline_t_real_ns = a->bz->baseline_t_real_ns,
+	};
+	char err[600];
+
+	p.has_baseline = bioz_ri_get_baseline(&a->bz->ri, &p.baseline);
+	if (calstore_save_patient(state_dir(a->d), a->cfg.name, &p, err, sizeof(err)) < 0)
+		log_msg(LOG_WARNING, "%s: subject and baseline kept in memory only: %s",
+			a->cfg.name, err);
+}
+
 /* the public names of the alert bits are the math's own */
 _Static_assert(TWITCH_BIOZ_ALERT_PHA_DROP == BIOZ_ALERT_PHA_DROP &&
 	       TWITCH_BIOZ_ALERT_ECW_TBW_RISE == BIOZ_ALERT_ECW_TBW_RISE &&
@@ -347,6 +403,7 @@ static int open_device(struct acq_dev *a, bool first)
 							 a->cfg.alert_twitch_rise_ratio,
 							 a->cfg.alert_twitch_rise_min);
 				load_calibration(a);
+				load_patient(a);
 			}
 		}
 		a->state = DEV_IDLE;
@@ -856,6 +913,11 @@ static void estimate_sweep(struct acq_dev *a, uint64_t now, int64_t real_minus_m
 	} else {
 		publish_estimate(a, &e, now, real_minus_mono);
 		publish_alerts(a, &e, now, real_minus_mono);
+		if (a->bz->ri.n_base && !a->bz->baseline_t_real_ns) {
+			/* a baseline was just finished: keep it */
+			a->bz->baseline_t_real_ns = (uint64_t)((int64_t)now + real_minus_mono);
+			acq_save_patient(a);
+		}
 	}
 }
 

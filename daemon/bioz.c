@@ -1431,6 +1431,46 @@ void bioz_ri_rebaseline(struct bioz_ri *ri, uint32_t n_sweeps)
 	ri_clear_bins(ri);
 }
 
+bool bioz_ri_get_baseline(const struct bioz_ri *ri, struct bioz_ri_baseline *ret)
+{
+	if (ri->n_base == 0)
+		return false;
+	*ret = (struct bioz_ri_baseline){
+		.n = ri->n_base, .has_temp = ri->base_has_temp, .r_ohm = ri->base_r_ohm,
+		.u_ohm = ri->base_u_ohm, .phys_var = ri->base_phys_var,
+		.temp_c = ri->base_temp_c, .pha_deg = ri->base_pha_deg,
+		.ecw_tbw = ri->base_ecw_tbw,
+	};
+	return true;
+}
+
+bool bioz_ri_baseline_ok(const struct bioz_ri_baseline *b)
+{
+	return b->n > 0 && b->n <= BIOZ_RI_BASELINE_MAX && b->has_temp <= 1 &&
+	       isfinite(b->r_ohm) && b->r_ohm > 0.0 && isfinite(b->u_ohm) && b->u_ohm >= 0.0 &&
+	       isfinite(b->phys_var) && b->phys_var >= 0.0 &&
+	       (b->has_temp ? isfinite(b->temp_c) : isnan(b->temp_c)) &&
+	       (isnan(b->pha_deg) || fabs(b->pha_deg) <= 90.0) &&
+	       (isnan(b->ecw_tbw) || (b->ecw_tbw > 0.0 && b->ecw_tbw < 1.0));
+}
+
+int bioz_ri_set_baseline(struct bioz_ri *ri, const struct bioz_ri_baseline *b)
+{
+	if (!bioz_ri_baseline_ok(b))
+		return -EINVAL;
+	bioz_ri_rebaseline(ri, 1);
+	ri->want_n = 0;
+	ri->n_base = b->n;
+	ri->base_has_temp = b->has_temp;
+	ri->base_r_ohm = b->r_ohm;
+	ri->base_u_ohm = b->u_ohm;
+	ri->base_phys_var = b->phys_var;
+	ri->base_temp_c = b->temp_c;
+	ri->base_pha_deg = b->pha_deg;
+	ri->base_ecw_tbw = b->ecw_tbw;
+	return 0;
+}
+
 void bioz_ri_init(struct bioz_ri *ri, const struct bioz_ri_config *c)
 {
 	memset(ri, 0, sizeof(*ri));

@@ -360,6 +360,25 @@ void bioz_ri_init(struct bioz_ri *ri, const struct bioz_ri_config *c);
 /* On command: drop the baseline and trends; collect the next @n_sweeps. */
 void bioz_ri_rebaseline(struct bioz_ri *ri, uint32_t n_sweeps);
 
+/* A finished baseline, as kept across restarts (fields of struct bioz_ri). */
+struct bioz_ri_baseline {
+	uint32_t n;			/* sweeps it was made of */
+	uint32_t has_temp;
+	double r_ohm, u_ohm, phys_var, temp_c;
+	double pha_deg, ecw_tbw;	/* NaN if none */
+};
+
+/* bioz_ri_get_baseline() - copy the baseline out; false while there is none. */
+bool bioz_ri_get_baseline(const struct bioz_ri *ri, struct bioz_ri_baseline *ret);
+/* Whether @b is one bioz_ri_update() could have made (sizes, signs, ranges). */
+bool bioz_ri_baseline_ok(const struct bioz_ri_baseline *b);
+/*
+ * bioz_ri_set_baseline() - take @b as the baseline (a restart restoring
+ * it); trends start empty. Return 0, or -EINVAL (nothing changed) if @b is
+ * not one bioz_ri_update() could have made.
+ */
+int bioz_ri_set_baseline(struct bioz_ri *ri, const struct bioz_ri_baseline *b);
+
 /*
  * bioz_ri_update() - feed one estimate taken at @t_s (monotonic seconds)
  * with tissue temperature @temp_c (NaN if unknown; not the AD5933 die

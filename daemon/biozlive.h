@@ -22,6 +22,8 @@ struct bioz_live {
 	uint32_t alerts_on;		/* raised and not yet cleared: published once */
 	struct bioz_subject subject;
 	bool has_subject;
+	uint64_t subject_t_real_ns;	/* when it was set (kept across restarts) */
+	uint64_t baseline_t_real_ns;	/* when the baseline was finished, 0 = not kept yet */
 	double cal_pending_ohm;		/* > 0: the next sweep calibrates */
 	size_t n_cal;			/* calibration points, 0 = not calibrated */
 	bool cal_from_file;		/* loaded at start, not yet proven on a sweep */

@@ -24,29 +24,29 @@
 #include <unistd.h>
 
 #include "calstore.h"
+#include "sweepcsv.h"
 
 #define MAGIC	"twitchd-calibration 1"
 
-static int path_of(const char *dir, const char *dev, const char *suffix, char *buf, size_t size)
+static int path_of(const char *dir, const char *kind, const char *dev, const char *suffix,
+		   char *buf, size_t size)
 {
-	int n = snprintf(buf, size, "%s/calibration-%s%s", dir, dev, suffix);
+	int n = snprintf(buf, size, "%s/%s-%s%s", dir, kind, dev, suffix);
 
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-int calstore_save(const char *dir, const char *dev, const struct bioz_cal_point *cal, size_t n,
-		  const struct calstore_info *info, char *err, size_t err_size)
+/*
+ * Write @path atomically: @put writes the body into a temporary file beside
+ * it, which is flushed, fsynced and renamed over @path.
+ */
+static int write_atomic(const char *tmp, const char *path,
+			void (*put)(FILE *f, const void *arg), const void *arg,
+			char *err, size_t err_size)
 {
-	char tmp[512], path[512];
 	FILE *f;
-	size_t i;
 	int fd, e = 0;
 
-	if (path_of(dir, dev, ".tmp", tmp, sizeof(tmp)) < 0 ||
-	    path_of(dir, dev, "", path, sizeof(path)) < 0) {
-		snprintf(err, err_size, "state directory %s: path too long", dir);
-		return -ENAMETOOLONG;
-	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd < 0) {
 		e = errno;
@@ -61,11 +61,7 @@ int calstore_save(const char *dir, const char *dev, const struct bioz_cal_point 
 		snprintf(err, err_size, "%s: %s", tmp, strerror(e));
 		return -e;
 	}
-	fprintf(f, MAGIC "\ndevice %s\nresistor_ohm %.17g\ntime_real_ns %" PRIu64 "\npoints %zu\n",
-		dev, info->resistor_ohm, info->t_real_ns, n);
-	for (i = 0; i < n; i++)
-		fprintf(f, "%.17g %.17g %.17g\n", cal[i].freq_hz, cal[i].gain, cal[i].sys_phase_rad);
-	fprintf(f, "end\n");
+	put(f, arg);
 	if (fflush(f) != 0 || ferror(f) || fsync(fd) < 0)
 		e = errno ? errno : EIO;
 	if (fclose(f) != 0 && !e)
@@ -78,6 +74,40 @@ int calstore_save(const char *dir, const char *dev, const struct bioz_cal_point 
 		return -e;
 	}
 	return 0;
+}
+
+struct cal_body {
+	const char *dev;
+	const struct bioz_cal_point *cal;
+	size_t n;
+	const struct calstore_info *info;
+};
+
+static void put_cal(FILE *f, const void *arg)
+{
+	const struct cal_body *b = arg;
+	size_t i;
+
+	fprintf(f, MAGIC "\ndevice %s\nresistor_ohm %.17g\ntime_real_ns %" PRIu64 "\npoints %zu\n",
+		b->dev, b->info->resistor_ohm, b->info->t_real_ns, b->n);
+	for (i = 0; i < b->n; i++)
+		fprintf(f, "%.17g %.17g %.17g\n", b->cal[i].freq_hz, b->cal[i].gain,
+			b->cal[i].sys_phase_rad);
+	fprintf(f, "end\n");
+}
+
+int calstore_save(const char *dir, const char *dev, const struct bioz_cal_point *cal, size_t n,
+		  const struct calstore_info *info, char *err, size_t err_size)
+{
+	const struct cal_body b = { dev, cal, n, info };
+	char tmp[512], path[512];
+
+	if (path_of(dir, "calibration", dev, ".tmp", tmp, sizeof(tmp)) < 0 ||
+	    path_of(dir, "calibration", dev, "", path, sizeof(path)) < 0) {
+		snprintf(err, err_size, "state directory %s: path too long", dir);
+		return -ENAMETOOLONG;
+	}
+	return write_atomic(tmp, path, put_cal, &b, err, err_size);
 }
 
 static int bad(char *err, size_t err_size, const char *path, unsigned int line, const char *what)
@@ -96,7 +126,7 @@ int calstore_load(const char *dir, const char *dev, struct bioz_cal_point *cal, 
 	FILE *f;
 	int fd, rc = -EINVAL;
 
-	if (path_of(dir, dev, "", path, sizeof(path)) < 0)
+	if (path_of(dir, "calibration", dev, "", path, sizeof(path)) < 0)
 		return -ENAMETOOLONG;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
@@ -149,6 +179,134 @@ int calstore_load(const char *dir, const char *dev, struct bioz_cal_point *cal, 
 #undef NEXT
 	*ret_info = info;
 	rc = (int)n;
+out:
+	fclose(f);
+	return rc;
+}
+
+/*
+ * Patient file, one item per line:
+ *   twitchd-patient 1
+ *   device NAME
+ *   subject none | subject SPEC TIME_REAL_NS   (SPEC as `twitchctl subject`)
+ *   baseline none | baseline N HAS_TEMP R_OHM U_OHM PHYS_VAR TEMP_C PHA_DEG
+ *                            ECW_TBW TIME_REAL_NS   (%.17g; NaN as "nan")
+ *   end
+ */
+#define PATIENT_MAGIC	"twitchd-patient 1"
+_Static_assert(SWEEPCSV_SUBJECT_MAX == 256, "the subject's sscanf width is 256");
+
+struct patient_body {
+	const char *dev;
+	const struct calstore_patient *p;
+};
+
+static void put_patient(FILE *f, const void *arg)
+{
+	const struct patient_body *b = arg;
+	const struct calstore_patient *p = b->p;
+	const struct bioz_subject *s = &p->subject;
+	const struct bioz_ri_baseline *r = &p->baseline;
+
+	fprintf(f, PATIENT_MAGIC "\ndevice %s\n", b->dev);
+	if (p->has_subject) {
+		fprintf(f, "subject height_cm=%.17g,weight_kg=%.17g,sex=%s", s->height_cm,
+			s->weight_kg, s->sex == BIOZ_SEX_FEMALE ? "f" : "m");
+		if (isfinite(s->age_y))
+			fprintf(f, ",age=%.17g", s->age_y);
+		fprintf(f, " %" PRIu64 "\n", p->subject_t_real_ns);
+	} else {
+		fprintf(f, "subject none\n");
+	}
+	if (p->has_baseline)
+		fprintf(f, "baseline %" PRIu32 " %" PRIu32 " %.17g %.17g %.17g %.17g %.17g %.17g "
+			"%" PRIu64 "\n", r->n, r->has_temp, r->r_ohm, r->u_ohm, r->phys_var,
+			r->temp_c, r->pha_deg, r->ecw_tbw, p->baseline_t_real_ns);
+	else
+		fprintf(f, "baseline none\n");
+	fprintf(f, "end\n");
+}
+
+int calstore_save_patient(const char *dir, const char *dev, const struct calstore_patient *p,
+			  char *err, size_t err_size)
+{
+	const struct patient_body b = { dev, p };
+	char tmp[512], path[512];
+
+	if (path_of(dir, "patient", dev, ".tmp", tmp, sizeof(tmp)) < 0 ||
+	    path_of(dir, "patient", dev, "", path, sizeof(path)) < 0) {
+		snprintf(err, err_size, "state directory %s: path too long", dir);
+		return -ENAMETOOLONG;
+	}
+	return write_atomic(tmp, path, put_patient, &b, err, err_size);
+}
+
+int calstore_load_patient(const char *dir, const char *dev, struct calstore_patient *ret,
+			  char *err, size_t err_size)
+{
+	struct calstore_patient p = { 0 };
+	struct sweepcsv_err serr;
+	char path[512], line[512], name[64], spec[SWEEPCSV_SUBJECT_MAX + 2], extra;
+	unsigned int ln = 0;
+	FILE *f;
+	int fd, rc = -EINVAL;
+
+	if (path_of(dir, "patient", dev, "", path, sizeof(path)) < 0)
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return -ENOMEM;
+	}
+#define NEXT() (ln++, fgets(line, sizeof(line), f) != NULL && strchr(line, '\n'))
+	if (!NEXT() || strcmp(line, PATIENT_MAGIC "\n")) {
+		rc = bad(err, err_size, path, ln, "not a twitchd patient file (first line)");
+		goto out;
+	}
+	if (!NEXT() || sscanf(line, "device %63s", name) != 1 || strcmp(name, dev)) {
+		rc = bad(err, err_size, path, ln, "not this device's");
+		goto out;
+	}
+	if (!NEXT()) {
+		rc = bad(err, err_size, path, ln, "cut short (no subject line)");
+		goto out;
+	}
+	if (strcmp(line, "subject none\n")) {
+		if (sscanf(line, "subject %256s %" SCNu64 " %c", spec,
+			   &p.subject_t_real_ns, &extra) != 2 ||
+		    sweepcsv_subject_parse(spec, &p.subject, &serr) < 0) {
+			rc = bad(err, err_size, path, ln, "not a subject (SPEC TIME or none)");
+			goto out;
+		}
+		p.has_subject = true;
+	}
+	if (!NEXT()) {
+		rc = bad(err, err_size, path, ln, "cut short (no baseline line)");
+		goto out;
+	}
+	if (strcmp(line, "baseline none\n")) {
+		struct bioz_ri_baseline *r = &p.baseline;
+
+		if (sscanf(line, "baseline %" SCNu32 " %" SCNu32 " %lf %lf %lf %lf %lf %lf %" SCNu64
+			   " %c", &r->n, &r->has_temp, &r->r_ohm, &r->u_ohm, &r->phys_var,
+			   &r->temp_c, &r->pha_deg, &r->ecw_tbw, &p.baseline_t_real_ns,
+			   &extra) != 9 ||
+		    !bioz_ri_baseline_ok(r)) {
+			rc = bad(err, err_size, path, ln, "not a baseline (9 values or none)");
+			goto out;
+		}
+		p.has_baseline = true;
+	}
+	if (!NEXT() || strcmp(line, "end\n")) {
+		rc = bad(err, err_size, path, ln, "cut short (no end line)");
+		goto out;
+	}
+#undef NEXT
+	*ret = p;
+	rc = 0;
 out:
 	fclose(f);
 	return rc;

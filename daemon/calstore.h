@@ -12,6 +12,7 @@
 #ifndef TWITCHD_CALSTORE_H
 #define TWITCHD_CALSTORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,5 +33,26 @@ int calstore_save(const char *dir, const char *dev, const struct bioz_cal_point 
  */
 int calstore_load(const char *dir, const char *dev, struct bioz_cal_point *cal, size_t max,
 		  struct calstore_info *ret_info, char *err, size_t err_size);
+
+/*
+ * The patient's context of one bioimpedance device: subject data and the
+ * resistance-index baseline, so a daemon restart neither drops body-water
+ * estimates nor silently re-baselines on a patient who has already shifted
+ * (which would hide the shift). File patient-NAME beside the calibration.
+ */
+struct calstore_patient {
+	bool has_subject;
+	struct bioz_subject subject;
+	uint64_t subject_t_real_ns;
+	bool has_baseline;
+	struct bioz_ri_baseline baseline;
+	uint64_t baseline_t_real_ns;
+};
+
+int calstore_save_patient(const char *dir, const char *dev, const struct calstore_patient *p,
+			  char *err, size_t err_size);
+/* Return 0, -ENOENT if there is none, -EINVAL for a damaged file (@err), -errno. */
+int calstore_load_patient(const char *dir, const char *dev, struct calstore_patient *ret,
+			  char *err, size_t err_size);
 
 #endif

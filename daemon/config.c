@@ -125,6 +125,12 @@ static int daemon_key(struct parse_ctx *p, const char *k, const char *v)
 		if (v[0] != '/' || copy_str(c->state_dir, sizeof(c->state_dir), v) < 0)
 			return fail(p, "daemon", k, "'%s' is not an absolute path under %zu bytes",
 				    v, sizeof(c->state_dir));
+	} else if (!strcmp(k, "keep_patient")) {
+		bool b;
+
+		if (parse_bool(v, &b) < 0)
+			return fail(p, "daemon", k, "'%s' is not yes or no", v);
+		c->forget_patient = !b;
 	} else if (!strcmp(k, "socket_group")) {
 		if (copy_str(c->socket_group, sizeof(c->socket_group), v) < 0)
 			return fail(p, "daemon", k, "group name too long");

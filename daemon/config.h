@@ -44,6 +44,7 @@ struct config {
 	char socket_path[108];
 	mode_t socket_mode;
 	char socket_group[32];			/* "" = leave the group as created */
+	bool forget_patient;			/* do not restore subject and baseline */
 	char state_dir[256];			/* calibrations; "" = $STATE_DIRECTORY or
 						 * /var/lib/twitchd */
 	uint32_t events_slots;

@@ -173,6 +173,8 @@ void acq_drain_and_stop(struct acq_dev *a);
 void acq_free(struct acq_dev *a);
 /* The first bioimpedance device that is open, or NULL. */
 struct acq_dev *acq_find_bioz(struct twitchd *d);
+/* Keep @a's subject and baseline in the state directory (after a change). */
+void acq_save_patient(struct acq_dev *a);
 /* One line for status / STATUS=. */
 int acq_describe(const struct acq_dev *a, char *buf, size_t len);
 

@@ -122,6 +122,114 @@ static void test_damaged_files(void **state)
 	assert_int_equal(calstore_load(dir, "bioz", back, 8, &got, err, sizeof(err)), 2);
 }
 
+/* Subject data and baseline: every bit back, the empty forms too. */
+static void test_patient_round_trip(void **state)
+{
+	struct calstore_patient p = {
+		.has_subject = true,
+		.subject = { .height_cm = 172.3, .weight_kg = 68.1, .age_y = 57.5,
+			     .sex = BIOZ_SEX_FEMALE },
+		.subject_t_real_ns = 1795600000123456789u,
+		.has_baseline = true,
+		.baseline = { .n = 5, .has_temp = 0, .r_ohm = 612.0 / 3.0, .u_ohm = 0.1 / 3.0,
+			      .phys_var = 0.0123, .temp_c = NAN, .pha_deg = 7.9123456789,
+			      .ecw_tbw = 0.3891 },
+		.baseline_t_real_ns = 1795600100000000000u,
+	}, got;
+	char err[600] = "";
+
+	(void)state;
+	assert_int_equal(calstore_save_patient(dir, "bioz", &p, err, sizeof(err)), 0);
+	memset(&got, 0xa5, sizeof(got));
+	assert_int_equal(calstore_load_patient(dir, "bioz", &got, err, sizeof(err)), 0);
+	assert_true(got.has_subject && got.has_baseline);
+	assert_memory_equal(&got.subject.height_cm, &p.subject.height_cm, sizeof(double));
+	assert_memory_equal(&got.subject.weight_kg, &p.subject.weight_kg, sizeof(double));
+	assert_memory_equal(&got.subject.age_y, &p.subject.age_y, sizeof(double));
+	assert_int_equal(got.subject.sex, BIOZ_SEX_FEMALE);
+	assert_true(got.subject_t_real_ns == p.subject_t_real_ns);
+	assert_int_equal(got.baseline.n, 5);
+	assert_int_equal(got.baseline.has_temp, 0);
+	assert_memory_equal(&got.baseline.r_ohm, &p.baseline.r_ohm, sizeof(double));
+	assert_memory_equal(&got.baseline.u_ohm, &p.baseline.u_ohm, sizeof(double));
+	assert_memory_equal(&got.baseline.phys_var, &p.baseline.phys_var, sizeof(double));
+	assert_true(isnan(got.baseline.temp_c));
+	assert_memory_equal(&got.baseline.pha_deg, &p.baseline.pha_deg, sizeof(double));
+	assert_memory_equal(&got.baseline.ecw_tbw, &p.baseline.ecw_tbw, sizeof(double));
+	assert_true(got.baseline_t_real_ns == p.baseline_t_real_ns);
+	/* a subject without an age, a baseline with a temperature */
+	p.subject.age_y = NAN;
+	p.subject.sex = BIOZ_SEX_MALE;
+	p.baseline.has_temp = 1;
+	p.baseline.temp_c = 33.25;
+	assert_int_equal(calstore_save_patient(dir, "bioz", &p, err, sizeof(err)), 0);
+	assert_int_equal(calstore_load_patient(dir, "bioz", &got, err, sizeof(err)), 0);
+	assert_true(isnan(got.subject.age_y));
+	assert_int_equal(got.subject.sex, BIOZ_SEX_MALE);
+	assert_true(got.baseline.has_temp == 1 && got.baseline.temp_c == 33.25);
+	/* neither: a new patient */
+	p.has_subject = p.has_baseline = false;
+	assert_int_equal(calstore_save_patient(dir, "bioz", &p, err, sizeof(err)), 0);
+	assert_int_equal(calstore_load_patient(dir, "bioz", &got, err, sizeof(err)), 0);
+	assert_false(got.has_subject);
+	assert_false(got.has_baseline);
+	assert_int_equal(calstore_load_patient(dir, "other", &got, err, sizeof(err)), -ENOENT);
+}
+
+static void test_patient_damaged(void **state)
+{
+	static const struct {
+		const char *text, *where;
+	} cases[] = {
+		{ "", ":1: not a twitchd patient" },
+		{ "twitchd-calibration 1\n", ":1: not a twitchd patient" },
+		{ "twitchd-patient 1\ndevice emg\n", ":2: not this device" },
+		{ "twitchd-patient 1\ndevice bioz\n", ":3: cut short" },
+		{ "twitchd-patient 1\ndevice bioz\nsubject height_cm=500,weight_kg=70,sex=m 1\n",
+		  ":3: not a subject" },
+		{ "twitchd-patient 1\ndevice bioz\nsubject height_cm=170,weight_kg=70,sex=m\n",
+		  ":3: not a subject" },
+		{ "twitchd-patient 1\ndevice bioz\nsubject height_cm=170,weight_kg=70,sex=m 1 x\n",
+		  ":3: not a subject" },
+		{ "twitchd-patient 1\ndevice bioz\nsubject none\n", ":4: cut short" },
+		{ "twitchd-patient 1\ndevice bioz\nsubject none\nbaseline 5 0 600 0.1 0 nan 8 "
+		  "0.39\n", ":4: not a baseline" },
+		{ "twitchd-patient 1\ndevice bioz\nsubject none\nbaseline 0 0 600 0.1 0 nan 8 "
+		  "0.39 1\n", ":4: not a baseline" },
+		{ "twitchd-patient 1\ndevice bioz\nsubject none\nbaseline 5 0 -600 0.1 0 nan 8 "
+		  "0.39 1\n", ":4: not a baseline" },
+		{ "twitchd-patient 1\ndevice bioz\nsubject none\nbaseline 5 1 600 0.1 0 nan 8 "
+		  "0.39 1\n", ":4: not a baseline" },
+		{ "twitchd-patient 1\ndevice bioz\nsubject none\nbaseline 5 0 600 0.1 0 nan 8 "
+		  "1.39 1\n", ":4: not a baseline" },
+		{ "twitchd-patient 1\ndevice bioz\nsubject none\nbaseline 5 0 600 inf 0 nan 8 "
+		  "0.39 1\n", ":4: not a baseline" },
+		{ "twitchd-patient 1\ndevice bioz\nsubject none\nbaseline none\n",
+		  ":5: cut short" },
+		{ "twitchd-patient 1\ndevice bioz\nsubject none\nbaseline none\nend",
+		  ":5: cut short" },
+	};
+	struct calstore_patient got;
+	char err[600];
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		write_text("patient-bioz", cases[i].text);
+		err[0] = '\0';
+		if (calstore_load_patient(dir, "bioz", &got, err, sizeof(err)) != -EINVAL ||
+		    !strstr(err, cases[i].where) || !strstr(err, "patient-bioz"))
+			fail_msg("case %u: '%s' does not say '%s'", i, err, cases[i].where);
+	}
+	write_text("patient-bioz", "twitchd-patient 1\ndevice bioz\n"
+		   "subject height_cm=170,weight_kg=70,sex=m 1\n"
+		   "baseline 5 0 600 0.1 0 nan 8 0.39 2\nend\n");
+	assert_int_equal(calstore_load_patient(dir, "bioz", &got, err, sizeof(err)), 0);
+	assert_true(got.has_subject && got.has_baseline);
+	assert_true(got.subject.height_cm == 170 && isnan(got.subject.age_y));
+	assert_true(got.baseline.r_ohm == 600 && got.baseline_t_real_ns == 2);
+}
+
 static void test_unwritable_dir(void **state)
 {
 	struct bioz_cal_point cal[4];
@@ -163,6 +271,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_patient_round_trip),
+		cmocka_unit_test(test_patient_damaged),
 		cmocka_unit_test(test_damaged_files),
 		cmocka_unit_test(test_unwritable_dir),
 	};

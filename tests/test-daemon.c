@@ -643,7 +643,7 @@ static void command_ok(struct twitch_client *c, const char *cmd)
  */
 static void test_bioz_calibrate_and_estimate(void **test_state)
 {
-	char state[] = "/tmp/twitch-state-XXXXXX", path[128];
+	char state[] = "/tmp/twitch-state-XXXXXX", path[128], ppath[128];
 	static const char conf[] =
 		"[device bioz]\nprofile = ad5933\nsweep_start_hz = 5000\n"
 		"sweep_increment_hz = 1000\nsweep_points = 96\nsweep_interval_s = 1\n";
@@ -724,19 +724,33 @@ static void test_bioz_calibrate_and_estimate(void **test_state)
 	assert_int_equal(daemon_stop(&d, NULL), 0);
 	daemon_cleanup(&d);
 
-	/* a restart keeps the calibration: estimates without calibrating again */
+	/*
+	 * A restart keeps the calibration (estimates without calibrating
+	 * again), the subject data (body water from the first sweep) and the
+	 * finished baseline (judged from the first sweep, not re-taken).
+	 */
 	snprintf(path, sizeof(path), "%s/calibration-bioz", state);
+	snprintf(ppath, sizeof(ppath), "%s/patient-bioz", state);
 	assert_int_equal(access(path, R_OK), 0);
+	assert_true(file_contains(ppath, "subject height_cm=175,weight_kg=70,sex=m,age=40 "));
 	daemon_start(&d, &s, conf);
 	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
 	assert_int_equal(twitch_reader_new(c, "events", TWITCH_FROM_OLDEST, &re), 0);
 	assert_true(wait_event(re, &u, 8000, is_bioz, NULL));
 	assert_true(u.z.flags & TWITCH_BIOZF_TRUSTED);
 	assert_true(fabs(u.z.r0_ohm - 600) < 6);
+	assert_true(u.z.flags & TWITCH_BIOZF_SUBJECT);
+	assert_true(u.z.flags & TWITCH_BIOZF_BASELINE);
+	assert_true(u.z.ecw_l > 5 && u.z.ecw_l < 40);
+	/* a new patient: forget both, and a restart must not bring them back */
+	command_ok(c, "subject none");
+	command_ok(c, "baseline");
 	twitch_reader_free(re);
 	twitch_client_free(c);
 	assert_int_equal(daemon_stop(&d, NULL), 0);
 	assert_true(file_contains(d.log, "calibration against 1000 ohm from"));
+	assert_true(file_contains(d.log, "restored from"));
+	assert_true(file_contains(ppath, "subject none\nbaseline none\nend\n"));
 	daemon_cleanup(&d);
 
 	/* a damaged one is named and not used: no estimate from a guess */
@@ -753,6 +767,7 @@ static void test_bioz_calibrate_and_estimate(void **test_state)
 	daemon_cleanup(&d);
 	sim_stop(&s);
 	unlink(path);
+	unlink(ppath);
 	rmdir(state);
 	unsetenv("STATE_DIRECTORY");
 }
@@ -908,6 +923,8 @@ static void test_bad_config_and_usage(void **state)
 	assert_non_null(strstr(err, "bad.conf:2: device emg.profile:"));
 	assert_int_equal(run_twitchd("[daemon]\nsoket = /x\n", NULL, err, sizeof(err)), 2);
 	assert_non_null(strstr(err, "bad.conf:2: daemon.soket: unknown key"));
+	assert_int_equal(run_twitchd("[daemon]\nkeep_patient = maybe\n", NULL, err, sizeof(err)), 2);
+	assert_non_null(strstr(err, "bad.conf:2: daemon.keep_patient: 'maybe' is not yes or no"));
 	assert_int_equal(run_twitchd("[device bz]\nprofile = ad5933\nalert_twitch_rise_ratio = 1\n",
 				     NULL, err, sizeof(err)), 2);
 	assert_non_null(strstr(err, "bad.conf:3: device bz.alert_twitch_rise_ratio: '1' is not"));
