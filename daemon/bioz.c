@@ -477,7 +477,7 @@ struct lm_problem {
 	const double *f, *r, *x;
 	size_t n;
 	int np;
-	double lnfc_min, lnfc_max;
+	double lo[NP_MAX], hi[NP_MAX];	/* search box; +-inf for R0, Rinf */
 };
 
 /* Weighted residuals (and Jacobian) over the used points; returns sum of squares. */
@@ -512,10 +512,27 @@ static double lm_eval(const struct bioz_fit_ws *ws, const struct lm_problem *pb,
 
 static void lm_clamp(const struct lm_problem *pb, double *p)
 {
-	p[P_ALPHA] = fmin(fmax(p[P_ALPHA], LM_ALPHA_MIN), LM_ALPHA_MAX);
-	p[P_LNFC] = fmin(fmax(p[P_LNFC], pb->lnfc_min), pb->lnfc_max);
-	if (pb->np > P_TD)
-		p[P_TD] = fmin(fmax(p[P_TD], -LM_TD_MAX_NS), LM_TD_MAX_NS);
+	int j;
+
+	for (j = 0; j < pb->np; j++)
+		p[j] = fmin(fmax(p[j], pb->lo[j]), pb->hi[j]);
+}
+
+/*
+ * A parameter on a face of the box whose gradient points out of the box is
+ * held there for this iteration (its row and column of the damped normal
+ * matrix become the identity, its step 0). Clipping the full step instead
+ * leaves the other parameters a step computed for a move the box refuses:
+ * on a flat valley that runs into a face (fc below the band at alpha 0.3)
+ * the fit then crawls at a tiny decrease per iteration up to max_iter.
+ */
+static void lm_hold(const struct lm_problem *pb, const double *p, const double *g,
+		    bool *held)
+{
+	int j;
+
+	for (j = 0; j < pb->np; j++)
+		held[j] = (p[j] <= pb->lo[j] && g[j] > 0.0) || (p[j] >= pb->hi[j] && g[j] < 0.0);
 }
 
 /* J'J and J'r over m rows. */
@@ -556,7 +573,7 @@ static bool lm_run(struct bioz_fit_ws *ws, const struct lm_problem *pb, double *
 	double lambda = 1e-3, cost, ct = 0.0;
 	size_t m = 0, i;
 	uint32_t it;
-	bool converged = false;
+	bool converged = false, held[NP_MAX];
 	int j, k;
 
 	for (i = 0; i < pb->n; i++)
@@ -571,6 +588,7 @@ static bool lm_run(struct bioz_fit_ws *ws, const struct lm_problem *pb, double *
 			break;
 		}
 		lm_normal(ws->jac, ws->res, m, pb->np, a, g);
+		lm_hold(pb, p, g, held);
 		while (!accepted) {
 			double dmax = 0.0;
 
@@ -579,13 +597,20 @@ static bool lm_run(struct bioz_fit_ws *ws, const struct lm_problem *pb, double *
 			memcpy(l, a, sizeof(l));
 			for (j = 0; j < pb->np; j++)
 				l[j * NP_MAX + j] += lambda * fmax(a[j * NP_MAX + j], 1e-12 * dmax);
+			for (j = 0; j < pb->np; j++) {
+				if (!held[j])
+					continue;
+				for (k = 0; k < pb->np; k++)
+					l[j * NP_MAX + k] = l[k * NP_MAX + j] = 0.0;
+				l[j * NP_MAX + j] = 1.0;
+			}
 			if (chol(l, pb->np) == 0) {
 				for (j = 0; j < pb->np; j++)
 					g[j] = -g[j];
 				chol_solve(l, pb->np, g, d);
 				for (j = 0; j < pb->np; j++) {
 					g[j] = -g[j];
-					pt[j] = p[j] + d[j];
+					pt[j] = held[j] ? p[j] : p[j] + d[j];
 				}
 				lm_clamp(pb, pt);
 				ct = lm_eval(ws, pb, pt, ws->res_try, NULL);
@@ -962,8 +987,14 @@ int bioz_cole_fit(struct bioz_fit_ws *ws, const struct bioz_fit_opts *o, const d
 		return 0;
 	}
 	pb.np = o->use_td ? NP_MAX : NP_MAX - 1;
-	pb.lnfc_min = log(freq_hz[0] / LM_FC_SPAN);
-	pb.lnfc_max = log(freq_hz[n - 1] * LM_FC_SPAN);
+	pb.lo[P_R0] = pb.lo[P_RINF] = -INFINITY;
+	pb.hi[P_R0] = pb.hi[P_RINF] = INFINITY;
+	pb.lo[P_LNFC] = log(freq_hz[0] / LM_FC_SPAN);
+	pb.hi[P_LNFC] = log(freq_hz[n - 1] * LM_FC_SPAN);
+	pb.lo[P_ALPHA] = LM_ALPHA_MIN;
+	pb.hi[P_ALPHA] = LM_ALPHA_MAX;
+	pb.lo[P_TD] = -LM_TD_MAX_NS;
+	pb.hi[P_TD] = LM_TD_MAX_NS;
 	max_drop = (size_t)floor(o->max_drop_frac * (double)n);
 
 	conv = fit_best(ws, &pb, o->max_iter, p, false, &cost, &it);
