@@ -71,6 +71,7 @@ struct bioz_fit_ws {
 	size_t max_points;
 	uint8_t *used;			/* [max_points] */
 	double *w;			/* [max_points] 1/|Z| */
+	double *lnf;			/* [max_points] ln f */
 	double *rw;			/* [max_points] sqrt of the IRLS weight, else 1 */
 	double *dev;			/* [max_points] |Zfit - Z|/|Z| */
 	double *scratch;		/* [max_points] */
@@ -214,35 +215,57 @@ int bioz_cal_apply(const struct bioz_cal_point *cal, size_t n_cal, const double 
 
 /* ---------------------------------------------------------------- Cole model */
 
+/* What cole_at() needs of p = (R0, Rinf, ln fc, alpha[, Td_ns]), once per p. */
+struct cole_pre {
+	double rinf, dr, lnfc, alpha, ca, sa, td_ns;
+	int np;
+};
+
+static void cole_prep(const double *p, int np, struct cole_pre *c)
+{
+	c->rinf = p[P_RINF];
+	c->dr = p[P_R0] - p[P_RINF];
+	c->lnfc = p[P_LNFC];
+	c->alpha = p[P_ALPHA];
+	c->ca = cos(p[P_ALPHA] * M_PI_2);
+	c->sa = sin(p[P_ALPHA] * M_PI_2);
+	c->td_ns = np > P_TD ? p[P_TD] : 0.0;
+	c->np = np;
+}
+
 /*
- * Z and its derivatives for p = (R0, Rinf, ln fc, alpha[, Td_ns]).
- * u = (j f/fc)^alpha = exp(alpha (ln f - ln fc + j pi/2)), D = 1 + u:
+ * Z and its derivatives at f (ln f given).
+ * u = (j f/fc)^alpha = exp(alpha (ln f - ln fc)) (cos(alpha pi/2) + j sin(alpha pi/2)):
+ * the angle is the same at every frequency, so a point costs one real exp()
+ * (no complex exp or division). D = 1 + u, q = ln(f/fc) + j pi/2:
  * dZ/dR0 = 1/D, dZ/dRinf = 1 - 1/D, dZ/dln fc = dR alpha u / D^2,
- * dZ/dalpha = -dR u (ln(f/fc) + j pi/2) / D^2; the delay multiplies all by
+ * dZ/dalpha = -dR u q / D^2; the delay multiplies all by
  * E = exp(-j w Td) and adds dZ/dTd = -j w Z.
  */
-static double complex cole_eval(double f, const double *p, int np, double complex *dz)
+static double complex cole_at(const struct cole_pre *c, double f, double lnf, double complex *dz)
 {
-	double lr = log(f) - p[P_LNFC];
-	double complex q = lr + I * M_PI_2;
-	double complex u = cexp(p[P_ALPHA] * q);
-	double complex inv = 1.0 / (1.0 + u);
-	double dr = p[P_R0] - p[P_RINF];
-	double complex z = p[P_RINF] + dr * inv;
+	double lr = lnf - c->lnfc;
+	double mu = exp(c->alpha * lr);
+	double dre = 1.0 + mu * c->ca, dim = mu * c->sa;
+	double id2 = 1.0 / (dre * dre + dim * dim);
+	double complex inv = CMPLX(dre * id2, -dim * id2);
+	double complex z = c->rinf + c->dr * inv;
 	double complex e = 1.0;
 
-	if (np > P_TD) {
-		e = cexp(-I * 2.0 * M_PI * f * p[P_TD] * 1e-9);
+	if (c->np > P_TD) {
+		double wt = 2.0 * M_PI * f * c->td_ns * 1e-9;
+
+		e = CMPLX(cos(wt), -sin(wt));
 		z *= e;
 	}
 	if (dz) {
-		double complex inv2 = inv * inv;
+		double complex t = c->dr * CMPLX(mu * c->ca, mu * c->sa) * (inv * inv) * e;
 
 		dz[P_R0] = inv * e;
 		dz[P_RINF] = (1.0 - inv) * e;
-		dz[P_LNFC] = dr * p[P_ALPHA] * u * inv2 * e;
-		dz[P_ALPHA] = -dr * u * q * inv2 * e;
-		if (np > P_TD)
+		dz[P_LNFC] = c->alpha * t;
+		dz[P_ALPHA] = -t * CMPLX(lr, M_PI_2);
+		if (c->np > P_TD)
 			dz[P_TD] = -I * 2.0 * M_PI * f * 1e-9 * z;
 	}
 	return z;
@@ -252,7 +275,11 @@ void bioz_cole_z(double freq_hz, double r0_ohm, double rinf_ohm, double fc_hz, d
 		 double td_s, double *ret_r_ohm, double *ret_x_ohm)
 {
 	double p[NP_MAX] = { r0_ohm, rinf_ohm, log(fc_hz), alpha, td_s * 1e9 };
-	double complex z = cole_eval(freq_hz, p, td_s != 0.0 ? NP_MAX : NP_MAX - 1, NULL);
+	struct cole_pre c;
+	double complex z;
+
+	cole_prep(p, td_s != 0.0 ? NP_MAX : NP_MAX - 1, &c);
+	z = cole_at(&c, freq_hz, log(freq_hz), NULL);
 
 	*ret_r_ohm = creal(z);
 	*ret_x_ohm = cimag(z);
@@ -474,7 +501,7 @@ int bioz_circle_fit(const double *r_ohm, const double *x_ohm, size_t n, double *
 /* ---------------------------------------------------------------- Levenberg-Marquardt */
 
 struct lm_problem {
-	const double *f, *r, *x;
+	const double *f, *lnf, *r, *x;
 	size_t n;
 	int np;
 	double lo[NP_MAX], hi[NP_MAX];	/* search box; +-inf for R0, Rinf */
@@ -485,17 +512,19 @@ static double lm_eval(const struct bioz_fit_ws *ws, const struct lm_problem *pb,
 		      double *res, double *jac)
 {
 	double complex dz[NP_MAX];
+	struct cole_pre c;
 	double cost = 0.0;
 	size_t i, k = 0;
 	int j;
 
+	cole_prep(p, pb->np, &c);
 	for (i = 0; i < pb->n; i++) {
 		double complex z;
 		double w = ws->w[i] * ws->rw[i];
 
 		if (!ws->used[i])
 			continue;
-		z = cole_eval(pb->f[i], p, pb->np, jac ? dz : NULL);
+		z = cole_at(&c, pb->f[i], pb->lnf[i], jac ? dz : NULL);
 		res[k] = w * (creal(z) - pb->r[i]);
 		res[k + 1] = w * (cimag(z) - pb->x[i]);
 		if (jac) {
@@ -673,14 +702,15 @@ int bioz_fit_ws_new(size_t max_points, struct bioz_fit_ws **ret)
 	ws->max_points = n;
 	ws->used = calloc(n, 1);
 	/* one block for the doubles; n <= 4096 so the sizes cannot overflow */
-	ws->w = calloc(n * (4 + 4 + 2 * NP_MAX), sizeof(double));
+	ws->w = calloc(n * (5 + 4 + 2 * NP_MAX), sizeof(double));
 	if (!ws->used || !ws->w) {
 		free(ws->used);
 		free(ws->w);
 		free(ws);
 		return -ENOMEM;
 	}
-	ws->rw = ws->w + n;
+	ws->lnf = ws->w + n;
+	ws->rw = ws->lnf + n;
 	ws->dev = ws->rw + n;
 	ws->scratch = ws->dev + n;
 	ws->res = ws->scratch + n;
@@ -819,10 +849,12 @@ static bool fit_best(struct bioz_fit_ws *ws, const struct lm_problem *pb, uint32
 /* Relative deviation |Zfit - Z|/|Z| of every point (used or not). */
 static void fit_deviations(struct bioz_fit_ws *ws, const struct lm_problem *pb, const double *p)
 {
+	struct cole_pre c;
 	size_t i;
 
+	cole_prep(p, pb->np, &c);
 	for (i = 0; i < pb->n; i++) {
-		double complex z = cole_eval(pb->f[i], p, pb->np, NULL);
+		double complex z = cole_at(&c, pb->f[i], pb->lnf[i], NULL);
 
 		ws->dev[i] = cabs(z - (pb->r[i] + I * pb->x[i])) * ws->w[i];
 	}
@@ -951,9 +983,10 @@ static void fit_absent(struct bioz_fit *f)
 int bioz_cole_fit(struct bioz_fit_ws *ws, const struct bioz_fit_opts *o, const double *freq_hz,
 		  const double *r_ohm, const double *x_ohm, size_t n, struct bioz_fit *ret)
 {
-	struct lm_problem pb = { .f = freq_hz, .r = r_ohm, .x = x_ohm, .n = n };
+	struct lm_problem pb = { .f = freq_hz, .lnf = ws->lnf, .r = r_ohm, .x = x_ohm, .n = n };
 	struct bioz_fit fit = { .n_points = (uint32_t)n };
 	double p[NP_MAX] = { 0 }, se[NP_MAX], cost, ss = 0.0;
+	struct cole_pre c;
 	size_t i, first, last, m, n_drop = 0, max_drop;
 	uint32_t it, iters = 0;
 	bool conv;
@@ -973,6 +1006,7 @@ int bioz_cole_fit(struct bioz_fit_ws *ws, const struct bioz_fit_opts *o, const d
 			return -EINVAL;
 		ws->used[i] = 1;
 		ws->w[i] = 1.0 / mag;
+		ws->lnf[i] = log(freq_hz[i]);
 		ws->rw[i] = 1.0;
 	}
 	fit_absent(&fit);
@@ -1055,12 +1089,13 @@ int bioz_cole_fit(struct bioz_fit_ws *ws, const struct bioz_fit_opts *o, const d
 	fit.alpha = p[P_ALPHA];
 	fit.td_s = pb.np > P_TD ? p[P_TD] * 1e-9 : NAN;
 	fit.rms_rel = sqrt(cost / (2.0 * (double)m));
+	cole_prep(p, pb.np, &c);
 	for (i = 0; i < n; i++) {
 		double complex z;
 
 		if (!ws->used[i])
 			continue;
-		z = cole_eval(freq_hz[i], p, pb.np, NULL) - (r_ohm[i] + I * x_ohm[i]);
+		z = cole_at(&c, freq_hz[i], ws->lnf[i], NULL) - (r_ohm[i] + I * x_ohm[i]);
 		ss += creal(z) * creal(z) + cimag(z) * cimag(z);
 	}
 	fit.rms_ohm = sqrt(ss / (2.0 * (double)m));
