@@ -62,6 +62,16 @@
 #define LM_ALPHA_MAX 1.3
 #define LM_FC_SPAN 1000.0		/* fc within [fmin/1000, fmax*1000] */
 #define LM_TD_MAX_NS 1000.0
+/*
+ * LM stops when a step lowers chi^2 = cost/s^2 by less than this. A
+ * Gauss-Newton step that gains 1e-4 in chi^2 moves the parameters by about
+ * 0.01 of their standard error, and the next would gain far less; on a flat
+ * valley of an unidentifiable fit (fc far outside the band, alpha -> 0)
+ * steps of this size only crawl along the valley, within the fit's own
+ * uncertainty, for hundreds of iterations. (MINUIT's MIGRAD stops at an
+ * estimated distance to the minimum of 2e-4 in chi^2 by default.)
+ */
+#define LM_DCHI2_TOL 1e-4
 /* alpha is "in (0, 1]" within rounding of an exact alpha = 1 spectrum. */
 #define ALPHA_ONE_TOL 1e-6
 /* Median of a Rayleigh variable is sigma * sqrt(2 ln 2). */
@@ -594,19 +604,22 @@ static void lm_normal(const double *jac, const double *res, size_t m, int np, do
  * Minimise from p (updated in place). Returns true when converged: a
  * negligible step or decrease, an exact fit, or no step that lowers the
  * cost even at the largest damping (a minimum to rounding precision).
+ * "Negligible decrease" is on the scale of the noise: below LM_DCHI2_TOL
+ * times the residual variance s^2 = cost/(m - np).
  */
 static bool lm_run(struct bioz_fit_ws *ws, const struct lm_problem *pb, double *p,
 		   uint32_t max_iter, double *ret_cost, uint32_t *ret_iter)
 {
 	double a[NP_MAX * NP_MAX], l[NP_MAX * NP_MAX], g[NP_MAX], d[NP_MAX], pt[NP_MAX];
 	double lambda = 1e-3, cost, ct = 0.0;
-	size_t m = 0, i;
+	size_t m = 0, dof, i;
 	uint32_t it;
 	bool converged = false, held[NP_MAX];
 	int j, k;
 
 	for (i = 0; i < pb->n; i++)
 		m += ws->used[i] ? 2 : 0;
+	dof = m > (size_t)pb->np ? m - (size_t)pb->np : 1;
 	lm_clamp(pb, p);
 	cost = lm_eval(ws, pb, p, ws->res, ws->jac);
 	for (it = 0; it < max_iter && isfinite(cost) && !converged; it++) {
@@ -660,7 +673,7 @@ static bool lm_run(struct bioz_fit_ws *ws, const struct lm_problem *pb, double *
 		for (k = 0; k < pb->np; k++)
 			if (fabs(pt[k] - p[k]) > 1e-10 * (fabs(p[k]) + 1e-3))
 				converged = false;
-		if (cost - ct <= 1e-10 * cost)
+		if (cost - ct <= LM_DCHI2_TOL * ct / (double)dof)
 			converged = true;
 		memcpy(p, pt, sizeof(pt));
 		cost = lm_eval(ws, pb, p, ws->res, ws->jac);
