@@ -60,7 +60,7 @@
 /* Search box: alpha beyond 1 stays reachable so that it can be flagged. */
 #define LM_ALPHA_MIN 0.05
 #define LM_ALPHA_MAX 1.3
-#define LM_FC_SPAN 1000.0		/* fc within [fmin/1000, fmax*1000] */
+#define LM_FC_SPAN 10.0		/* fc within [fmin/10, fmax*10] */
 #define LM_TD_MAX_NS 1000.0
 /*
  * LM stops when a step lowers chi^2 = cost/s^2 by less than this. A
