@@ -88,6 +88,7 @@ struct bioz_fit_ws {
 	double *res;			/* [2 max_points] */
 	double *res_try;		/* [2 max_points] */
 	double *jac;			/* [2 max_points][NP_MAX] */
+	double *jac_try;		/* [2 max_points][NP_MAX], swapped with jac */
 };
 
 /* ---------------------------------------------------------------- calibration */
@@ -574,6 +575,14 @@ static void lm_hold(const struct lm_problem *pb, const double *p, const double *
 		held[j] = (p[j] <= pb->lo[j] && g[j] > 0.0) || (p[j] >= pb->hi[j] && g[j] < 0.0);
 }
 
+static void swap_ptr(double **a, double **b)
+{
+	double *t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
 /* J'J and J'r over m rows. */
 static void lm_normal(const double *jac, const double *res, size_t m, int np, double *a,
 		      double *g)
@@ -655,7 +664,8 @@ static bool lm_run(struct bioz_fit_ws *ws, const struct lm_problem *pb, double *
 					pt[j] = held[j] ? p[j] : p[j] + d[j];
 				}
 				lm_clamp(pb, pt);
-				ct = lm_eval(ws, pb, pt, ws->res_try, NULL);
+				/* with J: accepted steps outnumber refused ones */
+				ct = lm_eval(ws, pb, pt, ws->res_try, ws->jac_try);
 				if (ct < cost)
 					accepted = true;
 			}
@@ -676,7 +686,9 @@ static bool lm_run(struct bioz_fit_ws *ws, const struct lm_problem *pb, double *
 		if (cost - ct <= LM_DCHI2_TOL * ct / (double)dof)
 			converged = true;
 		memcpy(p, pt, sizeof(pt));
-		cost = lm_eval(ws, pb, p, ws->res, ws->jac);
+		cost = ct;
+		swap_ptr(&ws->res, &ws->res_try);
+		swap_ptr(&ws->jac, &ws->jac_try);
 		lambda = fmax(lambda / 10.0, 1e-15);
 	}
 	*ret_cost = cost;
@@ -715,7 +727,7 @@ int bioz_fit_ws_new(size_t max_points, struct bioz_fit_ws **ret)
 	ws->max_points = n;
 	ws->used = calloc(n, 1);
 	/* one block for the doubles; n <= 4096 so the sizes cannot overflow */
-	ws->w = calloc(n * (5 + 4 + 2 * NP_MAX), sizeof(double));
+	ws->w = calloc(n * (5 + 4 + 4 * NP_MAX), sizeof(double));
 	if (!ws->used || !ws->w) {
 		free(ws->used);
 		free(ws->w);
@@ -729,6 +741,7 @@ int bioz_fit_ws_new(size_t max_points, struct bioz_fit_ws **ret)
 	ws->res = ws->scratch + n;
 	ws->res_try = ws->res + 2 * n;
 	ws->jac = ws->res_try + 2 * n;
+	ws->jac_try = ws->jac + 2 * n * NP_MAX;
 	*ret = ws;
 	return 0;
 }
