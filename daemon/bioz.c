@@ -68,8 +68,9 @@
  * 0.01 of their standard error, and the next would gain far less; on a flat
  * valley of an unidentifiable fit (fc far outside the band, alpha -> 0)
  * steps of this size only crawl along the valley, within the fit's own
- * uncertainty, for hundreds of iterations. (MINUIT's MIGRAD stops at an
- * estimated distance to the minimum of 2e-4 in chi^2 by default.)
+ * uncertainty, for hundreds of iterations. (TMinuit's MIGRAD stops by
+ * default at an estimated distance to the minimum of 0.001 * 0.1 * UP, i.e.
+ * 1e-4 in chi^2; Minuit2 at 2e-4.)
  */
 #define LM_DCHI2_TOL 1e-4
 /* alpha is "in (0, 1]" within rounding of an exact alpha = 1 spectrum. */
