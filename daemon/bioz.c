@@ -60,8 +60,19 @@
 /* Search box: alpha beyond 1 stays reachable so that it can be flagged. */
 #define LM_ALPHA_MIN 0.05
 #define LM_ALPHA_MAX 1.3
-#define LM_FC_SPAN 1000.0		/* fc within [fmin/1000, fmax*1000] */
+#define LM_FC_SPAN 10.0		/* fc within [fmin/10, fmax*10] */
 #define LM_TD_MAX_NS 1000.0
+/*
+ * LM stops when a step lowers chi^2 = cost/s^2 by less than this. A
+ * Gauss-Newton step that gains 1e-4 in chi^2 moves the parameters by about
+ * 0.01 of their standard error, and the next would gain far less; on a flat
+ * valley of an unidentifiable fit (fc far outside the band, alpha -> 0)
+ * steps of this size only crawl along the valley, within the fit's own
+ * uncertainty, for hundreds of iterations. (TMinuit's MIGRAD stops by
+ * default at an estimated distance to the minimum of 0.001 * 0.1 * UP, i.e.
+ * 1e-4 in chi^2; Minuit2 at 2e-4.)
+ */
+#define LM_DCHI2_TOL 1e-4
 /* alpha is "in (0, 1]" within rounding of an exact alpha = 1 spectrum. */
 #define ALPHA_ONE_TOL 1e-6
 /* Median of a Rayleigh variable is sigma * sqrt(2 ln 2). */
@@ -71,12 +82,14 @@ struct bioz_fit_ws {
 	size_t max_points;
 	uint8_t *used;			/* [max_points] */
 	double *w;			/* [max_points] 1/|Z| */
+	double *lnf;			/* [max_points] ln f */
 	double *rw;			/* [max_points] sqrt of the IRLS weight, else 1 */
 	double *dev;			/* [max_points] |Zfit - Z|/|Z| */
 	double *scratch;		/* [max_points] */
 	double *res;			/* [2 max_points] */
 	double *res_try;		/* [2 max_points] */
 	double *jac;			/* [2 max_points][NP_MAX] */
+	double *jac_try;		/* [2 max_points][NP_MAX], swapped with jac */
 };
 
 /* ---------------------------------------------------------------- calibration */
@@ -214,35 +227,57 @@ int bioz_cal_apply(const struct bioz_cal_point *cal, size_t n_cal, const double 
 
 /* ---------------------------------------------------------------- Cole model */
 
+/* What cole_at() needs of p = (R0, Rinf, ln fc, alpha[, Td_ns]), once per p. */
+struct cole_pre {
+	double rinf, dr, lnfc, alpha, ca, sa, td_ns;
+	int np;
+};
+
+static void cole_prep(const double *p, int np, struct cole_pre *c)
+{
+	c->rinf = p[P_RINF];
+	c->dr = p[P_R0] - p[P_RINF];
+	c->lnfc = p[P_LNFC];
+	c->alpha = p[P_ALPHA];
+	c->ca = cos(p[P_ALPHA] * M_PI_2);
+	c->sa = sin(p[P_ALPHA] * M_PI_2);
+	c->td_ns = np > P_TD ? p[P_TD] : 0.0;
+	c->np = np;
+}
+
 /*
- * Z and its derivatives for p = (R0, Rinf, ln fc, alpha[, Td_ns]).
- * u = (j f/fc)^alpha = exp(alpha (ln f - ln fc + j pi/2)), D = 1 + u:
+ * Z and its derivatives at f (ln f given).
+ * u = (j f/fc)^alpha = exp(alpha (ln f - ln fc)) (cos(alpha pi/2) + j sin(alpha pi/2)):
+ * the angle is the same at every frequency, so a point costs one real exp()
+ * (no complex exp or division). D = 1 + u, q = ln(f/fc) + j pi/2:
  * dZ/dR0 = 1/D, dZ/dRinf = 1 - 1/D, dZ/dln fc = dR alpha u / D^2,
- * dZ/dalpha = -dR u (ln(f/fc) + j pi/2) / D^2; the delay multiplies all by
+ * dZ/dalpha = -dR u q / D^2; the delay multiplies all by
  * E = exp(-j w Td) and adds dZ/dTd = -j w Z.
  */
-static double complex cole_eval(double f, const double *p, int np, double complex *dz)
+static double complex cole_at(const struct cole_pre *c, double f, double lnf, double complex *dz)
 {
-	double lr = log(f) - p[P_LNFC];
-	double complex q = lr + I * M_PI_2;
-	double complex u = cexp(p[P_ALPHA] * q);
-	double complex inv = 1.0 / (1.0 + u);
-	double dr = p[P_R0] - p[P_RINF];
-	double complex z = p[P_RINF] + dr * inv;
+	double lr = lnf - c->lnfc;
+	double mu = exp(c->alpha * lr);
+	double dre = 1.0 + mu * c->ca, dim = mu * c->sa;
+	double id2 = 1.0 / (dre * dre + dim * dim);
+	double complex inv = CMPLX(dre * id2, -dim * id2);
+	double complex z = c->rinf + c->dr * inv;
 	double complex e = 1.0;
 
-	if (np > P_TD) {
-		e = cexp(-I * 2.0 * M_PI * f * p[P_TD] * 1e-9);
+	if (c->np > P_TD) {
+		double wt = 2.0 * M_PI * f * c->td_ns * 1e-9;
+
+		e = CMPLX(cos(wt), -sin(wt));
 		z *= e;
 	}
 	if (dz) {
-		double complex inv2 = inv * inv;
+		double complex t = c->dr * CMPLX(mu * c->ca, mu * c->sa) * (inv * inv) * e;
 
 		dz[P_R0] = inv * e;
 		dz[P_RINF] = (1.0 - inv) * e;
-		dz[P_LNFC] = dr * p[P_ALPHA] * u * inv2 * e;
-		dz[P_ALPHA] = -dr * u * q * inv2 * e;
-		if (np > P_TD)
+		dz[P_LNFC] = c->alpha * t;
+		dz[P_ALPHA] = -t * CMPLX(lr, M_PI_2);
+		if (c->np > P_TD)
 			dz[P_TD] = -I * 2.0 * M_PI * f * 1e-9 * z;
 	}
 	return z;
@@ -252,7 +287,11 @@ void bioz_cole_z(double freq_hz, double r0_ohm, double rinf_ohm, double fc_hz, d
 		 double td_s, double *ret_r_ohm, double *ret_x_ohm)
 {
 	double p[NP_MAX] = { r0_ohm, rinf_ohm, log(fc_hz), alpha, td_s * 1e9 };
-	double complex z = cole_eval(freq_hz, p, td_s != 0.0 ? NP_MAX : NP_MAX - 1, NULL);
+	struct cole_pre c;
+	double complex z;
+
+	cole_prep(p, td_s != 0.0 ? NP_MAX : NP_MAX - 1, &c);
+	z = cole_at(&c, freq_hz, log(freq_hz), NULL);
 
 	*ret_r_ohm = creal(z);
 	*ret_x_ohm = cimag(z);
@@ -474,10 +513,10 @@ int bioz_circle_fit(const double *r_ohm, const double *x_ohm, size_t n, double *
 /* ---------------------------------------------------------------- Levenberg-Marquardt */
 
 struct lm_problem {
-	const double *f, *r, *x;
+	const double *f, *lnf, *r, *x;
 	size_t n;
 	int np;
-	double lnfc_min, lnfc_max;
+	double lo[NP_MAX], hi[NP_MAX];	/* search box; +-inf for R0, Rinf */
 };
 
 /* Weighted residuals (and Jacobian) over the used points; returns sum of squares. */
@@ -485,17 +524,19 @@ static double lm_eval(const struct bioz_fit_ws *ws, const struct lm_problem *pb,
 		      double *res, double *jac)
 {
 	double complex dz[NP_MAX];
+	struct cole_pre c;
 	double cost = 0.0;
 	size_t i, k = 0;
 	int j;
 
+	cole_prep(p, pb->np, &c);
 	for (i = 0; i < pb->n; i++) {
 		double complex z;
 		double w = ws->w[i] * ws->rw[i];
 
 		if (!ws->used[i])
 			continue;
-		z = cole_eval(pb->f[i], p, pb->np, jac ? dz : NULL);
+		z = cole_at(&c, pb->f[i], pb->lnf[i], jac ? dz : NULL);
 		res[k] = w * (creal(z) - pb->r[i]);
 		res[k + 1] = w * (cimag(z) - pb->x[i]);
 		if (jac) {
@@ -512,10 +553,35 @@ static double lm_eval(const struct bioz_fit_ws *ws, const struct lm_problem *pb,
 
 static void lm_clamp(const struct lm_problem *pb, double *p)
 {
-	p[P_ALPHA] = fmin(fmax(p[P_ALPHA], LM_ALPHA_MIN), LM_ALPHA_MAX);
-	p[P_LNFC] = fmin(fmax(p[P_LNFC], pb->lnfc_min), pb->lnfc_max);
-	if (pb->np > P_TD)
-		p[P_TD] = fmin(fmax(p[P_TD], -LM_TD_MAX_NS), LM_TD_MAX_NS);
+	int j;
+
+	for (j = 0; j < pb->np; j++)
+		p[j] = fmin(fmax(p[j], pb->lo[j]), pb->hi[j]);
+}
+
+/*
+ * A parameter on a face of the box whose gradient points out of the box is
+ * held there for this iteration (its row and column of the damped normal
+ * matrix become the identity, its step 0). Clipping the full step instead
+ * leaves the other parameters a step computed for a move the box refuses:
+ * on a flat valley that runs into a face (fc below the band at alpha 0.3)
+ * the fit then crawls at a tiny decrease per iteration up to max_iter.
+ */
+static void lm_hold(const struct lm_problem *pb, const double *p, const double *g,
+		    bool *held)
+{
+	int j;
+
+	for (j = 0; j < pb->np; j++)
+		held[j] = (p[j] <= pb->lo[j] && g[j] > 0.0) || (p[j] >= pb->hi[j] && g[j] < 0.0);
+}
+
+static void swap_ptr(double **a, double **b)
+{
+	double *t = *a;
+
+	*a = *b;
+	*b = t;
 }
 
 /* J'J and J'r over m rows. */
@@ -548,19 +614,22 @@ static void lm_normal(const double *jac, const double *res, size_t m, int np, do
  * Minimise from p (updated in place). Returns true when converged: a
  * negligible step or decrease, an exact fit, or no step that lowers the
  * cost even at the largest damping (a minimum to rounding precision).
+ * "Negligible decrease" is on the scale of the noise: below LM_DCHI2_TOL
+ * times the residual variance s^2 = cost/(m - np).
  */
 static bool lm_run(struct bioz_fit_ws *ws, const struct lm_problem *pb, double *p,
 		   uint32_t max_iter, double *ret_cost, uint32_t *ret_iter)
 {
 	double a[NP_MAX * NP_MAX], l[NP_MAX * NP_MAX], g[NP_MAX], d[NP_MAX], pt[NP_MAX];
 	double lambda = 1e-3, cost, ct = 0.0;
-	size_t m = 0, i;
+	size_t m = 0, dof, i;
 	uint32_t it;
-	bool converged = false;
+	bool converged = false, held[NP_MAX];
 	int j, k;
 
 	for (i = 0; i < pb->n; i++)
 		m += ws->used[i] ? 2 : 0;
+	dof = m > (size_t)pb->np ? m - (size_t)pb->np : 1;
 	lm_clamp(pb, p);
 	cost = lm_eval(ws, pb, p, ws->res, ws->jac);
 	for (it = 0; it < max_iter && isfinite(cost) && !converged; it++) {
@@ -571,6 +640,7 @@ static bool lm_run(struct bioz_fit_ws *ws, const struct lm_problem *pb, double *
 			break;
 		}
 		lm_normal(ws->jac, ws->res, m, pb->np, a, g);
+		lm_hold(pb, p, g, held);
 		while (!accepted) {
 			double dmax = 0.0;
 
@@ -579,16 +649,24 @@ static bool lm_run(struct bioz_fit_ws *ws, const struct lm_problem *pb, double *
 			memcpy(l, a, sizeof(l));
 			for (j = 0; j < pb->np; j++)
 				l[j * NP_MAX + j] += lambda * fmax(a[j * NP_MAX + j], 1e-12 * dmax);
+			for (j = 0; j < pb->np; j++) {
+				if (!held[j])
+					continue;
+				for (k = 0; k < pb->np; k++)
+					l[j * NP_MAX + k] = l[k * NP_MAX + j] = 0.0;
+				l[j * NP_MAX + j] = 1.0;
+			}
 			if (chol(l, pb->np) == 0) {
 				for (j = 0; j < pb->np; j++)
 					g[j] = -g[j];
 				chol_solve(l, pb->np, g, d);
 				for (j = 0; j < pb->np; j++) {
 					g[j] = -g[j];
-					pt[j] = p[j] + d[j];
+					pt[j] = held[j] ? p[j] : p[j] + d[j];
 				}
 				lm_clamp(pb, pt);
-				ct = lm_eval(ws, pb, pt, ws->res_try, NULL);
+				/* with J: accepted steps outnumber refused ones */
+				ct = lm_eval(ws, pb, pt, ws->res_try, ws->jac_try);
 				if (ct < cost)
 					accepted = true;
 			}
@@ -606,10 +684,12 @@ static bool lm_run(struct bioz_fit_ws *ws, const struct lm_problem *pb, double *
 		for (k = 0; k < pb->np; k++)
 			if (fabs(pt[k] - p[k]) > 1e-10 * (fabs(p[k]) + 1e-3))
 				converged = false;
-		if (cost - ct <= 1e-10 * cost)
+		if (cost - ct <= LM_DCHI2_TOL * ct / (double)dof)
 			converged = true;
 		memcpy(p, pt, sizeof(pt));
-		cost = lm_eval(ws, pb, p, ws->res, ws->jac);
+		cost = ct;
+		swap_ptr(&ws->res, &ws->res_try);
+		swap_ptr(&ws->jac, &ws->jac_try);
 		lambda = fmax(lambda / 10.0, 1e-15);
 	}
 	*ret_cost = cost;
@@ -648,19 +728,21 @@ int bioz_fit_ws_new(size_t max_points, struct bioz_fit_ws **ret)
 	ws->max_points = n;
 	ws->used = calloc(n, 1);
 	/* one block for the doubles; n <= 4096 so the sizes cannot overflow */
-	ws->w = calloc(n * (4 + 4 + 2 * NP_MAX), sizeof(double));
+	ws->w = calloc(n * (5 + 4 + 4 * NP_MAX), sizeof(double));
 	if (!ws->used || !ws->w) {
 		free(ws->used);
 		free(ws->w);
 		free(ws);
 		return -ENOMEM;
 	}
-	ws->rw = ws->w + n;
+	ws->lnf = ws->w + n;
+	ws->rw = ws->lnf + n;
 	ws->dev = ws->rw + n;
 	ws->scratch = ws->dev + n;
 	ws->res = ws->scratch + n;
 	ws->res_try = ws->res + 2 * n;
 	ws->jac = ws->res_try + 2 * n;
+	ws->jac_try = ws->jac + 2 * n * NP_MAX;
 	*ret = ws;
 	return 0;
 }
@@ -794,10 +876,12 @@ static bool fit_best(struct bioz_fit_ws *ws, const struct lm_problem *pb, uint32
 /* Relative deviation |Zfit - Z|/|Z| of every point (used or not). */
 static void fit_deviations(struct bioz_fit_ws *ws, const struct lm_problem *pb, const double *p)
 {
+	struct cole_pre c;
 	size_t i;
 
+	cole_prep(p, pb->np, &c);
 	for (i = 0; i < pb->n; i++) {
-		double complex z = cole_eval(pb->f[i], p, pb->np, NULL);
+		double complex z = cole_at(&c, pb->f[i], pb->lnf[i], NULL);
 
 		ws->dev[i] = cabs(z - (pb->r[i] + I * pb->x[i])) * ws->w[i];
 	}
@@ -926,9 +1010,10 @@ static void fit_absent(struct bioz_fit *f)
 int bioz_cole_fit(struct bioz_fit_ws *ws, const struct bioz_fit_opts *o, const double *freq_hz,
 		  const double *r_ohm, const double *x_ohm, size_t n, struct bioz_fit *ret)
 {
-	struct lm_problem pb = { .f = freq_hz, .r = r_ohm, .x = x_ohm, .n = n };
+	struct lm_problem pb = { .f = freq_hz, .lnf = ws->lnf, .r = r_ohm, .x = x_ohm, .n = n };
 	struct bioz_fit fit = { .n_points = (uint32_t)n };
 	double p[NP_MAX] = { 0 }, se[NP_MAX], cost, ss = 0.0;
+	struct cole_pre c;
 	size_t i, first, last, m, n_drop = 0, max_drop;
 	uint32_t it, iters = 0;
 	bool conv;
@@ -948,6 +1033,7 @@ int bioz_cole_fit(struct bioz_fit_ws *ws, const struct bioz_fit_opts *o, const d
 			return -EINVAL;
 		ws->used[i] = 1;
 		ws->w[i] = 1.0 / mag;
+		ws->lnf[i] = log(freq_hz[i]);
 		ws->rw[i] = 1.0;
 	}
 	fit_absent(&fit);
@@ -962,8 +1048,14 @@ int bioz_cole_fit(struct bioz_fit_ws *ws, const struct bioz_fit_opts *o, const d
 		return 0;
 	}
 	pb.np = o->use_td ? NP_MAX : NP_MAX - 1;
-	pb.lnfc_min = log(freq_hz[0] / LM_FC_SPAN);
-	pb.lnfc_max = log(freq_hz[n - 1] * LM_FC_SPAN);
+	pb.lo[P_R0] = pb.lo[P_RINF] = -INFINITY;
+	pb.hi[P_R0] = pb.hi[P_RINF] = INFINITY;
+	pb.lo[P_LNFC] = log(freq_hz[0] / LM_FC_SPAN);
+	pb.hi[P_LNFC] = log(freq_hz[n - 1] * LM_FC_SPAN);
+	pb.lo[P_ALPHA] = LM_ALPHA_MIN;
+	pb.hi[P_ALPHA] = LM_ALPHA_MAX;
+	pb.lo[P_TD] = -LM_TD_MAX_NS;
+	pb.hi[P_TD] = LM_TD_MAX_NS;
 	max_drop = (size_t)floor(o->max_drop_frac * (double)n);
 
 	conv = fit_best(ws, &pb, o->max_iter, p, false, &cost, &it);
@@ -1024,12 +1116,13 @@ int bioz_cole_fit(struct bioz_fit_ws *ws, const struct bioz_fit_opts *o, const d
 	fit.alpha = p[P_ALPHA];
 	fit.td_s = pb.np > P_TD ? p[P_TD] * 1e-9 : NAN;
 	fit.rms_rel = sqrt(cost / (2.0 * (double)m));
+	cole_prep(p, pb.np, &c);
 	for (i = 0; i < n; i++) {
 		double complex z;
 
 		if (!ws->used[i])
 			continue;
-		z = cole_eval(freq_hz[i], p, pb.np, NULL) - (r_ohm[i] + I * x_ohm[i]);
+		z = cole_at(&c, freq_hz[i], ws->lnf[i], NULL) - (r_ohm[i] + I * x_ohm[i]);
 		ss += creal(z) * creal(z) + cimag(z) * cimag(z);
 	}
 	fit.rms_ohm = sqrt(ss / (2.0 * (double)m));
