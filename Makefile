@@ -124,7 +124,7 @@ test-dsp_LIBS = -lm
 test-scan_LIBS = -lm
 test-profile_SRCS = $(DRIVERS_SRCS)
 test-profile_LIBS = $(DRIVERS_LIBS) -lm
-test-daemon_SRCS = $(LIBTWITCH_SRCS)
+test-daemon_SRCS = $(LIBTWITCH_SRCS) tests/devsimenv.c
 test-analyze_SRCS = $(filter-out daemon/analyze.c,$(MATH_SRCS)) drivers/recording.c ipc/record.c
 test-analyze_LIBS = -lm
 test-detect_SRCS = daemon/dsp.c
@@ -139,11 +139,11 @@ BENCHES = bench-ring bench-acquire bench-mqtt bench-bioz bench-detect
 bench-detect_SRCS = daemon/dsp.c daemon/detect.c daemon/pipeline.c drivers/subject.c \
 	drivers/recording.c
 bench-detect_LIBS = -lm
-bench-bioz_SRCS = daemon/bioz.c ipc/record.c
+bench-bioz_SRCS = daemon/bioz.c tests/bench/bioz-live.c tests/devsimenv.c $(LIBTWITCH_SRCS)
 bench-bioz_LIBS = -lm
 bench-mqtt_SRCS = $(LIBTWITCH_SRCS) $(PUBLISH_SRCS) tests/testpub.c tests/mqttenv.c
 bench-mqtt_LIBS = $(call pc_libs,libmosquitto) -lpthread -lm
-bench-acquire_SRCS = $(LIBTWITCH_SRCS)
+bench-acquire_SRCS = $(LIBTWITCH_SRCS) tests/devsimenv.c
 bench-ring_SRCS = $(LIBTWITCH_SRCS) $(PUBLISH_SRCS)
 bench-ring_LIBS = $(call pc_libs,libzmq) -lpthread -lm
 
@@ -288,7 +288,7 @@ $(BENCHES): bench-%: $(O)/tests/bench/bench-%
 	$(O)/tests/bench/bench-$*
 
 # they run twitchd, twitch-devsim, twitch-mqtt and twitchctl from $(O)
-bench-acquire bench-mqtt: all
+bench-acquire bench-mqtt bench-bioz: all
 
 # The simulated cart: twitch-devsim plays an ADS1298 (8 ch, 4 kHz) and an
 # AD5933 under umockdev, twitchd reads them through the real libiio/sysfs

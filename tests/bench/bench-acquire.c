@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "twitch.h"
+#include "devsimenv.h"
 
 /*
  * Method (the program prints a summary of it too).
@@ -104,10 +105,7 @@ static const struct bench_config configs[] = {
 struct sim {
 	pid_t pid;
 	char dir[PATH_MAX];		/* our work directory */
-	char umockdev_dir[PATH_MAX];
-	char preload[PATH_MAX];
-	char devsim_dir[PATH_MAX];
-	char control[PATH_MAX];
+	struct devsim_env env;		/* what it published */
 };
 
 /* What `status DEV` answers (the counters of the current buffer session). */
@@ -298,8 +296,8 @@ static pid_t spawn(const char *const argv[], const struct sim *tb, const char *o
 	unsetenv("NOTIFY_SOCKET");
 	unsetenv("LISTEN_FDS");
 	if (tb != NULL) {
-		setenv("LD_PRELOAD", tb->preload, 1);
-		setenv("UMOCKDEV_DIR", tb->umockdev_dir, 1);
+		setenv("LD_PRELOAD", tb->env.preload, 1);
+		setenv("UMOCKDEV_DIR", tb->env.umockdev_dir, 1);
 	}
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
@@ -461,34 +459,6 @@ static int proc_io_field(pid_t pid, const char *key, uint64_t *ret)
 
 /* ---------------------------------------------------------------- simulator */
 
-static int sim_read_env(struct sim *s, const char *path)
-{
-	char line[PATH_MAX + 64];
-	FILE *f = fopen(path, "re");
-
-	if (f == NULL)
-		return -errno;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char *eq = strchr(line, '='), *v;
-
-		if (eq == NULL)
-			continue;
-		*eq = '\0';
-		v = eq + 1;
-		v[strcspn(v, "\n")] = '\0';
-		if (!strcmp(line, "UMOCKDEV_DIR"))
-			snprintf(s->umockdev_dir, sizeof(s->umockdev_dir), "%s", v);
-		else if (!strcmp(line, "LD_PRELOAD"))
-			snprintf(s->preload, sizeof(s->preload), "%s", v);
-		else if (!strcmp(line, "DEVSIM_DIR"))
-			snprintf(s->devsim_dir, sizeof(s->devsim_dir), "%s", v);
-		else if (!strcmp(line, "DEVSIM_CONTROL"))
-			snprintf(s->control, sizeof(s->control), "%s", v);
-	}
-	fclose(f);
-	return s->umockdev_dir[0] && s->preload[0] && s->control[0] ? 0 : -EPROTO;
-}
-
 static int sim_start(struct sim *s, const char *devsim, const char *spec)
 {
 	char env[PATH_MAX + 16], log[PATH_MAX + 16];
@@ -514,7 +484,7 @@ static int sim_start(struct sim *s, const char *devsim, const char *spec)
 		}
 		usleep(20000);
 	}
-	return sim_read_env(s, env);
+	return devsim_env_read(env, &s->env);
 }
 
 static void sim_stop(struct sim *s)
@@ -534,9 +504,9 @@ static int sim_command(const struct sim *s, const char *cmd, char *reply, size_t
 	ssize_t r;
 	int fd;
 
-	if (strlen(s->control) >= sizeof(sa.sun_path))
+	if (strlen(s->env.control) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, s->control);
+	strcpy(sa.sun_path, s->env.control);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -595,7 +565,7 @@ static int sim_enable_logged(const struct sim *s, uint64_t session, uint64_t *re
 	uint64_t t = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/events.log", s->devsim_dir);
+	snprintf(path, sizeof(path), "%s/events.log", s->env.devsim_dir);
 	snprintf(pat, sizeof(pat), " enable session=%" PRIu64 " ", session);
 	f = fopen(path, "re");
 	if (f == NULL)
@@ -618,7 +588,7 @@ static bool sim_ts_monotonic(const struct sim *s)
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/sys/bus/iio/devices/iio:device0/"
-		 "current_timestamp_clock", s->umockdev_dir);
+		 "current_timestamp_clock", s->env.umockdev_dir);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
@@ -928,9 +898,9 @@ static void open_sim_files(struct tracker *t, const struct sim *s, uint64_t sess
 {
 	char path[PATH_MAX + 64];
 
-	snprintf(path, sizeof(path), "%s/events.log", s->devsim_dir);
+	snprintf(path, sizeof(path), "%s/events.log", s->env.devsim_dir);
 	t->files_fd[0] = open(path, O_RDONLY | O_CLOEXEC);
-	snprintf(path, sizeof(path), "%s/iio:device0.s%" PRIu64 ".truth.jsonl", s->devsim_dir,
+	snprintf(path, sizeof(path), "%s/iio:device0.s%" PRIu64 ".truth.jsonl", s->env.devsim_dir,
 		 session);
 	t->files_fd[1] = open(path, O_RDONLY | O_CLOEXEC);
 }
@@ -1393,32 +1363,6 @@ static void remove_workdir(const char *dir)
 }
 
 /* The build directory: $TWITCH_BUILD, else the one this program was built in. */
-static int build_dir(char *buf, size_t len)
-{
-	const char *env = getenv("TWITCH_BUILD");
-	char exe[PATH_MAX];
-	ssize_t n;
-	char *p;
-	int i;
-
-	if (env != NULL && *env != '\0') {
-		snprintf(buf, len, "%s", env);
-		return 0;
-	}
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return -errno;
-	exe[n] = '\0';
-	for (i = 0; i < 3; i++) {	/* BUILD/tests/bench/bench-acquire */
-		p = strrchr(exe, '/');
-		if (p == NULL)
-			return -ENOENT;
-		*p = '\0';
-	}
-	snprintf(buf, len, "%s", exe);
-	return 0;
-}
-
 static void print_method(uint64_t secs)
 {
 	printf("bench-acquire: twitchd, then iio_readdev, on twitch-devsim; %" PRIu64 " s "
@@ -1545,7 +1489,7 @@ int main(void)
 		}
 		poll_ns = v * 1000u;
 	}
-	if (build_dir(build, sizeof(build)) < 0) {
+	if (devsim_build_dir(build, sizeof(build), 3) < 0) {
 		fprintf(stderr, "bench-acquire: cannot find the build directory\n");
 		return 1;
 	}

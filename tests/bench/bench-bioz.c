@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "bioz.h"
+#include "bioz-live.h"
 #include "testrng.h"
 
 /*
@@ -67,6 +68,14 @@
  * (BIOZ_FIT_UNTRUSTED_MASK) are counted and included in the RESULT's
  * statistics; the statistics over the fits twitchd trusts (both fitters on
  * that same subset) are printed beside them.
+ *
+ * Live (tests/bench/bioz-live.c, method there): the real twitchd fitting
+ * the sweeps of twitch-devsim's simulated AD5933 (50 points, 5-100 kHz, one
+ * a second, BENCH_BIOZ_LIVE_SWEEPS of them, default 30; 0 skips it), timed
+ * from the simulator making each sweep's last point to its estimate record
+ * being readable in the events ring (target: under 50 ms). Beside it, for
+ * scale, SciPy's p99 for one fit: what the same step costs with the fit a
+ * user would otherwise write, before any acquisition or publishing.
  *
  * BENCH_BIOZ_MAX_FITS=N fits only the first N spectra (a smoke run);
  * BENCH_BIOZ_REF overrides the script's path (default: next to this
@@ -483,6 +492,8 @@ static void print_errs(const char *title, const struct stats *a, const struct st
 int main(void)
 {
 	char *script = ref_script();
+	struct bioz_live_lat live = { 0 };
+	unsigned int live_n;
 	const char *env;
 	struct bioz_fit_ws *ws = NULL;
 	struct body *base, *bodies;
@@ -666,6 +677,26 @@ int main(void)
 		printf(" %s %s;", par_name[k], os.p95[k] <= rs.p95[k] ? "met" : "NOT met");
 	printf(" fit p99 < 1000 us: %s\n", os.t_p99 < 1000.0 ? "met" : "NOT met");
 
+	env = getenv("BENCH_BIOZ_LIVE_SWEEPS");
+	live_n = env ? (unsigned int)strtoul(env, NULL, 10) : 30;
+	if (live_n == 0) {
+		printf("live: skipped (BENCH_BIOZ_LIVE_SWEEPS=0)\n");
+	} else if (bioz_live_latency(live_n, NF, &live) < 0) {
+		printf("live: not run: %s\n", live.why);
+		live.p50_ms = live.p99_ms = live.max_ms = live.in_p99_ms = NAN;
+	} else {
+		printf("live: %zu sweeps of %u points through twitch-devsim and twitchd, sweep's "
+		       "last point -> estimate readable: p50 %.2f ms p99 %.2f ms max %.2f ms "
+		       "(inside twitchd after the read: p50 %.3f p99 %.3f ms); %zu sweeps "
+		       "without an estimate; scipy's fit alone p99 %.2f ms\n", live.n,
+		       live.n_points, live.p50_ms, live.p99_ms, live.max_ms, live.in_p50_ms,
+		       live.in_p99_ms, live.n_missing, rs.t_p99 / 1000.0);
+		printf("target: estimate within 50 ms of the sweep: %s\n",
+		       live.p99_ms < 50.0 && live.n_missing == 0 ? "met" : "NOT met");
+	}
+	if (live_n == 0)
+		live.p50_ms = live.p99_ms = live.max_ms = live.in_p99_ms = NAN;
+
 	printf("RESULT fits_per_s=%.0f fit_p99_us=%.1f r0_err_pct_p95=%.3f alpha_err_p95=%.4f "
 	       "ref_r0_err_pct_p95=%.3f ref_alpha_err_p95=%.4f speed_vs_ref=%.1f "
 	       "fit_p50_us=%.1f fits_per_s_wall=%.0f rinf_err_pct_p95=%.3f fc_err_pct_p95=%.3f "
@@ -673,12 +704,15 @@ int main(void)
 	       "ref_fit_p99_us=%.0f n_fits=%zu n_untrusted=%zu ref_not_converged=%zu "
 	       "trusted_r0_err_pct_p95=%.3f trusted_alpha_err_p95=%.4f "
 	       "ref_trusted_r0_err_pct_p95=%.3f ref_trusted_alpha_err_p95=%.4f "
-	       "trusted_fit_p99_us=%.1f typical_fit_p99_us=%.1f\n",
+	       "trusted_fit_p99_us=%.1f typical_fit_p99_us=%.1f live_sweep_p50_ms=%.2f "
+	       "live_sweep_p99_ms=%.2f live_sweep_max_ms=%.2f live_in_daemon_p99_ms=%.3f "
+	       "live_sweeps=%zu live_missing=%zu\n",
 	       os.fits_cpu, os.t_p99, os.p95[P_R0], os.p95[P_ALPHA], rs.p95[P_R0],
 	       rs.p95[P_ALPHA], os.fits_cpu / rs.fits_cpu, os.t_p50, os.fits_wall,
 	       os.p95[P_RINF], os.p95[P_FC], rs.p95[P_RINF], rs.p95[P_FC], rs.fits_cpu,
 	       rs.t_p99, n, n_untrusted, n_ref_bad, ost.p95[P_R0], ost.p95[P_ALPHA],
-	       rst.p95[P_R0], rst.p95[P_ALPHA], ost.t_p99, osy.t_p99);
+	       rst.p95[P_R0], rst.p95[P_ALPHA], ost.t_p99, osy.t_p99, live.p50_ms,
+	       live.p99_ms, live.max_ms, live.in_p99_ms, live.n, live.n_missing);
 
 	bioz_fit_ws_free(ws);
 	free(base);
