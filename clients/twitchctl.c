@@ -39,6 +39,8 @@ static const char usage_text[] =
 	"  subject height_cm=H,weight_kg=W,sex=m|f,age=A\n"
 	"                         subject data, needed for body-water estimates\n"
 	"  subject none           forget them (a new patient, data not yet known)\n"
+	"  temperature C|none     tissue temperature (degC) for the resistance index's\n"
+	"                         temperature compensation, used for 30 min\n"
 	"  baseline               start a new baseline of the resistance index\n"
 	"  ping                   check that twitchd answers\n\n"
 	"Options:\n"
@@ -448,7 +450,9 @@ static void print_human(const char *stream, const void *rec)
 			printf(", ECW %.1f L, ICW %.1f L, ECW/TBW %.3f", z->ecw_l, z->icw_l,
 			       z->ecw_tbw);
 		if (z->flags & TWITCH_BIOZF_BASELINE)
-			printf(", resistance index %+.3f +- %.3f", z->ri_index, z->ri_uncert);
+			printf(", resistance index %+.3f +- %.3f (%s)", z->ri_index, z->ri_uncert,
+			       z->model_ri == TWITCH_MODEL_RI_TEMP_COMP ? "temperature-compensated" :
+			       "not temperature-compensated");
 		printf("%s\n", z->flags & TWITCH_BIOZF_TRUSTED ? "" : " (fit not trusted)");
 		break;
 	}
@@ -634,7 +638,8 @@ int main(int argc, char **argv)
 		return cmd_simple("ping");
 	if (!strcmp(argv[0], "baseline") && argc == 1)
 		return cmd_simple("baseline");
-	if ((!strcmp(argv[0], "calibrate") || !strcmp(argv[0], "subject")) && argc == 2) {
+	if ((!strcmp(argv[0], "calibrate") || !strcmp(argv[0], "subject") ||
+	     !strcmp(argv[0], "temperature")) && argc == 2) {
 		snprintf(cmd, sizeof(cmd), "%s %s", argv[0], argv[1]);
 		return cmd_simple(cmd);
 	}

@@ -139,6 +139,9 @@ _Static_assert(TWITCH_BIOZ_ALERT_PHA_DROP == BIOZ_ALERT_PHA_DROP &&
 	       TWITCH_BIOZ_ALERT_RE_INDEX == BIOZ_ALERT_RE_INDEX_CHANGE &&
 	       TWITCH_BIOZ_ALERT_CO_OCCURRENCE == BIOZ_ALERT_CO_OCCURRENCE,
 	       "alert bits of twitch.h and bioz.h differ");
+_Static_assert(TWITCH_MODEL_RI_TEMP_COMP == BIOZ_MODEL_RI_TEMP2 &&
+	       TWITCH_MODEL_RI_NOT_COMP == BIOZ_MODEL_RI_UNCOMP,
+	       "resistance-index model ids of twitch.h and bioz.h differ");
 
 #define BACKOFF_MIN_MS	500u
 #define BACKOFF_MAX_MS	30000u
@@ -751,6 +754,7 @@ static void publish_estimate(struct acq_dev *a, const struct bioz_estimate *e, u
 	z.model_ecw = (uint16_t)e->model_ecw;
 	z.model_tbw_sf = (uint16_t)e->model_tbw_sf;
 	z.model_biva = (uint16_t)e->model_biva;
+	z.model_ri = (uint16_t)e->model_ri;
 	z.alerts = e->alerts;
 	z.r0_ohm = e->r0_ohm;
 	z.rinf_ohm = e->rinf_ohm;

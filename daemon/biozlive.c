@@ -28,6 +28,8 @@ int bioz_live_init(struct bioz_live *b)
 	bioz_ri_config_default(&ric);
 	bioz_ri_init(&b->ri, &ric);
 	bioz_alert_config_default(&b->alerts);
+	b->tissue_temp_c = NAN;
+	b->tissue_temp_max_age_s = BIOZLIVE_TEMP_MAX_AGE_S;
 	return bioz_fit_ws_new(BIOZLIVE_MAX_POINTS, &b->ws);
 }
 
@@ -45,6 +47,14 @@ void bioz_live_set_thresholds(struct bioz_live *b, double pha_drop_deg, double e
 		b->alerts.twitch_rise_ratio = twitch_rise_ratio;
 	if (isfinite(twitch_rise_min_per_min))
 		b->alerts.twitch_rise_min_per_min = twitch_rise_min_per_min;
+}
+
+double bioz_live_temp(const struct bioz_live *b, double t_s)
+{
+	if (!isfinite(b->tissue_temp_c) || t_s - b->tissue_temp_t_s > b->tissue_temp_max_age_s ||
+	    t_s < b->tissue_temp_t_s)
+		return NAN;
+	return b->tissue_temp_c;
 }
 
 void bioz_live_deinit(struct bioz_live *b)
@@ -93,7 +103,7 @@ int bioz_live_sweep(struct bioz_live *b, uint32_t sweep, const double *freq_hz,
 				  freq_hz, b->r_ohm, b->x_ohm, n, &e);
 	if (err < 0)
 		return err;
-	err = bioz_ri_update(&b->ri, t_s, NAN, &e);
+	err = bioz_ri_update(&b->ri, t_s, bioz_live_temp(b, t_s), &e);
 	if (err < 0)
 		return err;
 	e.alerts = bioz_alerts_eval(&b->alerts, &e, b->ri.n_base ? b->ri.base_pha_deg : NAN,

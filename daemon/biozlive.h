@@ -13,6 +13,7 @@
 #include "bioz.h"
 
 #define BIOZLIVE_MAX_POINTS 512
+#define BIOZLIVE_TEMP_MAX_AGE_S 1800.0	/* a tissue temperature given is used this long */
 
 struct bioz_live {
 	struct bioz_fit_ws *ws;
@@ -24,6 +25,9 @@ struct bioz_live {
 	bool has_subject;
 	uint64_t subject_t_real_ns;	/* when it was set (kept across restarts) */
 	uint64_t baseline_t_real_ns;	/* when the baseline was finished, 0 = not kept yet */
+	double tissue_temp_c;		/* given by command, NaN = none */
+	double tissue_temp_t_s;		/* when (CLOCK_MONOTONIC s) */
+	double tissue_temp_max_age_s;	/* used for sweeps this long after */
 	double cal_pending_ohm;		/* > 0: the next sweep calibrates */
 	size_t n_cal;			/* calibration points, 0 = not calibrated */
 	bool cal_from_file;		/* loaded at start, not yet proven on a sweep */
@@ -40,6 +44,13 @@ void bioz_live_set_thresholds(struct bioz_live *b, double pha_drop_deg, double e
 			      double ri_k, double twitch_rise_ratio,
 			      double twitch_rise_min_per_min);
 void bioz_live_deinit(struct bioz_live *b);
+/*
+ * bioz_live_temp() - the tissue temperature for a sweep at @t_s (CLOCK_MONOTONIC
+ * s): the one given by command if it is at most tissue_temp_max_age_s old,
+ * else NaN (the resistance index is then not temperature-compensated, and
+ * says so). The AD5933's own sensor is its die, not the tissue: never used.
+ */
+double bioz_live_temp(const struct bioz_live *b, double t_s);
 
 /*
  * bioz_live_sweep() - one finished sweep: @freq_hz, and @iq holding the

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -160,7 +161,8 @@ static void cmd_status(struct twitchd *d, struct client *c)
 	control_reply(c->fd, 0, "%s", buf);
 }
 
-/* calibrate OHM | subject SPEC | baseline: the first bioimpedance device. */
+/* calibrate OHM | subject SPEC|none | baseline | temperature C|none: the first
+ * bioimpedance device. */
 static void cmd_bioz(struct twitchd *d, struct client *c, const struct control_cmd *cmd)
 {
 	struct acq_dev *a = acq_find_bioz(d);
@@ -186,6 +188,32 @@ static void cmd_bioz(struct twitchd *d, struct client *c, const struct control_c
 			      "resistor must be in place of the electrodes)", a->cfg.name, ohm);
 		log_msg(LOG_NOTICE, "%s: calibration against %g ohm requested by uid %u",
 			a->cfg.name, ohm, c->cred.uid);
+	} else if (!strcmp(cmd->verb, "temperature")) {
+		double tc;
+
+		if (!strcmp(cmd->args, "none")) {
+			a->bz->tissue_temp_c = NAN;
+			control_reply(c->fd, 0, "tissue temperature cleared: the resistance index "
+				      "is not temperature-compensated");
+			log_msg(LOG_NOTICE, "%s: tissue temperature cleared by uid %u",
+				a->cfg.name, c->cred.uid);
+			return;
+		}
+		errno = 0;
+		tc = strtod(cmd->args, &end);
+		if (errno || end == cmd->args || *end || !(tc >= 25.0 && tc <= 45.0)) {
+			control_reply(c->fd, EINVAL, "temperature C: the tissue (skin or core) "
+				      "temperature, 25..45 degC, or none");
+			return;
+		}
+		a->bz->tissue_temp_c = tc;
+		a->bz->tissue_temp_t_s = (double)loop_now_ns() / 1e9;
+		control_reply(c->fd, 0, "tissue temperature %.1f degC for sweeps in the next "
+			      "%.0f min; the resistance index is compensated when its baseline "
+			      "had one too (twitchctl baseline)", tc,
+			      a->bz->tissue_temp_max_age_s / 60.0);
+		log_msg(LOG_NOTICE, "%s: tissue temperature %.1f degC given by uid %u",
+			a->cfg.name, tc, c->cred.uid);
 	} else if (!strcmp(cmd->verb, "subject") && !strcmp(cmd->args, "none")) {
 		a->bz->has_subject = false;
 		a->bz->subject_t_real_ns = 0;
@@ -249,11 +277,11 @@ static void handle_command(struct twitchd *d, struct client *c, size_t len)
 	} else if (!strcmp(cmd.verb, "status")) {
 		cmd_status(d, c);
 	} else if (!strcmp(cmd.verb, "calibrate") || !strcmp(cmd.verb, "subject") ||
-		   !strcmp(cmd.verb, "baseline")) {
+		   !strcmp(cmd.verb, "baseline") || !strcmp(cmd.verb, "temperature")) {
 		cmd_bioz(d, c, &cmd);
 	} else {
 		control_reply(c->fd, EOPNOTSUPP, "unknown command '%s' (try ping, mark, status, "
-			      "calibrate, subject, baseline)", cmd.verb);
+			      "calibrate, subject, baseline, temperature)", cmd.verb);
 	}
 }
 

@@ -328,6 +328,10 @@ static void json_body(struct jbuf *b, const void *rec)
 		jstr_value(b, twitch_model_name(z->model_tbw_sf));
 		jprintf(b, ",\"biva\"");
 		jstr_value(b, twitch_model_name(z->model_biva));
+		if (z->flags & TWITCH_BIOZF_BASELINE) {
+			jprintf(b, ",\"ri\"");
+			jstr_value(b, twitch_model_name(z->model_ri));
+		}
 		jprintf(b, "}");
 		break;
 	}

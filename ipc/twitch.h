@@ -125,6 +125,10 @@ struct twitch_rec_samples {
 #define TWITCH_BIOZ_ALERT_RE_INDEX		UINT32_C(0x0004)	/* resistance index moved */
 #define TWITCH_BIOZ_ALERT_CO_OCCURRENCE	UINT32_C(0x0008)	/* twitch rate up with a shift */
 
+/* model_ri values (since 1.1): the other model ids are only for twitch_model_name(). */
+#define TWITCH_MODEL_RI_TEMP_COMP	16	/* compensated to the baseline's temperature */
+#define TWITCH_MODEL_RI_NOT_COMP	17	/* no tissue temperature: not compensated */
+
 struct twitch_rec_bioz {
 	struct twitch_record_hdr hdr;	/* sample_index = sweep number */
 	uint32_t flags;			/* TWITCH_BIOZF_* */
@@ -136,13 +140,15 @@ struct twitch_rec_bioz {
 	uint16_t model_tbw_sf;
 	uint16_t model_biva;
 	uint32_t alerts;		/* alert bits raised by this sweep */
-	uint32_t _reserved;
+	uint16_t model_ri;		/* the resistance index's model: temperature-
+					 * compensated or not (since 1.1; 0 before) */
+	uint16_t _reserved;
 	double r0_ohm, rinf_ohm, alpha, fc_hz;
 	double r50_ohm, xc50_ohm, phase_deg_50k;
 	double ecw_l, icw_l, tbw_l, tbw_sf_l, ecw_tbw;
 	double biva_r_h, biva_xc_h;	/* ohm/m */
 	double ri_index, ri_uncert;	/* extracellular-resistance index vs baseline */
-	double temp_c;
+	double temp_c;			/* tissue temperature used, NaN if none given */
 	double rms_residual_ohm;
 };
 

@@ -722,6 +722,35 @@ static void test_bioz_calibrate_and_estimate(void **test_state)
 	assert_true(u.z.flags & TWITCH_BIOZF_SUBJECT);
 	assert_true(u.z.flags & TWITCH_BIOZF_BASELINE);
 	assert_true(u.z.ecw_l > 5 && u.z.ecw_l < 40);
+	assert_int_equal(u.z.model_ri, TWITCH_MODEL_RI_NOT_COMP);
+	assert_true(isnan(u.z.temp_c));
+
+	/*
+	 * A tissue temperature: sweeps carry it at once, but the index is
+	 * compensated only against a baseline that had one too.
+	 */
+	assert_int_equal(twitch_client_command(c, "temperature 99", reply, sizeof(reply)),
+			 EINVAL);
+	command_ok(c, "temperature 36.5");
+	do
+		assert_true(wait_event(re, &u, 5000, is_bioz, NULL));
+	while (!(u.z.temp_c == 36.5));
+	assert_int_equal(u.z.model_ri, TWITCH_MODEL_RI_NOT_COMP);
+	command_ok(c, "baseline");
+	for (i = 0; i < 12; i++) {
+		assert_true(wait_event(re, &u, 5000, is_bioz, NULL));
+		if (u.z.flags & TWITCH_BIOZF_BASELINE)
+			break;
+	}
+	assert_true(u.z.flags & TWITCH_BIOZF_BASELINE);
+	assert_int_equal(u.z.model_ri, TWITCH_MODEL_RI_TEMP_COMP);
+	assert_true(fabs(u.z.ri_index) < 0.01);		/* the same body, the same 36.5 degC */
+	command_ok(c, "temperature none");
+	do
+		assert_true(wait_event(re, &u, 5000, is_bioz, NULL));
+	while (!isnan(u.z.temp_c));
+	assert_int_equal(u.z.model_ri, TWITCH_MODEL_RI_NOT_COMP);
+
 	/* a new patient: forget both, and a restart must not bring them back */
 	command_ok(c, "subject none");
 	command_ok(c, "baseline");
