@@ -697,6 +697,57 @@ static void test_phasic_and_tonic(void **state)
 	}
 }
 
+/* A burst that rises slowly (raised-cosine ramp of 80 ms to 10x the
+ * background) is dated from where its variance rose, near the ramp's 10%
+ * point, not from where its first potential stood out of the noise. */
+static void test_burst_ramp_onset(void **state)
+{
+	const size_t n = 8000, on = 3000, len = 1000, ramp = 80;
+	const size_t on10 = on + 16;	/* 0.5 - 0.5 cos(pi j / ramp) = 0.1 */
+	unsigned int seed;
+	long sum_err = 0;
+
+	(void)state;
+	for (seed = 0; seed < 4; seed++) {
+		struct detect_config cfg;
+		struct evlog log = { 0 };
+		const struct detect_event *e = NULL;
+		struct detector *d;
+		float *x = xalloc(n);
+		size_t i;
+
+		rng_state = 70 + seed;
+		add_noise(x, n, 1, 1.5);
+		for (i = 0; i < len; i++) {
+			double env = 1.0;
+
+			if (i < ramp)
+				env = 0.5 - 0.5 * cos(M_PI * (double)i / ramp);
+			x[on + i] += (float)(15.0 * env * rng_gauss());
+		}
+		detect_config_default(&cfg);
+		d = run(&cfg, x, n, 1, 1000, DSP_MAINS_AUTO, 0, 1000, &log);
+		assert_int_equal(evlog_count(&log, DETECT_EVENT_FINAL,
+					     UINT32_MAX), 1);
+		for (i = 0; i < log.n; i++)
+			if (log.ev[i].type == DETECT_EVENT_FINAL)
+				e = &log.ev[i];
+		assert_non_null(e);
+		print_message("ramped burst %u: class %s, onset %+ld ms from "
+			      "the 10%% point\n", seed,
+			      detect_class_name(e->event_class),
+			      (long)e->onset_index - (long)on10);
+		assert_int_equal(e->event_class, DETECT_CLASS_PHASIC);
+		/* within bench-detect's matching tolerance, 8 ms on average */
+		assert_true(labs((long)e->onset_index - (long)on10) <= 15);
+		sum_err += labs((long)e->onset_index - (long)on10);
+		detect_free(d);
+		evlog_free(&log);
+		free(x);
+	}
+	assert_true(sum_err <= 4 * 8);
+}
+
 /* AASM limb movement on a leg channel: onset at 8 uV above resting, end
  * where >= 0.5 s within 2 uV of resting begins. A 0.4-s pause does not
  * end it, a 0.6-s pause does; longer than 10 s is not an LM. */
@@ -1377,6 +1428,7 @@ int main(void)
 		cmocka_unit_test(test_real_baseline),
 		cmocka_unit_test(test_doublet),
 		cmocka_unit_test(test_phasic_and_tonic),
+		cmocka_unit_test(test_burst_ramp_onset),
 		cmocka_unit_test(test_limb_movement),
 		cmocka_unit_test(test_pop_rejected),
 		cmocka_unit_test(test_clipping_rejected),
