@@ -208,9 +208,11 @@ void detect_config_default(struct detect_config *cfg)
 	 * Calibrated on noise with the spectrum of BioSPPy emg.txt (phase
 	 * randomised) and on white noise, 10 min each at 1 kHz and 10 min
 	 * at 4 kHz: no false event; emgdb potentials injected at a filtered
-	 * peak of ~6x the noise RMS are all found (tests/test-detect.c). */
+	 * peak of ~6x the noise RMS are all found (tests/test-detect.c).
+	 * threshold_on is set from the real, not phase-randomised,
+	 * baselines: their short spikes are the false alarms (detect.h). */
 	cfg->tkeo_smooth_ms = 3.0;
-	cfg->threshold_on = 12.0;
+	cfg->threshold_on = 15.0;
 	cfg->threshold_off = 4.0;
 	cfg->amp_threshold = 5.5;
 	cfg->refractory_ms = 4.0;	/* < 25 ms: Kleine et al. 2012 */

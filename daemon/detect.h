@@ -117,7 +117,13 @@ struct detect_config {
 	 * Onset/offset by two thresholds on the noise floor, as the
 	 * detection/extraction thresholds of Jahanmiri-Nezhad et al. 2014. */
 	double tkeo_smooth_ms;	/* moving mean of |TKEO|; 3 ms */
-	double threshold_on;	/* x energy floor to start; 12 */
+	double threshold_on;	/* x energy floor to start. 15: the lowest
+				 * step (12, 13, 14, 15, 16) with <= 0.5 false
+				 * events per channel-minute on the real quiet
+				 * BioSPPy baselines (bench-detect's untouched
+				 * cases; their sporadic 3.5-5 sigma spikes
+				 * gave 1.8/min at 12). Gaussian noise alone
+				 * gives none at either. */
 	double threshold_off;	/* x energy floor to end; 4 */
 	double amp_threshold;	/* |x| >= this x noise RMS also starts a
 				 * potential: at 1 kHz a needle-like spike is
