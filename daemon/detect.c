@@ -1170,6 +1170,23 @@ static uint64_t detect_change_point(const struct detector *d,
 	return k_best;
 }
 
+/* Is the first potential of @s still running on one of its channels? */
+static int detect_slot_in_potential(const struct detector *d,
+				    const struct detect_slot *s)
+{
+	uint64_t bits = s->open_mask;
+	uint32_t i;
+
+	for (i = 0; bits; bits >>= 1, i++) {
+		const struct detect_chan *ch = &d->ch[i];
+
+		if ((bits & 1) && ch->ep_active && ch->slot == (uint32_t)
+		    (s - d->slots) && ch->fs == FAST_POT && ch->ep.n_pot == 1)
+			return 1;
+	}
+	return 0;
+}
+
 static void detect_episode_begin(struct detector *d, uint32_t c,
 				 uint64_t onset, uint64_t now)
 {
@@ -1189,7 +1206,10 @@ static void detect_episode_begin(struct detector *d, uint32_t c,
 	ch->ep.peak = peak;
 	if (ch->had_invalid && onset <= ch->invalid_until)
 		ch->ep.flags |= DETECT_EVF_INVALID;
-	/* join an event seen on another channel within merge_ms */
+	/* join an event seen on another channel within merge_ms, or one
+	 * whose first potential is still in progress within fragment_ms of
+	 * its onset (a smaller copy on a neighbour is found late, on its
+	 * larger phase) */
 	for (i = 0; i < d->n_slots; i++) {
 		struct detect_slot *t = &d->slots[i];
 		uint64_t dist;
@@ -1203,6 +1223,9 @@ static void detect_episode_begin(struct detector *d, uint32_t c,
 			continue;
 		dist = onset > t->first_onset ? onset - t->first_onset
 					      : t->first_onset - onset;
+		if (dist > d->merge && onset > t->first_onset &&
+		    dist <= d->fragment && detect_slot_in_potential(d, t))
+			dist = d->merge;
 		if (dist <= d->merge && dist < best_dist) {
 			best_dist = dist;
 			s = t;

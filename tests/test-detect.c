@@ -634,6 +634,51 @@ static void test_real_quiet_baseline(void **state)
 	free(x);
 }
 
+/* The same potential on a neighbouring channel, 0.3x and 3 ms later
+ * (bench-detect's neighbours: 0.3-0.7x, 0.5-3 ms): its small first phase
+ * is lost in the noise, so it can be found on a later phase, more than
+ * merge_ms after the main channel's onset but while the main channel's
+ * potential still runs. One event on both channels, not two (before: two
+ * for MUP 1). */
+static void test_neighbour_copy_merged(void **state)
+{
+	const size_t rate = 1000, n = 6 * rate;
+	size_t k, i;
+
+	(void)state;
+	load_mups();
+	for (k = 0; k < N_MUP; k++) {
+		struct detect_config cfg;
+		struct evlog log = { 0 };
+		struct detector *d;
+		float *x = xalloc(2 * n);
+		size_t n_final = 0;
+		uint64_t mask = 0;
+
+		rng_state = 90 + k;
+		add_noise(x, n, 2, 1.5);
+		add_noise(x + 1, n, 2, 1.5);
+		inject(x, 2, 4 * rate, (int)k, 40.0, 0);
+		inject(x + 1, 2, 4 * rate + 3, (int)k, 12.0, 0);
+		detect_config_default(&cfg);
+		d = run(&cfg, x, n, 2, rate, DSP_MAINS_AUTO, 0, 512, &log);
+		for (i = 0; i < log.n; i++) {
+			if (log.ev[i].type != DETECT_EVENT_FINAL)
+				continue;
+			n_final++;
+			mask = log.ev[i].channel_mask;
+		}
+		print_message("MUP %zu, 0.3x copy 3 ms later on channel 1: %zu "
+			      "events, mask %#llx\n", k, n_final,
+			      (unsigned long long)mask);
+		assert_int_equal(n_final, 1);
+		assert_int_equal(mask, 3);
+		detect_free(d);
+		evlog_free(&log);
+		free(x);
+	}
+}
+
 /* ------------------------------------------------------------ classes */
 
 /* FP doublets 30-35 ms apart (Kleine 2012) are one event of two
@@ -1469,6 +1514,7 @@ int main(void)
 		cmocka_unit_test(test_false_alarms_noise),
 		cmocka_unit_test(test_real_baseline),
 		cmocka_unit_test(test_real_quiet_baseline),
+		cmocka_unit_test(test_neighbour_copy_merged),
 		cmocka_unit_test(test_doublet),
 		cmocka_unit_test(test_phasic_and_tonic),
 		cmocka_unit_test(test_burst_ramp_onset),
