@@ -190,7 +190,10 @@ struct detect_config {
 	double efm_min_per_min;	/* 5 */
 	double efm_window_min;	/* 20 */
 	/* Multichannel */
-	double merge_ms;	/* same potential on several channels: 5 ms */
+	double merge_ms;	/* same potential on several channels: 5 ms;
+				 * also joined: an onset within fragment_ms
+				 * while the event's first potential still
+				 * runs (a small copy found late) */
 	uint32_t cm_min_channels;	/* common mode needs >= 3 channels */
 	double cm_max_ratio;	/* ... all of them, peaks within 2x */
 	/* Artefacts */
