@@ -28,6 +28,8 @@
 #define DETECT_MAX_POT		32	/* peaks kept per event; more:
 					 * a burst anyway */
 #define DETECT_NO_INDEX		UINT64_MAX
+#define DETECT_CP_MS		100.0	/* change-point search: the shortest
+					 * burst (AASM phasic, 0.1 s) */
 
 /* Gaussian noise: RMS = mean |x| * sqrt(pi / 2) */
 #define DETECT_MAV_TO_RMS	1.2533141373155003
@@ -48,6 +50,8 @@ struct detect_result {
 	uint32_t lm_valid;	/* the LM track ran and ended */
 	uint32_t cur_pot;	/* index of the running potential */
 	uint64_t last_pot_samples;	/* duration of the last potential */
+	uint64_t cp_onset;	/* variance change point before the first
+				 * potential was confirmed (bursts) */
 	double max_pot_peak;
 	double peak;
 	double energy;
@@ -117,8 +121,8 @@ struct detect_chan {
 	uint64_t g_n;		/* samples in the periodicity sums */
 	double sxx;
 	double sxy[DETECT_MAX_LAGS], syy[DETECT_MAX_LAGS];
-	float *hist;		/* aligned samples for the lags */
-	uint32_t hist_pos;
+	float *hist;		/* aligned samples: mains lags, change point */
+	uint32_t hist_pos, hist_n;
 	/* LM track */
 	uint32_t lm_state;
 	uint32_t lm_quiet;
@@ -145,7 +149,7 @@ struct detector {
 	uint64_t plm_min_imi, plm_max_imi, plm_bilateral;
 	uint64_t epoch_len, epoch_hold;
 	uint32_t n_mini, efm_epochs;
-	uint32_t n_lags, hist_len;
+	uint32_t n_lags, hist_len, cp_len;
 	double lag[DETECT_MAX_LAGS];	/* mains periods in samples */
 	/* channels and events */
 	struct detect_chan *ch;
@@ -204,9 +208,11 @@ void detect_config_default(struct detect_config *cfg)
 	 * Calibrated on noise with the spectrum of BioSPPy emg.txt (phase
 	 * randomised) and on white noise, 10 min each at 1 kHz and 10 min
 	 * at 4 kHz: no false event; emgdb potentials injected at a filtered
-	 * peak of ~6x the noise RMS are all found (tests/test-detect.c). */
+	 * peak of ~6x the noise RMS are all found (tests/test-detect.c).
+	 * threshold_on is set from the real, not phase-randomised,
+	 * baselines: their short spikes are the false alarms (detect.h). */
 	cfg->tkeo_smooth_ms = 3.0;
-	cfg->threshold_on = 12.0;
+	cfg->threshold_on = 15.0;
 	cfg->threshold_off = 4.0;
 	cfg->amp_threshold = 5.5;
 	cfg->refractory_ms = 4.0;	/* < 25 ms: Kleine et al. 2012 */
@@ -499,6 +505,9 @@ static void detect_derive(struct detector *d)
 	if (c->mains_hz == 0 || c->mains_hz == 60)
 		d->lag[d->n_lags++] = r / 60.0;
 	d->hist_len = (uint32_t)ceil(r / 50.0) + 2;
+	d->cp_len = detect_ms(DETECT_CP_MS, r);
+	if (d->hist_len < d->cp_len + 1)
+		d->hist_len = d->cp_len + 1;
 }
 
 int detect_new(const struct detect_config *cfg, size_t n_channels,
@@ -919,6 +928,14 @@ static uint32_t detect_classify(const struct detector *d,
 	if (span >= d->phasic_min && span <= d->phasic_max &&
 	    r->abs_sum / (double)span >= d->cfg.phasic_ratio * r->rest_mav)
 		flags |= DETECT_EVF_PHASIC_4X;
+	/* a burst rises gradually out of the noise: its onset is where the
+	 * variance rose (the first potential was found only once it stood
+	 * out of the noise); a twitch keeps its first potential's onset */
+	if ((cls == DETECT_CLASS_PHASIC || cls == DETECT_CLASS_TONIC) &&
+	    r->cp_onset < r->onset) {
+		*ret_onset = r->cp_onset;
+		span = r->last_offset - r->cp_onset;
+	}
 	*ret_dur = span;
 	*ret_flags = flags;
 	return cls;
@@ -1115,6 +1132,61 @@ static void detect_slot_mark_step(struct detector *d, uint32_t c,
 	}
 }
 
+/* Maximum-likelihood time of a rise of the variance from the noise floor
+ * (sigma0, known) to an unknown level, over the samples up to @t: the k
+ * that maximises m (s - 1 - ln s), s the mean of x^2 over [k, t] in units
+ * of sigma0^2 and m = t - k + 1 (Basseville & Nikiforov 1993; for EMG
+ * onsets, the AGLR estimate of Staude et al. 2001). Searched back no
+ * further than @lo and cp_len samples. */
+static uint64_t detect_change_point(const struct detector *d,
+				    const struct detect_chan *ch, uint64_t t,
+				    uint64_t lo)
+{
+	double s0 = detect_noise_rms(ch), sum = 0.0, best = 0.0;
+	uint32_t m, n = d->hist_len, max_m = d->cp_len;
+	uint64_t k_best = t;
+
+	if (!(s0 > 0.0) || lo > t)
+		return t;
+	s0 *= s0;
+	if (max_m > ch->hist_n)
+		max_m = ch->hist_n;
+	if (t - lo + 1 < max_m)
+		max_m = (uint32_t)(t - lo + 1);
+	for (m = 1; m <= max_m; m++) {
+		double x = ch->hist[(ch->hist_pos + n - m) % n];
+		double v, g;
+
+		sum += x * x;
+		v = sum / (m * s0);
+		if (v <= 1.0)
+			continue;
+		g = m * (v - 1.0 - log(v));
+		if (g > best) {
+			best = g;
+			k_best = t + 1 - m;
+		}
+	}
+	return k_best;
+}
+
+/* Is the first potential of @s still running on one of its channels? */
+static int detect_slot_in_potential(const struct detector *d,
+				    const struct detect_slot *s)
+{
+	uint64_t bits = s->open_mask;
+	uint32_t i;
+
+	for (i = 0; bits; bits >>= 1, i++) {
+		const struct detect_chan *ch = &d->ch[i];
+
+		if ((bits & 1) && ch->ep_active && ch->slot == (uint32_t)
+		    (s - d->slots) && ch->fs == FAST_POT && ch->ep.n_pot == 1)
+			return 1;
+	}
+	return 0;
+}
+
 static void detect_episode_begin(struct detector *d, uint32_t c,
 				 uint64_t onset, uint64_t now)
 {
@@ -1129,11 +1201,15 @@ static void detect_episode_begin(struct detector *d, uint32_t c,
 	memset(&ch->ep, 0, sizeof(ch->ep));
 	ch->ep.onset = onset;
 	ch->ep.last_offset = onset;
+	ch->ep.cp_onset = DETECT_NO_INDEX;
 	ch->ep.channel = c;
 	ch->ep.peak = peak;
 	if (ch->had_invalid && onset <= ch->invalid_until)
 		ch->ep.flags |= DETECT_EVF_INVALID;
-	/* join an event seen on another channel within merge_ms */
+	/* join an event seen on another channel within merge_ms, or one
+	 * whose first potential is still in progress within fragment_ms of
+	 * its onset (a smaller copy on a neighbour is found late, on its
+	 * larger phase) */
 	for (i = 0; i < d->n_slots; i++) {
 		struct detect_slot *t = &d->slots[i];
 		uint64_t dist;
@@ -1147,6 +1223,9 @@ static void detect_episode_begin(struct detector *d, uint32_t c,
 			continue;
 		dist = onset > t->first_onset ? onset - t->first_onset
 					      : t->first_onset - onset;
+		if (dist > d->merge && onset > t->first_onset &&
+		    dist <= d->fragment && detect_slot_in_potential(d, t))
+			dist = d->merge;
 		if (dist <= d->merge && dist < best_dist) {
 			best_dist = dist;
 			s = t;
@@ -1289,6 +1368,7 @@ static void detect_invalid(struct detector *d, uint32_t c, uint64_t t)
 		ch->lm_quiet = 0;
 	}
 	detect_chan_reset_envelope(d, ch);
+	ch->hist_n = 0;
 	ch->lm_low = t;
 	ch->had_invalid = 1;
 	ch->invalid_until = t + d->guard;
@@ -1365,6 +1445,8 @@ static void detect_aligned(struct detector *d, uint32_t c, uint64_t t,
 
 	ch->hist[ch->hist_pos] = (float)x;
 	ch->hist_pos = (ch->hist_pos + 1) % d->hist_len;
+	if (ch->hist_n < d->hist_len)
+		ch->hist_n++;
 
 	if (ch->a_n < d->a_len)
 		ch->a_n++;
@@ -1483,8 +1565,14 @@ static void detect_aligned(struct detector *d, uint32_t c, uint64_t t,
 		} else {
 			ch->pot_onset = ch->pre_onset;
 			if (!ch->ep_active) {
+				uint64_t lo = ch->shadow_from;
+
+				if (ch->had_invalid && ch->invalid_until + 1 > lo)
+					lo = ch->invalid_until + 1;
 				detect_episode_begin(d, c, ch->pre_onset, t);
 				ch->first_pot_open = ch->ep_active;
+				ch->ep.cp_onset = detect_change_point(d, ch, t,
+								     lo);
 			}
 			if (ch->ep_active) {
 				ch->ep.cur_pot = ch->ep.n_pot++;
@@ -1542,6 +1630,7 @@ static void detect_gap(struct detector *d, uint64_t new_index)
 		detect_acc_reset(d, ch);
 		detect_chan_reset_history(d, ch);
 		detect_chan_reset_envelope(d, ch);
+		ch->hist_n = 0;
 		ch->had_invalid = 1;
 		ch->invalid_until = new_index + d->guard;
 		ch->lm_low = new_index;

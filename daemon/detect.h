@@ -117,7 +117,13 @@ struct detect_config {
 	 * Onset/offset by two thresholds on the noise floor, as the
 	 * detection/extraction thresholds of Jahanmiri-Nezhad et al. 2014. */
 	double tkeo_smooth_ms;	/* moving mean of |TKEO|; 3 ms */
-	double threshold_on;	/* x energy floor to start; 12 */
+	double threshold_on;	/* x energy floor to start. 15: the lowest
+				 * step (12, 13, 14, 15, 16) with <= 0.5 false
+				 * events per channel-minute on the real quiet
+				 * BioSPPy baselines (bench-detect's untouched
+				 * cases; their sporadic 3.5-5 sigma spikes
+				 * gave 1.8/min at 12). Gaussian noise alone
+				 * gives none at either. */
 	double threshold_off;	/* x energy floor to end; 4 */
 	double amp_threshold;	/* |x| >= this x noise RMS also starts a
 				 * potential: at 1 kHz a needle-like spike is
@@ -184,7 +190,10 @@ struct detect_config {
 	double efm_min_per_min;	/* 5 */
 	double efm_window_min;	/* 20 */
 	/* Multichannel */
-	double merge_ms;	/* same potential on several channels: 5 ms */
+	double merge_ms;	/* same potential on several channels: 5 ms;
+				 * also joined: an onset within fragment_ms
+				 * while the event's first potential still
+				 * runs (a small copy found late) */
 	uint32_t cm_min_channels;	/* common mode needs >= 3 channels */
 	double cm_max_ratio;	/* ... all of them, peaks within 2x */
 	/* Artefacts */
