@@ -467,6 +467,9 @@ static void dsp_step_init(struct dsp_step_detector *s,
 	s->ratio = cfg->step_ratio;
 	s->min_uv = cfg->step_min_uv;
 	s->hold_len = s->block_len;
+	if ((s->block_len & (s->block_len - 1)) == 0)
+		s->inv_len = 1.0 / s->block_len;
+	s->reject_scale = s->n_win * (1.0 - 0x1p-48);
 }
 
 static void dsp_step_reset(struct dsp_step_detector *s)
@@ -479,34 +482,46 @@ static void dsp_step_reset(struct dsp_step_detector *s)
 	s->hold = 0;
 }
 
-/* index of the block @age blocks older than the newest */
+/* index of the block @age (< size) blocks older than the newest */
 static uint32_t dsp_step_at(const struct dsp_step_detector *s, uint32_t age)
 {
 	uint32_t size = 2 * s->n_win + s->n_gap;
+	uint32_t back = age + 1;
 
-	return (s->pos + 2 * size - 1 - age) % size;
+	return s->pos >= back ? s->pos - back : s->pos + size - back;
 }
 
 /* Rebuild the window sums and the peak maximum from the blocks, when the
- * ring fills and then every ring length (no drift from running sums). */
+ * ring fills and then every ring length (no drift from running sums).
+ * Only called on a full ring. Each sum newest first, as they always were;
+ * the two side by side, stepping back through the ring without a
+ * division. */
 static void dsp_step_rebuild(struct dsp_step_detector *s)
 {
-	uint32_t age;
+	uint32_t size = 2 * s->n_win + s->n_gap;
+	uint32_t age, i = dsp_step_at(s, 0);
+	uint32_t j = dsp_step_at(s, s->n_win + s->n_gap);
+	double post = 0.0, pre = 0.0, peak = 0.0;
+	uint32_t peak_age = 0;
 
-	s->pre_sum = s->post_sum = s->peak_max = 0.0;
-	s->peak_age = 0;
-	for (age = 0; age < s->n_blocks; age++) {
-		uint32_t i = dsp_step_at(s, age);
-
-		if (age < s->n_win)
-			s->post_sum += s->mean[i];
-		else if (age >= s->n_win + s->n_gap)
-			s->pre_sum += s->mean[i];
-		if (s->peak[i] > s->peak_max) {
-			s->peak_max = s->peak[i];
-			s->peak_age = age;
-		}
+	for (age = 0; age < s->n_win; age++) {
+		post += s->mean[i];
+		pre += s->mean[j];
+		i = i ? i - 1 : size - 1;
+		j = j ? j - 1 : size - 1;
 	}
+	/* the newest of equal maxima */
+	for (age = 0, i = dsp_step_at(s, 0); age < size; age++) {
+		if (s->peak[i] > peak) {
+			peak = s->peak[i];
+			peak_age = age;
+		}
+		i = i ? i - 1 : size - 1;
+	}
+	s->post_sum = post;
+	s->pre_sum = pre;
+	s->peak_max = peak;
+	s->peak_age = peak_age;
 	s->since_sum = 0;
 }
 
@@ -520,7 +535,8 @@ static void dsp_step_block(struct dsp_step_detector *s, double mean,
 
 	s->mean[s->pos] = mean;
 	s->peak[s->pos] = peak;
-	s->pos = (s->pos + 1) % size;
+	if (++s->pos == size)
+		s->pos = 0;
 	if (!full) {
 		if (++s->n_blocks == size)
 			dsp_step_rebuild(s);
@@ -540,27 +556,44 @@ static void dsp_step_block(struct dsp_step_detector *s, double mean,
 		dsp_step_rebuild(s);
 }
 
+/* The end of a block of samples: its mean and peak join the ring, and a
+ * step between the two mean windows starts a hold of the flag. */
+static void dsp_step_end_block(struct dsp_step_detector *s)
+{
+	double d, lim;
+
+	/* acc_n == block_len; a power of two divides exactly by its
+	 * reciprocal (both are the one rounding of the same quotient) */
+	dsp_step_block(s, s->inv_len > 0.0 ? s->acc * s->inv_len
+					    : s->acc / s->acc_n, s->acc_peak);
+	s->acc = 0.0;
+	s->acc_peak = 0.0;
+	s->acc_n = 0;
+	if (s->n_blocks != 2 * s->n_win + s->n_gap)
+		return;
+	/* shift = d / n_win >= both thresholds. Most blocks fall short by
+	 * far: d < lim, lim below T n_win (1 - 2^-51) even after its own
+	 * rounding, means d / n_win rounds below T; then no division. */
+	d = fabs(s->post_sum - s->pre_sum);
+	lim = s->ratio * s->peak_max;
+	lim = (lim > s->min_uv ? lim : s->min_uv) * s->reject_scale;
+	if (d < lim && lim >= DBL_MIN)
+		return;
+	d /= s->n_win;
+	if (d >= s->min_uv && d >= s->ratio * s->peak_max)
+		s->hold = s->hold_len;
+}
+
 /* Push one valid sample: @x raw input, @y filtered output. Return 1 if
  * this sample is to be flagged DSP_FLAG_STEP. */
-static int dsp_step_push(struct dsp_step_detector *s, double x, double y)
+static inline int dsp_step_push(struct dsp_step_detector *s, double x,
+				double y)
 {
-	double shift;
-
 	s->acc += x;
 	if (fabs(y) > s->acc_peak)
 		s->acc_peak = fabs(y);
-	if (++s->acc_n >= s->block_len) {
-		dsp_step_block(s, s->acc / s->acc_n, s->acc_peak);
-		s->acc = 0.0;
-		s->acc_peak = 0.0;
-		s->acc_n = 0;
-		if (s->n_blocks == 2 * s->n_win + s->n_gap) {
-			shift = fabs(s->post_sum - s->pre_sum) / s->n_win;
-			if (shift >= s->min_uv &&
-			    shift >= s->ratio * s->peak_max)
-				s->hold = s->hold_len;
-		}
-	}
+	if (++s->acc_n >= s->block_len)
+		dsp_step_end_block(s);
 	if (s->hold) {
 		s->hold--;
 		return 1;
@@ -710,95 +743,123 @@ static void dsp_chain_flush_subnormal(struct dsp_chain *c)
 	}
 }
 
-void dsp_chain_process_flags(struct dsp_chain *c, const float *in, float *out,
-			     uint8_t *flags, size_t n, size_t stride,
-			     struct dsp_block_stats *ret_stats)
+/* The statistics of one call, while it runs. */
+struct dsp_run {
+	struct dsp_block_stats st;
+	double sum_sq;
+	uint32_t n_valid;
+};
+
+/* Filter one sample @x of @c into *@out and *@flag (NULL: no flag). */
+static inline void dsp_chain_sample(struct dsp_chain *c, double x, float *out,
+				    uint8_t *flag, struct dsp_run *r)
 {
-	struct dsp_block_stats st = { 0 };
-	double sum_sq = 0.0;
-	uint32_t n_valid = 0;
+	double y;
+	uint8_t f = 0;
+	uint32_t k;
+
+	if (!isfinite(x)) {
+		f = DSP_FLAG_NONFINITE;
+		r->st.n_nonfinite++;
+	} else if (c->saturation_uv > 0.0 && fabs(x) >= c->saturation_uv) {
+		f = DSP_FLAG_SATURATED;
+		r->st.n_saturated++;
+	}
+	if (f) {
+		*out = 0.0f;
+		if (flag)
+			*flag = f;
+		if (!c->need_init) {
+			c->need_init = 1;
+			dsp_mains_abort_block(&c->mains_det);
+			dsp_step_reset(&c->step);
+		}
+		dsp_noise_push(&c->noise, 0.0, DSP_NOISE_INVALID);
+		return;
+	}
+	if (c->need_init) {
+		dsp_chain_settle(c, x);
+		c->need_init = 0;
+		f |= DSP_FLAG_RESTART;
+		r->st.n_restarts++;
+	}
+	y = x;
+	for (k = 0; k < c->n_hp; k++)
+		y = dsp_biquad_run(&c->sec[c->active[k]], y);
+	if (c->mains_hz == 110) {
+		dsp_mains_push(&c->mains_det, y);
+		if (c->mains_det.pos == 0) {
+			unsigned int hz = dsp_mains_decide(&c->mains_det);
+
+			if (hz)
+				dsp_select(c, hz);
+		}
+	}
+	for (; k < c->n_active; k++)
+		y = dsp_biquad_run(&c->sec[c->active[k]], y);
+	if (!isfinite(y)) {
+		/* only reachable with absurd finite input; never let it
+		 * stay in the state */
+		*out = 0.0f;
+		if (flag)
+			*flag = DSP_FLAG_NONFINITE;
+		r->st.n_nonfinite++;
+		c->need_init = 1;
+		dsp_noise_push(&c->noise, 0.0, DSP_NOISE_INVALID);
+		return;
+	}
+	if (dsp_step_push(&c->step, x, y)) {
+		f |= DSP_FLAG_STEP;
+		r->st.n_steps++;
+	}
+	*out = (float)y;
+	if (flag)
+		*flag = f;
+	r->sum_sq += y * y;
+	r->n_valid++;
+	if (fabs(y) > r->st.peak_uv)
+		r->st.peak_uv = fabs(y);
+	dsp_noise_push(&c->noise, fabs(y), DSP_NOISE_QUIET);
+}
+
+/* @n samples of one channel, one at a time (the reference behaviour). */
+static void dsp_chain_run(struct dsp_chain *c, const float *in, float *out,
+			  uint8_t *flags, size_t n, size_t stride,
+			  struct dsp_run *r)
+{
 	size_t i;
 
-	if (stride == 0)
-		stride = 1;
-	for (i = 0; i < n; i++) {
-		double x = in[i * stride], y;
-		uint8_t f = 0;
-		uint32_t k;
+	for (i = 0; i < n; i++)
+		dsp_chain_sample(c, in[i * stride], &out[i * stride],
+				 flags ? &flags[i * stride] : NULL, r);
+}
 
-		if (!isfinite(x)) {
-			f = DSP_FLAG_NONFINITE;
-			st.n_nonfinite++;
-		} else if (c->saturation_uv > 0.0 &&
-			   fabs(x) >= c->saturation_uv) {
-			f = DSP_FLAG_SATURATED;
-			st.n_saturated++;
-		}
-		if (f) {
-			out[i * stride] = 0.0f;
-			if (flags)
-				flags[i * stride] = f;
-			if (!c->need_init) {
-				c->need_init = 1;
-				dsp_mains_abort_block(&c->mains_det);
-				dsp_step_reset(&c->step);
-			}
-			dsp_noise_push(&c->noise, 0.0, DSP_NOISE_INVALID);
-			continue;
-		}
-		if (c->need_init) {
-			dsp_chain_settle(c, x);
-			c->need_init = 0;
-			f |= DSP_FLAG_RESTART;
-			st.n_restarts++;
-		}
-		y = x;
-		for (k = 0; k < c->n_hp; k++)
-			y = dsp_biquad_run(&c->sec[c->active[k]], y);
-		if (c->mains_hz == 110) {
-			dsp_mains_push(&c->mains_det, y);
-			if (c->mains_det.pos == 0) {
-				unsigned int hz = dsp_mains_decide(
-					&c->mains_det);
+/* The end of a call: flush the state and report. */
+static void dsp_chain_end(struct dsp_chain *c, const struct dsp_run *r,
+			  size_t n, struct dsp_block_stats *ret_stats)
+{
+	struct dsp_block_stats st = r->st;
 
-				if (hz)
-					dsp_select(c, hz);
-			}
-		}
-		for (; k < c->n_active; k++)
-			y = dsp_biquad_run(&c->sec[c->active[k]], y);
-		if (!isfinite(y)) {
-			/* only reachable with absurd finite input; never
-			 * let it stay in the state */
-			out[i * stride] = 0.0f;
-			if (flags)
-				flags[i * stride] = DSP_FLAG_NONFINITE;
-			st.n_nonfinite++;
-			c->need_init = 1;
-			dsp_noise_push(&c->noise, 0.0, DSP_NOISE_INVALID);
-			continue;
-		}
-		if (dsp_step_push(&c->step, x, y)) {
-			f |= DSP_FLAG_STEP;
-			st.n_steps++;
-		}
-		out[i * stride] = (float)y;
-		if (flags)
-			flags[i * stride] = f;
-		sum_sq += y * y;
-		n_valid++;
-		if (fabs(y) > st.peak_uv)
-			st.peak_uv = fabs(y);
-		dsp_noise_push(&c->noise, fabs(y), DSP_NOISE_QUIET);
-	}
 	dsp_chain_flush_subnormal(c);
 	if (!ret_stats)
 		return;
 	st.n_samples = (uint32_t)(n > UINT32_MAX ? UINT32_MAX : n);
 	st.mains_hz = c->mains_hz;
-	st.rms_uv = n_valid ? sqrt(sum_sq / n_valid) : 0.0;
+	st.rms_uv = r->n_valid ? sqrt(r->sum_sq / r->n_valid) : 0.0;
 	st.noise_floor_uv = dsp_noise_floor(&c->noise);
 	*ret_stats = st;
+}
+
+void dsp_chain_process_flags(struct dsp_chain *c, const float *in, float *out,
+			     uint8_t *flags, size_t n, size_t stride,
+			     struct dsp_block_stats *ret_stats)
+{
+	struct dsp_run r = { { 0 }, 0.0, 0 };
+
+	if (stride == 0)
+		stride = 1;
+	dsp_chain_run(c, in, out, flags, n, stride, &r);
+	dsp_chain_end(c, &r, n, ret_stats);
 }
 
 void dsp_chain_process(struct dsp_chain *c, const float *in, float *out,
@@ -826,4 +887,450 @@ void dsp_chain_response(const struct dsp_chain *c, double f_hz,
 		mag *= sqrt((nr * nr + ni * ni) / (dr * dr + di * di));
 	}
 	*ret_mag = mag;
+}
+
+/* ------------------------------------------------------------ channels */
+
+/*
+ * Several channels at once. One channel's cascade is a chain of dependent
+ * operations (each section waits for the one before, each sample for the
+ * last), so the processor idles on latency. Channels of the same design
+ * are independent: up to DSP_LANES of them are filtered together, one
+ * section at a time over a tile of DSP_TILE scans held in L1, the channels
+ * in the lanes of a vector. Every channel still sees exactly the
+ * operations of dsp_chain_sample(), in the same order, so the results are
+ * the same to the bit. Anything that is not plain filtering (invalid
+ * input, a restart, the end of a mains detector block, a non-finite
+ * output, channels with different sections) goes through
+ * dsp_chain_sample() itself.
+ */
+#define DSP_LANES	8
+#define DSP_TILE	128	/* 8 KiB of doubles */
+#define DSP_MIN_LANES	2	/* fewer: one channel at a time is faster */
+
+typedef double dsp_vec __attribute__((vector_size(DSP_LANES * sizeof(double))));
+typedef float dsp_vecf __attribute__((vector_size(DSP_LANES * sizeof(float))));
+/* tests on what every target has natively (two doubles): GCC turns a
+ * comparison of wider vectors into one per lane */
+typedef double dsp_v2 __attribute__((vector_size(2 * sizeof(double))));
+typedef int64_t dsp_m2 __attribute__((vector_size(2 * sizeof(int64_t))));
+#define DSP_V2		(DSP_LANES / 2)
+
+/* Are all lanes of @x below @lim[] in magnitude (so neither NaN nor Inf)?
+ * Folded into @ok[]. */
+static inline void dsp_vec_below(const dsp_vec *x, const dsp_v2 *lim,
+				 dsp_m2 *ok)
+{
+	const dsp_m2 abs_bits = { INT64_MAX, INT64_MAX };
+	dsp_v2 h[DSP_V2];
+	uint32_t j;
+
+	memcpy(h, x, sizeof(h));
+	for (j = 0; j < DSP_V2; j++)
+		ok[j] &= (dsp_v2)((dsp_m2)h[j] & abs_bits) < lim[j];
+}
+
+static int dsp_all(const dsp_m2 *ok)
+{
+	uint32_t j;
+
+	for (j = 0; j < DSP_V2; j++)
+		if (!ok[j][0] || !ok[j][1])
+			return 0;
+	return 1;
+}
+
+/* (through a pointer: a vector this wide is not passed by value) */
+static inline void dsp_vec_splat(dsp_vec *r, double v)
+{
+	uint32_t l;
+
+	for (l = 0; l < DSP_LANES; l++)
+		(*r)[l] = v;
+}
+
+/* Same coefficients, sections, mains bins and limits on every lane? */
+static int dsp_same_design(const struct dsp_chain *c, size_t n_lanes)
+{
+	const struct dsp_chain *a = &c[0];
+	size_t l;
+	uint32_t k;
+
+	for (l = 1; l < n_lanes; l++) {
+		const struct dsp_chain *b = &c[l];
+
+		if (b->n_sec != a->n_sec || b->n_hp != a->n_hp ||
+		    b->mains_det.n_bins != a->mains_det.n_bins ||
+		    memcmp(b->family, a->family, a->n_sec) != 0)
+			return 0;
+		for (k = 0; k < a->n_sec; k++)
+			if (b->sec[k].b0 != a->sec[k].b0 ||
+			    b->sec[k].b1 != a->sec[k].b1 ||
+			    b->sec[k].b2 != a->sec[k].b2 ||
+			    b->sec[k].a1 != a->sec[k].a1 ||
+			    b->sec[k].a2 != a->sec[k].a2)
+				return 0;
+		for (k = 0; k < a->mains_det.n_bins; k++)
+			if (b->mains_det.coef[k] != a->mains_det.coef[k])
+				return 0;
+	}
+	return 1;
+}
+
+/* Same sections in use on every lane (the mains decision can differ)? */
+static int dsp_same_active(const struct dsp_chain *c, size_t n_lanes)
+{
+	size_t l;
+
+	for (l = 1; l < n_lanes; l++)
+		if (c[l].mains_hz != c[0].mains_hz ||
+		    c[l].n_active != c[0].n_active ||
+		    memcmp(c[l].active, c[0].active, c[0].n_active) != 0)
+			return 0;
+	return 1;
+}
+
+/* Load up to @n scans into @buf, stopping at the first one that needs
+ * dsp_chain_sample(): invalid input on a lane, a lane to restart, or the
+ * sample that completes a lane's mains detector block.
+ * Return: the scans loaded, all plain. */
+static size_t dsp_tile_load(const struct dsp_chain *c, size_t n_lanes,
+			    const float *in, size_t stride, size_t n,
+			    dsp_vec *buf)
+{
+	double lim[DSP_LANES] = { 0 };
+	size_t l, t;
+
+	if (n > DSP_TILE)
+		n = DSP_TILE;
+	for (l = 0; l < n_lanes; l++) {
+		const struct dsp_chain *ch = &c[l];
+
+		if (ch->need_init)
+			return 0;
+		if (ch->mains_hz == 110 &&
+		    ch->mains_det.block_len - 1 - ch->mains_det.pos < n)
+			n = ch->mains_det.block_len - 1 - ch->mains_det.pos;
+		/* !(|x| < lim) is dsp_chain_sample()'s invalid test */
+		lim[l] = ch->saturation_uv > 0.0 ? ch->saturation_uv
+						 : INFINITY;
+	}
+	if (n_lanes == DSP_LANES) {
+		/* whole vectors; the tile's validity in one mask, and only
+		 * when a sample failed, again to find the first */
+		dsp_m2 ok[DSP_V2];
+		dsp_v2 vlim[DSP_V2];
+
+		memcpy(vlim, lim, sizeof(vlim));
+		memset(ok, 0xff, sizeof(ok));
+		for (t = 0; t < n; t++) {
+			dsp_vecf xf;
+
+			memcpy(&xf, &in[t * stride], sizeof(xf));
+			buf[t] = __builtin_convertvector(xf, dsp_vec);
+			dsp_vec_below(&buf[t], vlim, ok);
+		}
+		if (dsp_all(ok))
+			return n;
+	}
+	for (t = 0; t < n; t++) {
+		int bad = 0;
+
+		for (l = 0; l < n_lanes; l++) {
+			buf[t][l] = in[t * stride + l];
+			bad |= !(fabs(buf[t][l]) < lim[l]);
+		}
+		if (bad)
+			break;
+		for (; l < DSP_LANES; l++)
+			buf[t][l] = 0.0;
+	}
+	return t;
+}
+
+/* One section over @n scans of every lane, in place; @s1/@s2 its state. */
+static void dsp_vec_biquad(const struct dsp_biquad *q, dsp_vec *buf,
+			   size_t n, dsp_vec *s1p, dsp_vec *s2p)
+{
+	dsp_vec b0, b1, b2, a1, a2, s1 = *s1p, s2 = *s2p;
+	size_t t;
+
+	dsp_vec_splat(&b0, q->b0);
+	dsp_vec_splat(&b1, q->b1);
+	dsp_vec_splat(&b2, q->b2);
+	dsp_vec_splat(&a1, q->a1);
+	dsp_vec_splat(&a2, q->a2);
+	/* dsp_biquad_run(), term for term */
+	for (t = 0; t < n; t++) {
+		dsp_vec x = buf[t];
+		dsp_vec y = b0 * x + s1;
+
+		s1 = b1 * x - a1 * y + s2;
+		s2 = b2 * x - a2 * y;
+		buf[t] = y;
+	}
+	*s1p = s1;
+	*s2p = s2;
+}
+
+/* Sections [@from, @to) of the active list, on every lane. */
+static void dsp_tile_sections(struct dsp_chain *c, size_t n_lanes,
+			      uint32_t from, uint32_t to, dsp_vec *buf,
+			      size_t n, dsp_vec (*save)[2])
+{
+	uint32_t k;
+	size_t l;
+
+	for (k = from; k < to; k++) {
+		uint32_t a = c[0].active[k];
+		dsp_vec s1, s2;
+
+		dsp_vec_splat(&s1, 0.0);
+		dsp_vec_splat(&s2, 0.0);
+		for (l = 0; l < n_lanes; l++) {
+			s1[l] = c[l].sec[a].s1;
+			s2[l] = c[l].sec[a].s2;
+		}
+		save[k][0] = s1;
+		save[k][1] = s2;
+		dsp_vec_biquad(&c[0].sec[a], buf, n, &s1, &s2);
+		for (l = 0; l < n_lanes; l++) {
+			c[l].sec[a].s1 = s1[l];
+			c[l].sec[a].s2 = s2[l];
+		}
+	}
+}
+
+/* The mains detectors of every lane over @n high-passed scans, none of
+ * which completes a block (dsp_tile_load() stops before). */
+static void dsp_tile_mains(struct dsp_chain *c, size_t n_lanes,
+			   const dsp_vec *buf, size_t n)
+{
+	dsp_vec coef[DSP_MAINS_N_BINS], s1[DSP_MAINS_N_BINS];
+	dsp_vec s2[DSP_MAINS_N_BINS];
+	uint32_t b, n_bins = c[0].mains_det.n_bins;
+	size_t l, t;
+
+	for (b = 0; b < DSP_MAINS_N_BINS; b++) {
+		dsp_vec_splat(&coef[b], b < n_bins ? c[0].mains_det.coef[b]
+						   : 0.0);
+		dsp_vec_splat(&s1[b], 0.0);
+		dsp_vec_splat(&s2[b], 0.0);
+		for (l = 0; l < n_lanes && b < n_bins; l++) {
+			s1[b][l] = c[l].mains_det.s1[b];
+			s2[b][l] = c[l].mains_det.s2[b];
+		}
+	}
+	/* dsp_mains_push(), term for term; a bin at a time keeps its
+	 * state in registers */
+	for (b = 0; b < n_bins; b++) {
+		dsp_vec cb = coef[b], u1 = s1[b], u2 = s2[b];
+
+		for (t = 0; t < n; t++) {
+			dsp_vec s0 = buf[t] + cb * u1 - u2;
+
+			u2 = u1;
+			u1 = s0;
+		}
+		s1[b] = u1;
+		s2[b] = u2;
+	}
+	for (l = 0; l < n_lanes; l++) {
+		for (b = 0; b < n_bins; b++) {
+			c[l].mains_det.s1[b] = s1[b][l];
+			c[l].mains_det.s2[b] = s2[b][l];
+		}
+		c[l].mains_det.pos += (uint32_t)n;
+	}
+}
+
+/* What dsp_chain_sample() does after the filters, for one lane: the
+ * step detector, the output, the statistics and the noise floor (a quiet
+ * push changes only acc and acc_n), with the per-sample fields in locals
+ * between the block and window ends. */
+static void dsp_tile_finish(struct dsp_chain *c, const dsp_vec *buf,
+			    size_t lane, const float *in, float *out,
+			    uint8_t *flags, size_t stride, size_t n,
+			    struct dsp_run *r)
+{
+	struct dsp_step_detector *s = &c->step;
+	struct dsp_noise_floor *nf = &c->noise;
+	double s_acc = s->acc, s_peak = s->acc_peak, n_acc = nf->acc;
+	double sum_sq = r->sum_sq, peak = r->st.peak_uv;
+	uint32_t s_n = s->acc_n, hold = s->hold, n_n = nf->acc_n;
+	uint32_t n_steps = 0;
+	size_t t;
+
+	for (t = 0; t < n; t++) {
+		double x = in[t * stride], y = buf[t][lane], ay = fabs(y);
+		uint8_t f = 0;
+
+		s_acc += x;
+		if (ay > s_peak)
+			s_peak = ay;
+		if (++s_n >= s->block_len) {
+			s->acc = s_acc;
+			s->acc_peak = s_peak;
+			s->acc_n = s_n;
+			s->hold = hold;
+			dsp_step_end_block(s);
+			s_acc = s_peak = 0.0;
+			s_n = 0;
+			hold = s->hold;
+		}
+		if (hold) {
+			hold--;
+			f = DSP_FLAG_STEP;
+			n_steps++;
+		}
+		out[t * stride] = (float)y;
+		if (flags)
+			flags[t * stride] = f;
+		sum_sq += y * y;
+		if (ay > peak)
+			peak = ay;
+		n_acc += ay;
+		if (++n_n >= nf->win_len) {
+			nf->acc = n_acc;
+			nf->acc_n = n_n;
+			dsp_noise_window_end(nf);
+			n_acc = nf->acc;
+			n_n = nf->acc_n;
+		}
+	}
+	s->acc = s_acc;
+	s->acc_peak = s_peak;
+	s->acc_n = s_n;
+	s->hold = hold;
+	nf->acc = n_acc;
+	nf->acc_n = n_n;
+	r->sum_sq = sum_sq;
+	r->st.peak_uv = peak;
+	r->st.n_steps += n_steps;
+	r->n_valid += (uint32_t)n;
+}
+
+/* Are all @n scans finite (padding lanes hold zeros)? */
+static int dsp_tile_finite(const dsp_vec *buf, size_t n)
+{
+	dsp_v2 lim[DSP_V2];
+	dsp_m2 ok[DSP_V2];
+	uint32_t j;
+	size_t t;
+
+	for (j = 0; j < DSP_V2; j++)
+		lim[j][0] = lim[j][1] = INFINITY;
+	memset(ok, 0xff, sizeof(ok));
+	for (t = 0; t < n; t++)
+		dsp_vec_below(&buf[t], lim, ok);
+	return dsp_all(ok);
+}
+
+/* @n plain scans (dsp_tile_load()) of every lane through the filters. */
+static void dsp_tile_run(struct dsp_chain *c, size_t n_lanes, const float *in,
+			 float *out, uint8_t *flags, size_t stride, size_t n,
+			 dsp_vec *buf, struct dsp_run *run)
+{
+	dsp_vec save[DSP_MAX_SECTIONS][2];
+	double m1[DSP_LANES][DSP_MAINS_N_BINS], m2[DSP_LANES][DSP_MAINS_N_BINS];
+	uint32_t n_hp = c[0].n_hp, k;
+	int undecided = c[0].mains_hz == 110;
+	size_t l;
+
+	dsp_tile_sections(c, n_lanes, 0, n_hp, buf, n, save);
+	if (undecided) {
+		for (l = 0; l < n_lanes; l++) {
+			memcpy(m1[l], c[l].mains_det.s1, sizeof(m1[l]));
+			memcpy(m2[l], c[l].mains_det.s2, sizeof(m2[l]));
+		}
+		dsp_tile_mains(c, n_lanes, buf, n);
+	}
+	dsp_tile_sections(c, n_lanes, n_hp, c[0].n_active, buf, n, save);
+	if (!dsp_tile_finite(buf, n))  {
+		/* dsp_chain_sample() restarts after a non-finite output:
+		 * undo the tile and let it do the lot */
+		for (k = 0; k < c[0].n_active; k++) {
+			for (l = 0; l < n_lanes; l++) {
+				c[l].sec[c[0].active[k]].s1 = save[k][0][l];
+				c[l].sec[c[0].active[k]].s2 = save[k][1][l];
+			}
+		}
+		for (l = 0; l < n_lanes; l++) {
+			if (undecided) {
+				memcpy(c[l].mains_det.s1, m1[l], sizeof(m1[l]));
+				memcpy(c[l].mains_det.s2, m2[l], sizeof(m2[l]));
+				c[l].mains_det.pos -= (uint32_t)n;
+			}
+			dsp_chain_run(&c[l], in + l, out + l,
+				      flags ? flags + l : NULL, n, stride,
+				      &run[l]);
+		}
+		return;
+	}
+	for (l = 0; l < n_lanes; l++)
+		dsp_tile_finish(&c[l], buf, l, in + l, out + l,
+				flags ? flags + l : NULL, stride, n, &run[l]);
+}
+
+/* @n scans of @n_lanes <= DSP_LANES channels of one design. */
+static void dsp_lanes_run(struct dsp_chain *c, size_t n_lanes,
+			  const float *in, float *out, uint8_t *flags,
+			  size_t stride, size_t n, struct dsp_run *run)
+{
+	dsp_vec buf[DSP_TILE];
+	size_t i = 0, l, m;
+
+	while (i < n) {
+		const float *tin = in + i * stride;
+		float *tout = out + i * stride;
+		uint8_t *tfl = flags ? flags + i * stride : NULL;
+
+		if (!dsp_same_active(c, n_lanes)) {
+			/* one lane decided its mains: till the caller
+			 * applies it to all, one lane at a time */
+			m = n - i < DSP_TILE ? n - i : DSP_TILE;
+			for (l = 0; l < n_lanes; l++)
+				dsp_chain_run(&c[l], tin + l, tout + l,
+					      tfl ? tfl + l : NULL, m, stride,
+					      &run[l]);
+			i += m;
+			continue;
+		}
+		m = dsp_tile_load(c, n_lanes, tin, stride, n - i, buf);
+		if (m) {
+			dsp_tile_run(c, n_lanes, tin, tout, tfl, stride, m,
+				     buf, run);
+			i += m;
+			continue;
+		}
+		for (l = 0; l < n_lanes; l++)
+			dsp_chain_sample(&c[l], tin[l], &tout[l],
+					 tfl ? &tfl[l] : NULL, &run[l]);
+		i++;
+	}
+}
+
+void dsp_chains_process_flags(struct dsp_chain *c, size_t n_ch,
+			      const float *in, float *out, uint8_t *flags,
+			      size_t n, struct dsp_block_stats *ret_stats)
+{
+	struct dsp_run run[DSP_LANES];
+	size_t g, l, n_lanes;
+
+	for (g = 0; g < n_ch; g += n_lanes) {
+		n_lanes = n_ch - g < DSP_LANES ? n_ch - g : DSP_LANES;
+		memset(run, 0, sizeof(run));
+		if (n_lanes >= DSP_MIN_LANES && dsp_same_design(c + g, n_lanes))
+			dsp_lanes_run(c + g, n_lanes, in + g, out + g,
+				      flags ? flags + g : NULL, n_ch, n, run);
+		else
+			for (l = 0; l < n_lanes; l++)
+				dsp_chain_run(&c[g + l], in + g + l,
+					      out + g + l,
+					      flags ? flags + g + l : NULL, n,
+					      n_ch, &run[l]);
+		for (l = 0; l < n_lanes; l++)
+			dsp_chain_end(&c[g + l], &run[l], n,
+				      ret_stats ? &ret_stats[g + l] : NULL);
+	}
 }
