@@ -897,37 +897,42 @@ void dsp_chain_response(const struct dsp_chain *c, double f_hz,
  * last), so the processor idles on latency. Channels of the same design
  * are independent: up to DSP_LANES of them are filtered together, one
  * section at a time over a tile of DSP_TILE scans held in L1, the channels
- * in the lanes of a vector. Every channel still sees exactly the
- * operations of dsp_chain_sample(), in the same order, so the results are
- * the same to the bit. Anything that is not plain filtering (invalid
- * input, a restart, the end of a mains detector block, a non-finite
- * output, channels with different sections) goes through
- * dsp_chain_sample() itself.
+ * in the lanes of vectors. Every channel still sees exactly the operations
+ * of dsp_chain_sample(), in the same order, so the results are the same to
+ * the bit. Anything that is not plain filtering (invalid input, a restart,
+ * the end of a mains detector block, a non-finite output, channels with
+ * different sections) goes through dsp_chain_sample() itself.
+ *
+ * The vectors hold two doubles, what every target has (SSE2, NEON): GCC
+ * splits wider generic vectors itself, but then spills the filter state
+ * and compares lane by lane. Four of them per scan also give four
+ * independent chains, enough to cover an add-multiply-add latency.
  */
 #define DSP_LANES	8
+#define DSP_V2		(DSP_LANES / 2)
 #define DSP_TILE	128	/* 8 KiB of doubles */
 #define DSP_MIN_LANES	2	/* fewer: one channel at a time is faster */
 
-typedef double dsp_vec __attribute__((vector_size(DSP_LANES * sizeof(double))));
-typedef float dsp_vecf __attribute__((vector_size(DSP_LANES * sizeof(float))));
-/* tests on what every target has natively (two doubles): GCC turns a
- * comparison of wider vectors into one per lane */
 typedef double dsp_v2 __attribute__((vector_size(2 * sizeof(double))));
+typedef float dsp_v2f __attribute__((vector_size(2 * sizeof(float))));
 typedef int64_t dsp_m2 __attribute__((vector_size(2 * sizeof(int64_t))));
-#define DSP_V2		(DSP_LANES / 2)
 
-/* Are all lanes of @x below @lim[] in magnitude (so neither NaN nor Inf)?
- * Folded into @ok[]. */
-static inline void dsp_vec_below(const dsp_vec *x, const dsp_v2 *lim,
-				 dsp_m2 *ok)
+struct dsp_scan {	/* lanes 2j and 2j + 1 in v[j] */
+	dsp_v2 v[DSP_V2];
+};
+
+#define DSP_LANE(scan, l)	((scan).v[(l) / 2][(l) % 2])
+
+/* Fold "every lane of @x is below @lim in magnitude" (so neither NaN nor
+ * Inf) into @ok. */
+static inline void dsp_scan_below(const struct dsp_scan *x,
+				  const struct dsp_scan *lim, dsp_m2 *ok)
 {
 	const dsp_m2 abs_bits = { INT64_MAX, INT64_MAX };
-	dsp_v2 h[DSP_V2];
 	uint32_t j;
 
-	memcpy(h, x, sizeof(h));
 	for (j = 0; j < DSP_V2; j++)
-		ok[j] &= (dsp_v2)((dsp_m2)h[j] & abs_bits) < lim[j];
+		ok[j] &= (dsp_v2)((dsp_m2)x->v[j] & abs_bits) < lim->v[j];
 }
 
 static int dsp_all(const dsp_m2 *ok)
@@ -938,15 +943,6 @@ static int dsp_all(const dsp_m2 *ok)
 		if (!ok[j][0] || !ok[j][1])
 			return 0;
 	return 1;
-}
-
-/* (through a pointer: a vector this wide is not passed by value) */
-static inline void dsp_vec_splat(dsp_vec *r, double v)
-{
-	uint32_t l;
-
-	for (l = 0; l < DSP_LANES; l++)
-		(*r)[l] = v;
 }
 
 /* Same coefficients, sections, mains bins and limits on every lane? */
@@ -992,17 +988,18 @@ static int dsp_same_active(const struct dsp_chain *c, size_t n_lanes)
 
 /* Load up to @n scans into @buf, stopping at the first one that needs
  * dsp_chain_sample(): invalid input on a lane, a lane to restart, or the
- * sample that completes a lane's mains detector block.
- * Return: the scans loaded, all plain. */
+ * sample that completes a lane's mains detector block. Unused lanes hold
+ * zeros. Return: the scans loaded, all plain. */
 static size_t dsp_tile_load(const struct dsp_chain *c, size_t n_lanes,
 			    const float *in, size_t stride, size_t n,
-			    dsp_vec *buf)
+			    struct dsp_scan *buf)
 {
-	double lim[DSP_LANES] = { 0 };
+	struct dsp_scan lim;
 	size_t l, t;
 
 	if (n > DSP_TILE)
 		n = DSP_TILE;
+	memset(&lim, 0, sizeof(lim));
 	for (l = 0; l < n_lanes; l++) {
 		const struct dsp_chain *ch = &c[l];
 
@@ -1012,23 +1009,26 @@ static size_t dsp_tile_load(const struct dsp_chain *c, size_t n_lanes,
 		    ch->mains_det.block_len - 1 - ch->mains_det.pos < n)
 			n = ch->mains_det.block_len - 1 - ch->mains_det.pos;
 		/* !(|x| < lim) is dsp_chain_sample()'s invalid test */
-		lim[l] = ch->saturation_uv > 0.0 ? ch->saturation_uv
-						 : INFINITY;
+		DSP_LANE(lim, l) = ch->saturation_uv > 0.0 ? ch->saturation_uv
+							   : INFINITY;
 	}
 	if (n_lanes == DSP_LANES) {
-		/* whole vectors; the tile's validity in one mask, and only
-		 * when a sample failed, again to find the first */
+		/* the tile's validity in one mask, and only when a sample
+		 * failed, again to find the first */
 		dsp_m2 ok[DSP_V2];
-		dsp_v2 vlim[DSP_V2];
+		uint32_t j;
 
-		memcpy(vlim, lim, sizeof(vlim));
 		memset(ok, 0xff, sizeof(ok));
 		for (t = 0; t < n; t++) {
-			dsp_vecf xf;
+			for (j = 0; j < DSP_V2; j++) {
+				dsp_v2f xf;
 
-			memcpy(&xf, &in[t * stride], sizeof(xf));
-			buf[t] = __builtin_convertvector(xf, dsp_vec);
-			dsp_vec_below(&buf[t], vlim, ok);
+				memcpy(&xf, &in[t * stride + 2 * j],
+				       sizeof(xf));
+				buf[t].v[j] = __builtin_convertvector(xf,
+								      dsp_v2);
+			}
+			dsp_scan_below(&buf[t], &lim, ok);
 		}
 		if (dsp_all(ok))
 			return n;
@@ -1036,67 +1036,74 @@ static size_t dsp_tile_load(const struct dsp_chain *c, size_t n_lanes,
 	for (t = 0; t < n; t++) {
 		int bad = 0;
 
+		memset(&buf[t], 0, sizeof(buf[t]));
 		for (l = 0; l < n_lanes; l++) {
-			buf[t][l] = in[t * stride + l];
-			bad |= !(fabs(buf[t][l]) < lim[l]);
+			double x = in[t * stride + l];
+
+			DSP_LANE(buf[t], l) = x;
+			bad |= !(fabs(x) < DSP_LANE(lim, l));
 		}
 		if (bad)
 			break;
-		for (; l < DSP_LANES; l++)
-			buf[t][l] = 0.0;
 	}
 	return t;
 }
 
-/* One section over @n scans of every lane, in place; @s1/@s2 its state. */
-static void dsp_vec_biquad(const struct dsp_biquad *q, dsp_vec *buf,
-			   size_t n, dsp_vec *s1p, dsp_vec *s2p)
+/* One section over @n scans, in place; @s1/@s2 its state. */
+static void dsp_tile_biquad(const struct dsp_biquad *q, struct dsp_scan *buf,
+			    size_t n, struct dsp_scan *s1p,
+			    struct dsp_scan *s2p)
 {
-	dsp_vec b0, b1, b2, a1, a2, s1 = *s1p, s2 = *s2p;
+	const dsp_v2 b0 = { q->b0, q->b0 }, b1 = { q->b1, q->b1 };
+	const dsp_v2 b2 = { q->b2, q->b2 }, a1 = { q->a1, q->a1 };
+	const dsp_v2 a2 = { q->a2, q->a2 };
+	struct dsp_scan s1 = *s1p, s2 = *s2p;
+	uint32_t j;
 	size_t t;
 
-	dsp_vec_splat(&b0, q->b0);
-	dsp_vec_splat(&b1, q->b1);
-	dsp_vec_splat(&b2, q->b2);
-	dsp_vec_splat(&a1, q->a1);
-	dsp_vec_splat(&a2, q->a2);
-	/* dsp_biquad_run(), term for term */
+	/* dsp_biquad_run(), term for term. Unrolled, or GCC -O2 keeps the
+	 * loop over j and the state in memory. */
 	for (t = 0; t < n; t++) {
-		dsp_vec x = buf[t];
-		dsp_vec y = b0 * x + s1;
+#pragma GCC unroll 4
+		for (j = 0; j < DSP_V2; j++) {
+			dsp_v2 x = buf[t].v[j];
+			dsp_v2 y = b0 * x + s1.v[j];
 
-		s1 = b1 * x - a1 * y + s2;
-		s2 = b2 * x - a2 * y;
-		buf[t] = y;
+			s1.v[j] = b1 * x - a1 * y + s2.v[j];
+			s2.v[j] = b2 * x - a2 * y;
+			buf[t].v[j] = y;
+		}
 	}
 	*s1p = s1;
 	*s2p = s2;
 }
 
-/* Sections [@from, @to) of the active list, on every lane. */
+/* Sections [@from, @to) of the active list, on every lane; their state
+ * before goes to @save. */
 static void dsp_tile_sections(struct dsp_chain *c, size_t n_lanes,
-			      uint32_t from, uint32_t to, dsp_vec *buf,
-			      size_t n, dsp_vec (*save)[2])
+			      uint32_t from, uint32_t to,
+			      struct dsp_scan *buf, size_t n,
+			      struct dsp_scan (*save)[2])
 {
 	uint32_t k;
 	size_t l;
 
 	for (k = from; k < to; k++) {
 		uint32_t a = c[0].active[k];
-		dsp_vec s1, s2;
+		struct dsp_scan s1, s2;
 
-		dsp_vec_splat(&s1, 0.0);
-		dsp_vec_splat(&s2, 0.0);
+		memset(&s1, 0, sizeof(s1));
+		memset(&s2, 0, sizeof(s2));
 		for (l = 0; l < n_lanes; l++) {
-			s1[l] = c[l].sec[a].s1;
-			s2[l] = c[l].sec[a].s2;
+			DSP_LANE(s1, l) = c[l].sec[a].s1;
+			DSP_LANE(s2, l) = c[l].sec[a].s2;
 		}
 		save[k][0] = s1;
 		save[k][1] = s2;
-		dsp_vec_biquad(&c[0].sec[a], buf, n, &s1, &s2);
+		dsp_tile_biquad(&c[0].sec[a], buf, n, &s1, &s2);
 		for (l = 0; l < n_lanes; l++) {
-			c[l].sec[a].s1 = s1[l];
-			c[l].sec[a].s2 = s2[l];
+			c[l].sec[a].s1 = DSP_LANE(s1, l);
+			c[l].sec[a].s2 = DSP_LANE(s2, l);
 		}
 	}
 }
@@ -1104,51 +1111,48 @@ static void dsp_tile_sections(struct dsp_chain *c, size_t n_lanes,
 /* The mains detectors of every lane over @n high-passed scans, none of
  * which completes a block (dsp_tile_load() stops before). */
 static void dsp_tile_mains(struct dsp_chain *c, size_t n_lanes,
-			   const dsp_vec *buf, size_t n)
+			   const struct dsp_scan *buf, size_t n)
 {
-	dsp_vec coef[DSP_MAINS_N_BINS], s1[DSP_MAINS_N_BINS];
-	dsp_vec s2[DSP_MAINS_N_BINS];
-	uint32_t b, n_bins = c[0].mains_det.n_bins;
+	uint32_t b, j, n_bins = c[0].mains_det.n_bins;
 	size_t l, t;
 
-	for (b = 0; b < DSP_MAINS_N_BINS; b++) {
-		dsp_vec_splat(&coef[b], b < n_bins ? c[0].mains_det.coef[b]
-						   : 0.0);
-		dsp_vec_splat(&s1[b], 0.0);
-		dsp_vec_splat(&s2[b], 0.0);
-		for (l = 0; l < n_lanes && b < n_bins; l++) {
-			s1[b][l] = c[l].mains_det.s1[b];
-			s2[b][l] = c[l].mains_det.s2[b];
-		}
-	}
 	/* dsp_mains_push(), term for term; a bin at a time keeps its
 	 * state in registers */
 	for (b = 0; b < n_bins; b++) {
-		dsp_vec cb = coef[b], u1 = s1[b], u2 = s2[b];
+		const dsp_v2 cb = { c[0].mains_det.coef[b],
+				    c[0].mains_det.coef[b] };
+		struct dsp_scan u1, u2;
 
+		memset(&u1, 0, sizeof(u1));
+		memset(&u2, 0, sizeof(u2));
+		for (l = 0; l < n_lanes; l++) {
+			DSP_LANE(u1, l) = c[l].mains_det.s1[b];
+			DSP_LANE(u2, l) = c[l].mains_det.s2[b];
+		}
 		for (t = 0; t < n; t++) {
-			dsp_vec s0 = buf[t] + cb * u1 - u2;
+#pragma GCC unroll 4
+			for (j = 0; j < DSP_V2; j++) {
+				dsp_v2 s0 = buf[t].v[j] + cb * u1.v[j] -
+					    u2.v[j];
 
-			u2 = u1;
-			u1 = s0;
+				u2.v[j] = u1.v[j];
+				u1.v[j] = s0;
+			}
 		}
-		s1[b] = u1;
-		s2[b] = u2;
+		for (l = 0; l < n_lanes; l++) {
+			c[l].mains_det.s1[b] = DSP_LANE(u1, l);
+			c[l].mains_det.s2[b] = DSP_LANE(u2, l);
+		}
 	}
-	for (l = 0; l < n_lanes; l++) {
-		for (b = 0; b < n_bins; b++) {
-			c[l].mains_det.s1[b] = s1[b][l];
-			c[l].mains_det.s2[b] = s2[b][l];
-		}
+	for (l = 0; l < n_lanes; l++)
 		c[l].mains_det.pos += (uint32_t)n;
-	}
 }
 
 /* What dsp_chain_sample() does after the filters, for one lane: the
  * step detector, the output, the statistics and the noise floor (a quiet
  * push changes only acc and acc_n), with the per-sample fields in locals
  * between the block and window ends. */
-static void dsp_tile_finish(struct dsp_chain *c, const dsp_vec *buf,
+static void dsp_tile_finish(struct dsp_chain *c, const struct dsp_scan *buf,
 			    size_t lane, const float *in, float *out,
 			    uint8_t *flags, size_t stride, size_t n,
 			    struct dsp_run *r)
@@ -1162,7 +1166,8 @@ static void dsp_tile_finish(struct dsp_chain *c, const dsp_vec *buf,
 	size_t t;
 
 	for (t = 0; t < n; t++) {
-		double x = in[t * stride], y = buf[t][lane], ay = fabs(y);
+		double x = in[t * stride], y = DSP_LANE(buf[t], lane);
+		double ay = fabs(y);
 		uint8_t f = 0;
 
 		s_acc += x;
@@ -1210,28 +1215,28 @@ static void dsp_tile_finish(struct dsp_chain *c, const dsp_vec *buf,
 	r->n_valid += (uint32_t)n;
 }
 
-/* Are all @n scans finite (padding lanes hold zeros)? */
-static int dsp_tile_finite(const dsp_vec *buf, size_t n)
+/* Are all @n scans finite (unused lanes hold zeros)? */
+static int dsp_tile_finite(const struct dsp_scan *buf, size_t n)
 {
-	dsp_v2 lim[DSP_V2];
+	struct dsp_scan lim;
 	dsp_m2 ok[DSP_V2];
 	uint32_t j;
 	size_t t;
 
 	for (j = 0; j < DSP_V2; j++)
-		lim[j][0] = lim[j][1] = INFINITY;
+		lim.v[j][0] = lim.v[j][1] = INFINITY;
 	memset(ok, 0xff, sizeof(ok));
 	for (t = 0; t < n; t++)
-		dsp_vec_below(&buf[t], lim, ok);
+		dsp_scan_below(&buf[t], &lim, ok);
 	return dsp_all(ok);
 }
 
 /* @n plain scans (dsp_tile_load()) of every lane through the filters. */
 static void dsp_tile_run(struct dsp_chain *c, size_t n_lanes, const float *in,
 			 float *out, uint8_t *flags, size_t stride, size_t n,
-			 dsp_vec *buf, struct dsp_run *run)
+			 struct dsp_scan *buf, struct dsp_run *run)
 {
-	dsp_vec save[DSP_MAX_SECTIONS][2];
+	struct dsp_scan save[DSP_MAX_SECTIONS][2];
 	double m1[DSP_LANES][DSP_MAINS_N_BINS], m2[DSP_LANES][DSP_MAINS_N_BINS];
 	uint32_t n_hp = c[0].n_hp, k;
 	int undecided = c[0].mains_hz == 110;
@@ -1246,13 +1251,15 @@ static void dsp_tile_run(struct dsp_chain *c, size_t n_lanes, const float *in,
 		dsp_tile_mains(c, n_lanes, buf, n);
 	}
 	dsp_tile_sections(c, n_lanes, n_hp, c[0].n_active, buf, n, save);
-	if (!dsp_tile_finite(buf, n))  {
+	if (!dsp_tile_finite(buf, n)) {
 		/* dsp_chain_sample() restarts after a non-finite output:
 		 * undo the tile and let it do the lot */
 		for (k = 0; k < c[0].n_active; k++) {
 			for (l = 0; l < n_lanes; l++) {
-				c[l].sec[c[0].active[k]].s1 = save[k][0][l];
-				c[l].sec[c[0].active[k]].s2 = save[k][1][l];
+				struct dsp_biquad *q = &c[l].sec[c[0].active[k]];
+
+				q->s1 = DSP_LANE(save[k][0], l);
+				q->s2 = DSP_LANE(save[k][1], l);
 			}
 		}
 		for (l = 0; l < n_lanes; l++) {
@@ -1277,7 +1284,7 @@ static void dsp_lanes_run(struct dsp_chain *c, size_t n_lanes,
 			  const float *in, float *out, uint8_t *flags,
 			  size_t stride, size_t n, struct dsp_run *run)
 {
-	dsp_vec buf[DSP_TILE];
+	struct dsp_scan buf[DSP_TILE];
 	size_t i = 0, l, m;
 
 	while (i < n) {
