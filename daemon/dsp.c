@@ -257,43 +257,54 @@ void dsp_noise_reset(struct dsp_noise_floor *nf)
 	nf->floor = 0.0;
 }
 
-/* first index in sorted[0, n) with sorted[i] >= v */
+/* first index in sorted[0, n) with sorted[i] >= v. Without a branch on
+ * the data (a conditional move): the comparisons of a search in noise
+ * are coin tosses that a branch predictor loses half the time. */
 static uint32_t dsp_lower_bound(const double *sorted, uint32_t n, double v)
 {
-	uint32_t lo = 0, hi = n;
+	const double *base = sorted;
 
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
+	if (n == 0)
+		return 0;
+	while (n > 1) {
+		uint32_t half = n / 2;
 
-		if (sorted[mid] < v)
-			lo = mid + 1;
-		else
-			hi = mid;
+		base = base[half] < v ? base + half : base;
+		n -= half;
 	}
-	return lo;
+	return (uint32_t)(base - sorted) + (*base < v);
 }
 
 static void dsp_noise_insert(struct dsp_noise_floor *nf, double v)
 {
-	uint32_t n = nf->n_filled, i;
+	uint32_t n = nf->n_filled, i, j;
 
+	j = dsp_lower_bound(nf->sorted, n, v);
 	if (n == nf->n_cap) {
 		/* the value leaving the ring is an exact copy of one in
-		 * sorted[]: find and drop it */
+		 * sorted[]: drop it and insert v in one move, of only what
+		 * lies between the two places (the same array as a removal
+		 * at i, then an insertion by lower bound in what is left) */
 		i = dsp_lower_bound(nf->sorted, n, nf->ring[nf->ring_pos]);
 		if (i >= n)
 			i = n - 1;	/* cannot happen; stay in bounds */
-		memmove(&nf->sorted[i], &nf->sorted[i + 1],
-			(n - i - 1) * sizeof(nf->sorted[0]));
-		n--;
+		if (j <= i) {
+			memmove(&nf->sorted[j + 1], &nf->sorted[j],
+				(i - j) * sizeof(nf->sorted[0]));
+		} else {
+			j--;
+			memmove(&nf->sorted[i], &nf->sorted[i + 1],
+				(j - i) * sizeof(nf->sorted[0]));
+		}
+	} else {
+		memmove(&nf->sorted[j + 1], &nf->sorted[j],
+			(n - j) * sizeof(nf->sorted[0]));
+		n++;
 	}
+	nf->sorted[j] = v;
 	nf->ring[nf->ring_pos] = v;
-	nf->ring_pos = (nf->ring_pos + 1) % nf->n_cap;
-	i = dsp_lower_bound(nf->sorted, n, v);
-	memmove(&nf->sorted[i + 1], &nf->sorted[i],
-		(n - i) * sizeof(nf->sorted[0]));
-	nf->sorted[i] = v;
-	nf->n_filled = ++n;
+	nf->ring_pos = nf->ring_pos + 1 == nf->n_cap ? 0 : nf->ring_pos + 1;
+	nf->n_filled = n;
 	if (nf->n_admitted < UINT32_MAX)
 		nf->n_admitted++;
 	if (n < nf->min_windows)

@@ -365,6 +365,246 @@ static void test_stride(void **state)
 	free(ref);
 }
 
+/* ------------------------------------------------------------ channels */
+
+/* Random scans with what resets a chain: NaN, Inf, saturated samples,
+ * runs of clipping on one channel, a pop on another, and 50 Hz hum (so
+ * that AUTO decides in the middle of a block). */
+static float *channels_input(size_t n, size_t nch, double rate)
+{
+	float *x = xalloc(n * nch);
+	size_t i, c;
+
+	for (i = 0; i < n; i++) {
+		for (c = 0; c < nch; c++) {
+			double v = 10.0 * rng_gauss() + 100.0 * (double)c +
+				   30.0 * sin(2.0 * M_PI * 50.0 * i / rate + c);
+			double u = rng_uniform();
+
+			if (u < 2e-4)
+				v = NAN;
+			else if (u < 3e-4)
+				v = u < 2.5e-4 ? INFINITY : -INFINITY;
+			else if (u < 6e-4)
+				v = 2600.0;		/* saturated */
+			else if (u < 8e-4)
+				v += 600.0;		/* a spike */
+			if (c == 1 && i % 3000 >= 1500 && i % 3000 < 1700)
+				v = i % 7 ? 4000.0 : NAN;	/* clipping */
+			if (c == 2 && i >= 2000)
+				v += 800.0 * exp(-(double)(i - 2000) / 200.0);
+			x[i * nch + c] = (float)v;
+		}
+	}
+	return x;
+}
+
+static int close_rel(double a, double b)
+{
+	return a == b || fabs(a - b) <= 1e-12 * fmax(fabs(a), fabs(b));
+}
+
+/* A plain per-sample reference of the filtering alone, for one channel of
+ * a chain whose sections do not change (a fixed mains): transposed direct
+ * form II, restart from the steady state after an invalid sample. */
+static void reference_filter(const struct dsp_chain *proto, const float *in,
+			     float *out, size_t n, size_t stride)
+{
+	struct dsp_biquad sec[DSP_MAX_SECTIONS];
+	int restart = 1;
+	size_t i;
+	uint32_t k;
+
+	for (k = 0; k < proto->n_active; k++)
+		sec[k] = proto->sec[proto->active[k]];
+	for (i = 0; i < n; i++) {
+		double x = in[i * stride];
+
+		if (!isfinite(x) || (proto->saturation_uv > 0.0 &&
+				     fabs(x) >= proto->saturation_uv)) {
+			out[i * stride] = 0.0f;
+			restart = 1;
+			continue;
+		}
+		for (k = 0; k < proto->n_active; k++) {
+			struct dsp_biquad *q = &sec[k];
+			double y;
+
+			if (restart) {
+				double g = (q->b0 + q->b1 + q->b2) /
+					   (1.0 + q->a1 + q->a2);
+
+				y = g * x;
+				q->s2 = q->b2 * x - q->a2 * y;
+				q->s1 = q->b1 * x - q->a1 * y + q->s2;
+			}
+			y = q->b0 * x + q->s1;
+			q->s1 = q->b1 * x - q->a1 * y + q->s2;
+			q->s2 = q->b2 * x - q->a2 * y;
+			x = y;
+		}
+		restart = 0;
+		out[i * stride] = (float)x;
+	}
+}
+
+/* dsp_chains_process_flags(), which filters channels together in vectors,
+ * gives what one dsp_chain_process_flags() per channel gives: output,
+ * flags, statistics and the chains' state after every block, through
+ * resets, the mains decision (applied to all channels after the block, as
+ * pipeline.c does), uneven blocks, a partial vector, a channel of another
+ * design, in place; and its filtering is that of the plain reference. */
+static void test_channels_match(void **state)
+{
+	static const size_t blocks[] = { 4096, 1, 129, 3, 1000, 2500, 127 };
+	const size_t n = 40000, nch = 11;
+	const double rate = 2000;
+	struct dsp_chain *a = calloc(nch, sizeof(*a));
+	struct dsp_chain *b = calloc(nch, sizeof(*b));
+	struct dsp_block_stats sa[11], sb[11];
+	struct dsp_config cfg, other;
+	float *x, *ya = xalloc(n * nch), *yb = xalloc(n * nch);
+	float *yr = xalloc(n * nch);
+	uint8_t *fa = calloc(n * nch, 1), *fb = calloc(n * nch, 1);
+	unsigned int decided = 0;
+	size_t i, c, k, start, m;
+	uint32_t q;
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(fa);
+	assert_non_null(fb);
+	rng_state = 99;
+	x = channels_input(n, nch, rate);
+	dsp_config_default(&cfg);
+	cfg.saturation_uv = 2500.0;
+	other = cfg;
+	other.lp_cutoff_hz = 400.0;
+	for (c = 0; c < nch; c++) {
+		/* channel 9 differs: its group of three goes one by one */
+		const struct dsp_config *cc = c == 9 ? &other : &cfg;
+
+		assert_int_equal(dsp_chain_init(&a[c], cc, rate), 0);
+		assert_int_equal(dsp_chain_init(&b[c], cc, rate), 0);
+	}
+	for (start = 0, k = 0; start < n; start += m, k++) {
+		m = blocks[k % 7] < n - start ? blocks[k % 7] : n - start;
+		dsp_chains_process_flags(a, nch, x + start * nch,
+					 ya + start * nch, fa + start * nch, m,
+					 sa);
+		for (c = 0; c < nch; c++)
+			dsp_chain_process_flags(&b[c], x + start * nch + c,
+						yb + start * nch + c,
+						fb + start * nch + c, m, nch,
+						&sb[c]);
+		for (c = 0; c < nch; c++) {
+			assert_int_equal(sa[c].n_samples, sb[c].n_samples);
+			assert_int_equal(sa[c].n_nonfinite, sb[c].n_nonfinite);
+			assert_int_equal(sa[c].n_saturated, sb[c].n_saturated);
+			assert_int_equal(sa[c].n_restarts, sb[c].n_restarts);
+			assert_int_equal(sa[c].n_steps, sb[c].n_steps);
+			assert_int_equal(sa[c].mains_hz, sb[c].mains_hz);
+			assert_true(close_rel(sa[c].rms_uv, sb[c].rms_uv));
+			assert_true(close_rel(sa[c].peak_uv, sb[c].peak_uv));
+			assert_true(close_rel(sa[c].noise_floor_uv,
+					      sb[c].noise_floor_uv));
+			for (q = 0; q < a[c].n_sec; q++) {
+				assert_true(close_rel(a[c].sec[q].s1,
+						      b[c].sec[q].s1));
+				assert_true(close_rel(a[c].sec[q].s2,
+						      b[c].sec[q].s2));
+			}
+			assert_int_equal(a[c].step.n_blocks,
+					 b[c].step.n_blocks);
+			assert_true(close_rel(a[c].step.post_sum,
+					      b[c].step.post_sum));
+		}
+		for (c = 0; c < nch && !decided; c++) {
+			unsigned int hz = a[c].mains_hz;
+
+			if (hz != 50 && hz != 60)
+				continue;
+			for (i = 0; i < nch; i++) {
+				assert_int_equal(dsp_chain_set_mains(&a[i], hz),
+						 0);
+				assert_int_equal(dsp_chain_set_mains(&b[i], hz),
+						 0);
+			}
+			decided = hz;
+		}
+	}
+	assert_int_equal(decided, 50);
+	for (i = 0; i < n * nch; i++) {
+		assert_true(close_rel(ya[i], yb[i]));
+		assert_int_equal(fa[i], fb[i]);
+	}
+
+	/* in place, 50 Hz fixed, against the plain reference */
+	cfg.mains = DSP_MAINS_50HZ;
+	for (c = 0; c < 8; c++)
+		assert_int_equal(dsp_chain_init(&a[c], &cfg, rate), 0);
+	for (c = 0; c < 8; c++)
+		reference_filter(&a[0], x + c, yr + c, n, 8);
+	memcpy(ya, x, n * 8 * sizeof(*x));
+	for (start = 0, k = 0; start < n; start += m, k++) {
+		m = blocks[k % 7] < n - start ? blocks[k % 7] : n - start;
+		dsp_chains_process_flags(a, 8, ya + start * 8, ya + start * 8,
+					 NULL, m, NULL);
+	}
+	for (i = 0; i < n * 8; i++)
+		assert_true(close_rel(ya[i], yr[i]));
+	free(x);
+	free(ya);
+	free(yb);
+	free(yr);
+	free(fa);
+	free(fb);
+	free(a);
+	free(b);
+}
+
+/* A non-finite output (only absurd state or input can make one) undoes
+ * the vector tile, and the per-sample path restarts that channel. */
+static void test_channels_nonfinite_output(void **state)
+{
+	const size_t n = 600, nch = 8;
+	struct dsp_chain a[8], b[8];
+	float *x, *ya = xalloc(n * nch), *yb = xalloc(n * nch);
+	uint8_t fa[600 * 8], fb[600 * 8];
+	size_t i, c;
+
+	(void)state;
+	rng_state = 5;
+	x = xalloc(n * nch);
+	for (i = 0; i < n * nch; i++)
+		x[i] = (float)(20.0 * rng_gauss());
+	for (c = 0; c < nch; c++) {
+		chain_for(&a[c], 1000, DSP_MAINS_AUTO);
+		chain_for(&b[c], 1000, DSP_MAINS_AUTO);
+	}
+	/* seed, then poison channel 3's high-pass state */
+	dsp_chains_process_flags(a, nch, x, ya, fa, 10, NULL);
+	for (c = 0; c < nch; c++)
+		dsp_chain_process_flags(&b[c], x + c, yb + c, fb + c, 10, nch,
+					NULL);
+	a[3].sec[0].s1 = b[3].sec[0].s1 = INFINITY;
+	dsp_chains_process_flags(a, nch, x + 10 * nch, ya + 10 * nch,
+				 fa + 10 * nch, n - 10, NULL);
+	for (c = 0; c < nch; c++)
+		dsp_chain_process_flags(&b[c], x + 10 * nch + c,
+					yb + 10 * nch + c, fb + 10 * nch + c,
+					n - 10, nch, NULL);
+	assert_true(fb[10 * nch + 3] & DSP_FLAG_NONFINITE);
+	for (i = 0; i < n * nch; i++) {
+		assert_true(ya[i] == yb[i]);
+		assert_int_equal(fa[i], fb[i]);
+	}
+	free(x);
+	free(ya);
+	free(yb);
+}
+
 /* ------------------------------------------------------------ mains */
 
 static unsigned int mains_decision(double hz, double amp_uv, double seconds)
@@ -674,6 +914,8 @@ int main(void)
 		cmocka_unit_test(test_invalid_input_resets),
 		cmocka_unit_test(test_dc_offset_start),
 		cmocka_unit_test(test_stride),
+		cmocka_unit_test(test_channels_match),
+		cmocka_unit_test(test_channels_nonfinite_output),
 		cmocka_unit_test(test_mains_detection),
 		cmocka_unit_test(test_step_flag),
 		cmocka_unit_test(test_step_running_sums),
