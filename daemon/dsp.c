@@ -845,6 +845,10 @@ static void dsp_chain_run(struct dsp_chain *c, const float *in, float *out,
 				 flags ? &flags[i * stride] : NULL, r);
 }
 
+static void dsp_one_run(struct dsp_chain *c, const float *in, float *out,
+			uint8_t *flags, size_t n, size_t stride,
+			struct dsp_run *r);
+
 /* The end of a call: flush the state and report. */
 static void dsp_chain_end(struct dsp_chain *c, const struct dsp_run *r,
 			  size_t n, struct dsp_block_stats *ret_stats)
@@ -869,7 +873,7 @@ void dsp_chain_process_flags(struct dsp_chain *c, const float *in, float *out,
 
 	if (stride == 0)
 		stride = 1;
-	dsp_chain_run(c, in, out, flags, n, stride, &r);
+	dsp_one_run(c, in, out, flags, n, stride, &r);
 	dsp_chain_end(c, &r, n, ret_stats);
 }
 
@@ -922,7 +926,7 @@ void dsp_chain_response(const struct dsp_chain *c, double f_hz,
 #define DSP_LANES	8
 #define DSP_V2		(DSP_LANES / 2)
 #define DSP_TILE	128	/* 8 KiB of doubles */
-#define DSP_MIN_LANES	2	/* fewer: one channel at a time is faster */
+#define DSP_MIN_LANES	5	/* fewer: one channel at a time is faster */
 
 typedef double dsp_v2 __attribute__((vector_size(2 * sizeof(double))));
 typedef float dsp_v2f __attribute__((vector_size(2 * sizeof(float))));
@@ -934,16 +938,32 @@ struct dsp_scan {	/* lanes 2j and 2j + 1 in v[j] */
 
 #define DSP_LANE(scan, l)	((scan).v[(l) / 2][(l) % 2])
 
-/* Fold "every lane of @x is below @lim in magnitude" (so neither NaN nor
- * Inf) into @ok. */
-static inline void dsp_scan_below(const struct dsp_scan *x,
-				  const struct dsp_scan *lim, dsp_m2 *ok)
+/* Tiles are plain doubles, scan after scan, DSP_LANES to a scan; vectors
+ * go in and out by memcpy (a plain load or store). */
+static inline dsp_v2 dsp_get2(const double *p)
+{
+	dsp_v2 v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline void dsp_put2(double *p, dsp_v2 v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+/* Fold "every lane of the scan at @x is below @lim in magnitude" (so
+ * neither NaN nor Inf) into @ok. */
+static inline void dsp_scan_below(const double *x, const struct dsp_scan *lim,
+				  dsp_m2 *ok)
 {
 	const dsp_m2 abs_bits = { INT64_MAX, INT64_MAX };
 	uint32_t j;
 
 	for (j = 0; j < DSP_V2; j++)
-		ok[j] &= (dsp_v2)((dsp_m2)x->v[j] & abs_bits) < lim->v[j];
+		ok[j] &= (dsp_v2)((dsp_m2)dsp_get2(&x[2 * j]) & abs_bits) <
+			 lim->v[j];
 }
 
 static int dsp_all(const dsp_m2 *ok)
@@ -1003,7 +1023,7 @@ static int dsp_same_active(const struct dsp_chain *c, size_t n_lanes)
  * zeros. Return: the scans loaded, all plain. */
 static size_t dsp_tile_load(const struct dsp_chain *c, size_t n_lanes,
 			    const float *in, size_t stride, size_t n,
-			    struct dsp_scan *buf)
+			    double *buf)
 {
 	struct dsp_scan lim;
 	size_t l, t;
@@ -1036,10 +1056,10 @@ static size_t dsp_tile_load(const struct dsp_chain *c, size_t n_lanes,
 
 				memcpy(&xf, &in[t * stride + 2 * j],
 				       sizeof(xf));
-				buf[t].v[j] = __builtin_convertvector(xf,
-								      dsp_v2);
+				dsp_put2(&buf[t * DSP_LANES + 2 * j],
+					 __builtin_convertvector(xf, dsp_v2));
 			}
-			dsp_scan_below(&buf[t], &lim, ok);
+			dsp_scan_below(&buf[t * DSP_LANES], &lim, ok);
 		}
 		if (dsp_all(ok))
 			return n;
@@ -1047,11 +1067,12 @@ static size_t dsp_tile_load(const struct dsp_chain *c, size_t n_lanes,
 	for (t = 0; t < n; t++) {
 		int bad = 0;
 
-		memset(&buf[t], 0, sizeof(buf[t]));
+		for (l = n_lanes; l < DSP_LANES; l++)
+			buf[t * DSP_LANES + l] = 0.0;
 		for (l = 0; l < n_lanes; l++) {
 			double x = in[t * stride + l];
 
-			DSP_LANE(buf[t], l) = x;
+			buf[t * DSP_LANES + l] = x;
 			bad |= !(fabs(x) < DSP_LANE(lim, l));
 		}
 		if (bad)
@@ -1061,7 +1082,7 @@ static size_t dsp_tile_load(const struct dsp_chain *c, size_t n_lanes,
 }
 
 /* One section over @n scans, in place; @s1/@s2 its state. */
-static void dsp_tile_biquad(const struct dsp_biquad *q, struct dsp_scan *buf,
+static void dsp_tile_biquad(const struct dsp_biquad *q, double *buf,
 			    size_t n, struct dsp_scan *s1p,
 			    struct dsp_scan *s2p)
 {
@@ -1077,12 +1098,12 @@ static void dsp_tile_biquad(const struct dsp_biquad *q, struct dsp_scan *buf,
 	for (t = 0; t < n; t++) {
 #pragma GCC unroll 4
 		for (j = 0; j < DSP_V2; j++) {
-			dsp_v2 x = buf[t].v[j];
+			dsp_v2 x = dsp_get2(&buf[t * DSP_LANES + 2 * j]);
 			dsp_v2 y = b0 * x + s1.v[j];
 
 			s1.v[j] = b1 * x - a1 * y + s2.v[j];
 			s2.v[j] = b2 * x - a2 * y;
-			buf[t].v[j] = y;
+			dsp_put2(&buf[t * DSP_LANES + 2 * j], y);
 		}
 	}
 	*s1p = s1;
@@ -1093,7 +1114,7 @@ static void dsp_tile_biquad(const struct dsp_biquad *q, struct dsp_scan *buf,
  * before goes to @save. */
 static void dsp_tile_sections(struct dsp_chain *c, size_t n_lanes,
 			      uint32_t from, uint32_t to,
-			      struct dsp_scan *buf, size_t n,
+			      double *buf, size_t n,
 			      struct dsp_scan (*save)[2])
 {
 	uint32_t k;
@@ -1122,7 +1143,7 @@ static void dsp_tile_sections(struct dsp_chain *c, size_t n_lanes,
 /* The mains detectors of every lane over @n high-passed scans, none of
  * which completes a block (dsp_tile_load() stops before). */
 static void dsp_tile_mains(struct dsp_chain *c, size_t n_lanes,
-			   const struct dsp_scan *buf, size_t n)
+			   const double *buf, size_t n)
 {
 	uint32_t b, j, n_bins = c[0].mains_det.n_bins;
 	size_t l, t;
@@ -1143,8 +1164,9 @@ static void dsp_tile_mains(struct dsp_chain *c, size_t n_lanes,
 		for (t = 0; t < n; t++) {
 #pragma GCC unroll 4
 			for (j = 0; j < DSP_V2; j++) {
-				dsp_v2 s0 = buf[t].v[j] + cb * u1.v[j] -
-					    u2.v[j];
+				dsp_v2 x = dsp_get2(&buf[t * DSP_LANES +
+							     2 * j]);
+				dsp_v2 s0 = x + cb * u1.v[j] - u2.v[j];
 
 				u2.v[j] = u1.v[j];
 				u1.v[j] = s0;
@@ -1163,8 +1185,8 @@ static void dsp_tile_mains(struct dsp_chain *c, size_t n_lanes,
  * step detector, the output, the statistics and the noise floor (a quiet
  * push changes only acc and acc_n), with the per-sample fields in locals
  * between the block and window ends. */
-static void dsp_tile_finish(struct dsp_chain *c, const struct dsp_scan *buf,
-			    size_t lane, const float *in, float *out,
+static void dsp_tile_finish(struct dsp_chain *c, const double *yv,
+			    size_t ystride, const float *in, float *out,
 			    uint8_t *flags, size_t stride, size_t n,
 			    struct dsp_run *r)
 {
@@ -1177,7 +1199,7 @@ static void dsp_tile_finish(struct dsp_chain *c, const struct dsp_scan *buf,
 	size_t t;
 
 	for (t = 0; t < n; t++) {
-		double x = in[t * stride], y = DSP_LANE(buf[t], lane);
+		double x = in[t * stride], y = yv[t * ystride];
 		double ay = fabs(y);
 		uint8_t f = 0;
 
@@ -1227,7 +1249,7 @@ static void dsp_tile_finish(struct dsp_chain *c, const struct dsp_scan *buf,
 }
 
 /* Are all @n scans finite (unused lanes hold zeros)? */
-static int dsp_tile_finite(const struct dsp_scan *buf, size_t n)
+static int dsp_tile_finite(const double *buf, size_t n)
 {
 	struct dsp_scan lim;
 	dsp_m2 ok[DSP_V2];
@@ -1238,14 +1260,14 @@ static int dsp_tile_finite(const struct dsp_scan *buf, size_t n)
 		lim.v[j][0] = lim.v[j][1] = INFINITY;
 	memset(ok, 0xff, sizeof(ok));
 	for (t = 0; t < n; t++)
-		dsp_scan_below(&buf[t], &lim, ok);
+		dsp_scan_below(&buf[t * DSP_LANES], &lim, ok);
 	return dsp_all(ok);
 }
 
 /* @n plain scans (dsp_tile_load()) of every lane through the filters. */
 static void dsp_tile_run(struct dsp_chain *c, size_t n_lanes, const float *in,
 			 float *out, uint8_t *flags, size_t stride, size_t n,
-			 struct dsp_scan *buf, struct dsp_run *run)
+			 double *buf, struct dsp_run *run)
 {
 	struct dsp_scan save[DSP_MAX_SECTIONS][2];
 	double m1[DSP_LANES][DSP_MAINS_N_BINS], m2[DSP_LANES][DSP_MAINS_N_BINS];
@@ -1286,8 +1308,206 @@ static void dsp_tile_run(struct dsp_chain *c, size_t n_lanes, const float *in,
 		return;
 	}
 	for (l = 0; l < n_lanes; l++)
-		dsp_tile_finish(&c[l], buf, l, in + l, out + l,
+		dsp_tile_finish(&c[l], buf + l, DSP_LANES, in + l, out + l,
 				flags ? flags + l : NULL, stride, n, &run[l]);
+}
+
+/* ------------------------------------------------------------ one channel */
+
+/*
+ * One channel alone has no neighbour to share vectors with; its sections
+ * do. Lane k of the vectors runs section k of the cascade one sample
+ * behind lane k - 1, whose previous output is its input (a systolic
+ * array), so the sections of consecutive samples run side by side, each
+ * lane still on exactly its section's operations. The array fills for
+ * n_active - 1 steps at the start of a stretch and drains as long at its
+ * end; the lanes without a sample then keep their state.
+ */
+#define DSP_ONE_TILE	(DSP_TILE * DSP_LANES)	/* the same 8 KiB */
+#define DSP_ONE_V2	(DSP_MAX_SECTIONS / 2)
+
+struct dsp_array {
+	uint32_t n_v2;
+	dsp_v2 b0[DSP_ONE_V2], b1[DSP_ONE_V2], b2[DSP_ONE_V2];
+	dsp_v2 a1[DSP_ONE_V2], a2[DSP_ONE_V2];
+	dsp_v2 s1[DSP_ONE_V2], s2[DSP_ONE_V2];
+	dsp_v2 x[DSP_ONE_V2], y[DSP_ONE_V2];
+};
+
+/* One step of every lane; with @all, every lane has a sample, else only
+ * lanes k with 0 <= @t - k < @n do. */
+static inline void dsp_array_step(struct dsp_array *a, uint32_t n_sec,
+				  size_t t, size_t n, int all)
+{
+	uint32_t j, h;
+
+	for (j = 0; j < a->n_v2; j++) {
+		dsp_v2 x = a->x[j];
+		dsp_v2 y = a->b0[j] * x + a->s1[j];
+		dsp_v2 s1 = a->b1[j] * x - a->a1[j] * y + a->s2[j];
+		dsp_v2 s2 = a->b2[j] * x - a->a2[j] * y;
+
+		a->y[j] = y;
+		if (all) {
+			a->s1[j] = s1;
+			a->s2[j] = s2;
+			continue;
+		}
+		for (h = 0; h < 2; h++) {
+			size_t k = 2 * j + h;
+
+			if (k < n_sec && k <= t && t - k < n) {
+				a->s1[j][h] = s1[h];
+				a->s2[j][h] = s2[h];
+			}
+		}
+	}
+}
+
+/* The next inputs: lane 0 takes @x, lane k the output of lane k - 1. */
+static inline void dsp_array_shift(struct dsp_array *a, double x)
+{
+	uint32_t j;
+
+	a->x[0] = (dsp_v2){ x, a->y[0][0] };
+	for (j = 1; j < a->n_v2; j++)
+		a->x[j] = (dsp_v2){ a->y[j - 1][1], a->y[j][0] };
+}
+
+/* The active sections of @c over @y[0, @n), in place; the high-pass
+ * output to @tap (NULL: not wanted). */
+static void dsp_one_filter(struct dsp_chain *c, double *y, size_t n,
+			   double *tap)
+{
+	struct dsp_array a;
+	uint32_t k, n_sec = c->n_active, last = n_sec - 1;
+	uint32_t hp = c->n_hp ? c->n_hp - 1 : 0;
+	size_t t;
+
+	memset(&a, 0, sizeof(a));
+	a.n_v2 = (n_sec + 1) / 2;
+	for (k = 0; k < n_sec; k++) {
+		const struct dsp_biquad *q = &c->sec[c->active[k]];
+
+		a.b0[k / 2][k % 2] = q->b0;
+		a.b1[k / 2][k % 2] = q->b1;
+		a.b2[k / 2][k % 2] = q->b2;
+		a.a1[k / 2][k % 2] = q->a1;
+		a.a2[k / 2][k % 2] = q->a2;
+		a.s1[k / 2][k % 2] = q->s1;
+		a.s2[k / 2][k % 2] = q->s2;
+	}
+	a.x[0][0] = y[0];
+	/* fill, run, drain; the output of step t is sample t - last */
+	for (t = 0; t < last && t < n; t++) {
+		dsp_array_step(&a, n_sec, t, n, 0);
+		if (tap && t >= hp)
+			tap[t - hp] = a.y[hp / 2][hp % 2];
+		dsp_array_shift(&a, t + 1 < n ? y[t + 1] : 0.0);
+	}
+	for (; t < n; t++) {
+		dsp_array_step(&a, n_sec, t, n, 1);
+		y[t - last] = a.y[last / 2][last % 2];
+		if (tap)
+			tap[t - hp] = a.y[hp / 2][hp % 2];
+		dsp_array_shift(&a, t + 1 < n ? y[t + 1] : 0.0);
+	}
+	for (; t < n + last; t++) {
+		dsp_array_step(&a, n_sec, t, n, 0);
+		if (t >= last)
+			y[t - last] = a.y[last / 2][last % 2];
+		if (tap && t >= hp && t - hp < n)
+			tap[t - hp] = a.y[hp / 2][hp % 2];
+		dsp_array_shift(&a, 0.0);
+	}
+	for (k = 0; k < n_sec; k++) {
+		struct dsp_biquad *q = &c->sec[c->active[k]];
+
+		q->s1 = a.s1[k / 2][k % 2];
+		q->s2 = a.s2[k / 2][k % 2];
+	}
+}
+
+/* Load up to @n plain samples of one channel (see dsp_tile_load()). */
+static size_t dsp_one_load(const struct dsp_chain *c, const float *in,
+			   size_t stride, size_t n, double *buf)
+{
+	double lim = c->saturation_uv > 0.0 ? c->saturation_uv : INFINITY;
+	size_t t;
+
+	if (c->need_init)
+		return 0;
+	if (n > DSP_ONE_TILE)
+		n = DSP_ONE_TILE;
+	if (c->mains_hz == 110 && c->mains_det.block_len - 1 - c->mains_det.pos < n)
+		n = c->mains_det.block_len - 1 - c->mains_det.pos;
+	for (t = 0; t < n; t++) {
+		double x = in[t * stride];
+
+		if (!(fabs(x) < lim))
+			break;
+		buf[t] = x;
+	}
+	return t;
+}
+
+/* dsp_chain_run(), faster on long plain stretches. */
+static void dsp_one_run(struct dsp_chain *c, const float *in, float *out,
+			uint8_t *flags, size_t n, size_t stride,
+			struct dsp_run *r)
+{
+	double buf[DSP_ONE_TILE] __attribute__((aligned(64)));
+	double tap[DSP_ONE_TILE] __attribute__((aligned(64)));
+	double save[DSP_MAX_SECTIONS][2], m1[DSP_MAINS_N_BINS];
+	double m2[DSP_MAINS_N_BINS];
+	size_t i = 0, m, t;
+	uint32_t k;
+
+	while (i < n) {
+		const float *tin = in + i * stride;
+		float *tout = out + i * stride;
+		uint8_t *tfl = flags ? flags + i * stride : NULL;
+		int undecided = c->mains_hz == 110;
+
+		m = dsp_one_load(c, tin, stride, n - i, buf);
+		if (m < 4 * (size_t)c->n_active) {
+			/* too short to fill the array: one at a time */
+			m = m ? m : 1;
+			dsp_chain_run(c, tin, tout, tfl, m, stride, r);
+			i += m;
+			continue;
+		}
+		for (k = 0; k < c->n_active; k++) {
+			save[k][0] = c->sec[c->active[k]].s1;
+			save[k][1] = c->sec[c->active[k]].s2;
+		}
+		dsp_one_filter(c, buf, m, undecided ? tap : NULL);
+		if (undecided) {
+			memcpy(m1, c->mains_det.s1, sizeof(m1));
+			memcpy(m2, c->mains_det.s2, sizeof(m2));
+			for (t = 0; t < m; t++)
+				dsp_mains_push(&c->mains_det, tap[t]);
+		}
+		for (t = 0; t < m; t++)
+			if (!isfinite(buf[t]))
+				break;
+		if (t < m) {
+			/* undo, and let dsp_chain_sample() restart */
+			for (k = 0; k < c->n_active; k++) {
+				c->sec[c->active[k]].s1 = save[k][0];
+				c->sec[c->active[k]].s2 = save[k][1];
+			}
+			if (undecided) {
+				memcpy(c->mains_det.s1, m1, sizeof(m1));
+				memcpy(c->mains_det.s2, m2, sizeof(m2));
+				c->mains_det.pos -= (uint32_t)m;
+			}
+			dsp_chain_run(c, tin, tout, tfl, m, stride, r);
+		} else {
+			dsp_tile_finish(c, buf, 1, tin, tout, tfl, stride, m, r);
+		}
+		i += m;
+	}
 }
 
 /* @n scans of @n_lanes <= DSP_LANES channels of one design. */
@@ -1295,7 +1515,7 @@ static void dsp_lanes_run(struct dsp_chain *c, size_t n_lanes,
 			  const float *in, float *out, uint8_t *flags,
 			  size_t stride, size_t n, struct dsp_run *run)
 {
-	struct dsp_scan buf[DSP_TILE];
+	double buf[DSP_TILE * DSP_LANES] __attribute__((aligned(64)));
 	size_t i = 0, l, m;
 
 	while (i < n) {
@@ -1308,9 +1528,9 @@ static void dsp_lanes_run(struct dsp_chain *c, size_t n_lanes,
 			 * applies it to all, one lane at a time */
 			m = n - i < DSP_TILE ? n - i : DSP_TILE;
 			for (l = 0; l < n_lanes; l++)
-				dsp_chain_run(&c[l], tin + l, tout + l,
-					      tfl ? tfl + l : NULL, m, stride,
-					      &run[l]);
+				dsp_one_run(&c[l], tin + l, tout + l,
+					    tfl ? tfl + l : NULL, m, stride,
+					    &run[l]);
 			i += m;
 			continue;
 		}
@@ -1343,10 +1563,10 @@ void dsp_chains_process_flags(struct dsp_chain *c, size_t n_ch,
 				      flags ? flags + g : NULL, n_ch, n, run);
 		else
 			for (l = 0; l < n_lanes; l++)
-				dsp_chain_run(&c[g + l], in + g + l,
-					      out + g + l,
-					      flags ? flags + g + l : NULL, n,
-					      n_ch, &run[l]);
+				dsp_one_run(&c[g + l], in + g + l,
+					    out + g + l,
+					    flags ? flags + g + l : NULL, n,
+					    n_ch, &run[l]);
 		for (l = 0; l < n_lanes; l++)
 			dsp_chain_end(&c[g + l], &run[l], n,
 				      ret_stats ? &ret_stats[g + l] : NULL);
