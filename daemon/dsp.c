@@ -1110,6 +1110,78 @@ static void dsp_tile_biquad(const struct dsp_biquad *q, double *buf,
 	*s2p = s2;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/*
+ * Where the processor has AVX2 (checked at run time: the build stays
+ * x86-64 baseline), four lanes to a vector and two sections per pass,
+ * the second one scan behind the first, fed by its previous output: the
+ * same operations as dsp_tile_biquad(), in half the time or less. Only
+ * AVX2, not FMA: a fused multiply-add would round differently, and GCC
+ * contracts only where the target has one.
+ */
+#define DSP_AVX2	1
+
+typedef double dsp_v4 __attribute__((vector_size(4 * sizeof(double))));
+
+/* test-dsp turns it off to test the SSE2 path on an AVX2 machine */
+static int dsp_avx2_off;
+
+/* Sections @q then @r over @n >= 1 scans, in place; @st: their s1 and s2,
+ * lane by lane, in that order. */
+__attribute__((target("avx2")))
+static void dsp_tile_biquad2_avx2(const struct dsp_biquad *q,
+				  const struct dsp_biquad *r, double *buf,
+				  size_t n, double (*st)[DSP_LANES])
+{
+	const dsp_v4 b0 = { q->b0, q->b0, q->b0, q->b0 };
+	const dsp_v4 b1 = { q->b1, q->b1, q->b1, q->b1 };
+	const dsp_v4 b2 = { q->b2, q->b2, q->b2, q->b2 };
+	const dsp_v4 a1 = { q->a1, q->a1, q->a1, q->a1 };
+	const dsp_v4 a2 = { q->a2, q->a2, q->a2, q->a2 };
+	const dsp_v4 c0 = { r->b0, r->b0, r->b0, r->b0 };
+	const dsp_v4 c1 = { r->b1, r->b1, r->b1, r->b1 };
+	const dsp_v4 c2 = { r->b2, r->b2, r->b2, r->b2 };
+	const dsp_v4 d1 = { r->a1, r->a1, r->a1, r->a1 };
+	const dsp_v4 d2 = { r->a2, r->a2, r->a2, r->a2 };
+	dsp_v4 s1[2], s2[2], u1[2], u2[2], mid[2];
+	uint32_t j;
+	size_t t;
+
+	memcpy(s1, st[0], sizeof(s1));
+	memcpy(s2, st[1], sizeof(s2));
+	memcpy(u1, st[2], sizeof(u1));
+	memcpy(u2, st[3], sizeof(u2));
+	/* step t: q on scan t, r on scan t - 1 (q's output of step t - 1) */
+	for (t = 0; t <= n; t++) {
+#pragma GCC unroll 2
+		for (j = 0; j < 2; j++) {
+			dsp_v4 x, y;
+
+			if (t > 0) {
+				x = mid[j];
+				y = c0 * x + u1[j];
+				u1[j] = c1 * x - d1 * y + u2[j];
+				u2[j] = c2 * x - d2 * y;
+				memcpy(&buf[(t - 1) * DSP_LANES + 4 * j], &y,
+				       sizeof(y));
+			}
+			if (t < n) {
+				memcpy(&x, &buf[t * DSP_LANES + 4 * j],
+				       sizeof(x));
+				y = b0 * x + s1[j];
+				s1[j] = b1 * x - a1 * y + s2[j];
+				s2[j] = b2 * x - a2 * y;
+				mid[j] = y;
+			}
+		}
+	}
+	memcpy(st[0], s1, sizeof(s1));
+	memcpy(st[1], s2, sizeof(s2));
+	memcpy(st[2], u1, sizeof(u1));
+	memcpy(st[3], u2, sizeof(u2));
+}
+#endif
+
 /* Sections [@from, @to) of the active list, on every lane; their state
  * before goes to @save. */
 static void dsp_tile_sections(struct dsp_chain *c, size_t n_lanes,
@@ -1120,6 +1192,44 @@ static void dsp_tile_sections(struct dsp_chain *c, size_t n_lanes,
 	uint32_t k;
 	size_t l;
 
+#ifdef DSP_AVX2
+	if (!dsp_avx2_off && __builtin_cpu_supports("avx2")) {
+		for (k = from; k + 1 < to; k += 2) {
+			const struct dsp_biquad *q = &c[0].sec[c[0].active[k]];
+			const struct dsp_biquad *r =
+				&c[0].sec[c[0].active[k + 1]];
+			double st[4][DSP_LANES] = { { 0 } };
+			uint32_t i;
+
+			for (l = 0; l < n_lanes; l++) {
+				for (i = 0; i < 2; i++) {
+					struct dsp_biquad *p =
+						&c[l].sec[c[0].active[k + i]];
+
+					st[2 * i][l] = p->s1;
+					st[2 * i + 1][l] = p->s2;
+				}
+			}
+			for (l = 0; l < DSP_LANES; l++) {
+				DSP_LANE(save[k][0], l) = st[0][l];
+				DSP_LANE(save[k][1], l) = st[1][l];
+				DSP_LANE(save[k + 1][0], l) = st[2][l];
+				DSP_LANE(save[k + 1][1], l) = st[3][l];
+			}
+			dsp_tile_biquad2_avx2(q, r, buf, n, st);
+			for (l = 0; l < n_lanes; l++) {
+				for (i = 0; i < 2; i++) {
+					struct dsp_biquad *p =
+						&c[l].sec[c[0].active[k + i]];
+
+					p->s1 = st[2 * i][l];
+					p->s2 = st[2 * i + 1][l];
+				}
+			}
+		}
+		from = k;	/* an odd one left, if any */
+	}
+#endif
 	for (k = from; k < to; k++) {
 		uint32_t a = c[0].active[k];
 		struct dsp_scan s1, s2;

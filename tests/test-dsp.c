@@ -495,7 +495,7 @@ static void assert_same_chain(const struct dsp_chain *a,
  * blocks, a full vector, a channel of another design that sends its
  * group one by one, a partial vector; in place too. And the filtering is
  * that of a plain reference. */
-static void test_channels_match(void **state)
+static void channels_match(void)
 {
 	static const size_t blocks[] = { 4096, 1, 129, 3, 1000, 2500, 127 };
 	const size_t n = 40000, nch = 21;
@@ -512,7 +512,6 @@ static void test_channels_match(void **state)
 	unsigned int decided = 0;
 	size_t i, c, k, start, m;
 
-	(void)state;
 	assert_non_null(a);
 	assert_non_null(b);
 	assert_non_null(d);
@@ -608,10 +607,22 @@ static void test_channels_match(void **state)
 	free(d);
 }
 
+static void test_channels_match(void **state)
+{
+	(void)state;
+	channels_match();
+#ifdef DSP_AVX2
+	/* and the SSE2 path, which this machine may not take by itself */
+	dsp_avx2_off = 1;
+	channels_match();
+	dsp_avx2_off = 0;
+#endif
+}
+
 /* A non-finite output (only absurd state or input can make one) undoes
  * the vector tile (or one channel's stretch), and the per-sample path
  * restarts that channel. */
-static void test_channels_nonfinite_output(void **state)
+static void channels_nonfinite_output(void)
 {
 	const size_t n = 600, nch = 8;
 	struct dsp_chain a[8], b[8];
@@ -619,7 +630,6 @@ static void test_channels_nonfinite_output(void **state)
 	uint8_t fa[600 * 8], fb[600 * 8];
 	size_t i, c;
 
-	(void)state;
 	rng_state = 5;
 	x = xalloc(n * nch);
 	for (i = 0; i < n * nch; i++)
@@ -660,6 +670,17 @@ static void test_channels_nonfinite_output(void **state)
 	free(x);
 	free(ya);
 	free(yb);
+}
+
+static void test_channels_nonfinite_output(void **state)
+{
+	(void)state;
+	channels_nonfinite_output();
+#ifdef DSP_AVX2
+	dsp_avx2_off = 1;
+	channels_nonfinite_output();
+	dsp_avx2_off = 0;
+#endif
 }
 
 /* ------------------------------------------------------------ mains */
