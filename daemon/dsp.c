@@ -1399,7 +1399,8 @@ static void dsp_tile_run(struct dsp_chain *c, size_t n_lanes, const float *in,
 		 * undo the tile and let it do the lot */
 		for (k = 0; k < c[0].n_active; k++) {
 			for (l = 0; l < n_lanes; l++) {
-				struct dsp_biquad *q = &c[l].sec[c[0].active[k]];
+				struct dsp_biquad *q =
+					&c[l].sec[c[0].active[k]];
 
 				q->s1 = DSP_LANE(save[k][0], l);
 				q->s2 = DSP_LANE(save[k][1], l);
@@ -1549,7 +1550,8 @@ static size_t dsp_one_load(const struct dsp_chain *c, const float *in,
 		return 0;
 	if (n > DSP_ONE_TILE)
 		n = DSP_ONE_TILE;
-	if (c->mains_hz == 110 && c->mains_det.block_len - 1 - c->mains_det.pos < n)
+	if (c->mains_hz == 110 &&
+	    c->mains_det.block_len - 1 - c->mains_det.pos < n)
 		n = c->mains_det.block_len - 1 - c->mains_det.pos;
 	for (t = 0; t < n; t++) {
 		double x = in[t * stride];
@@ -1614,7 +1616,8 @@ static void dsp_one_run(struct dsp_chain *c, const float *in, float *out,
 			}
 			dsp_chain_run(c, tin, tout, tfl, m, stride, r);
 		} else {
-			dsp_tile_finish(c, buf, 1, tin, tout, tfl, stride, m, r);
+			dsp_tile_finish(c, buf, 1, tin, tout, tfl, stride, m,
+					r);
 		}
 		i += m;
 	}
@@ -1638,9 +1641,9 @@ static void dsp_lanes_run(struct dsp_chain *c, size_t n_lanes,
 			 * applies it to all, one lane at a time */
 			m = n - i < DSP_TILE ? n - i : DSP_TILE;
 			for (l = 0; l < n_lanes; l++)
-				dsp_one_run(&c[l], tin + l, tout + l,
-					    tfl ? tfl + l : NULL, m, stride,
-					    &run[l]);
+				dsp_chain_run(&c[l], tin + l, tout + l,
+					      tfl ? tfl + l : NULL, m, stride,
+					      &run[l]);
 			i += m;
 			continue;
 		}

@@ -1,9 +1,10 @@
 /* dsp.h - per-channel EMG conditioning: filters, mains detection, noise floor.
  *
  * Pure functions over blocks of float samples in microvolts; libc math only,
- * no allocation, lock or syscall after init. All state lives in caller
- * storage (init/reset, no deinit needed). Filters are biquad cascades in
- * double precision with coefficients designed at init.
+ * no allocation, lock or syscall after init; a processing call takes about
+ * 20 KiB of stack (its tiles). All state lives in caller storage
+ * (init/reset, no deinit needed). Filters are biquad cascades in double
+ * precision with coefficients designed at init.
  */
 #ifndef TWITCHD_DSP_H
 #define TWITCHD_DSP_H
@@ -220,9 +221,10 @@ void dsp_chain_process(struct dsp_chain *c, const float *in, float *out,
 
 /* dsp_chains_process_flags() - dsp_chain_process_flags() on each of @n_ch
  * chains, channel j reading in[i * n_ch + j] and writing out[] and flags[]
- * (NULL: none) there, with @ret_stats NULL or an array of @n_ch. The
- * results are those of one call per channel, to the bit; channels of the
- * same design (the same config and rate) are filtered together, faster.
+ * (NULL: none) there (in == out is allowed), with @ret_stats NULL or an
+ * array of @n_ch. The results are those of one call per channel, to the
+ * bit; channels of the same design (the same config and rate) are
+ * filtered together, faster.
  */
 void dsp_chains_process_flags(struct dsp_chain *chains, size_t n_ch,
 			      const float *in, float *out, uint8_t *flags,
