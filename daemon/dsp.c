@@ -1539,6 +1539,114 @@ static void dsp_one_filter(struct dsp_chain *c, double *y, size_t n,
 	}
 }
 
+#ifdef DSP_AVX2
+/* dsp_one_filter() with four lanes to a vector, where AVX2 is: the same
+ * array, the same operations lane by lane. */
+#define DSP_ONE_V4	(DSP_MAX_SECTIONS / 4)
+
+typedef int64_t dsp_i4 __attribute__((vector_size(4 * sizeof(int64_t))));
+
+struct dsp_array4 {
+	uint32_t n_v4;
+	dsp_v4 b0[DSP_ONE_V4], b1[DSP_ONE_V4], b2[DSP_ONE_V4];
+	dsp_v4 a1[DSP_ONE_V4], a2[DSP_ONE_V4];
+	dsp_v4 s1[DSP_ONE_V4], s2[DSP_ONE_V4];
+	dsp_v4 x[DSP_ONE_V4], y[DSP_ONE_V4];
+};
+
+__attribute__((target("avx2")))
+static inline void dsp_array4_step(struct dsp_array4 *a, uint32_t n_sec,
+				   size_t t, size_t n, int all)
+{
+	uint32_t j, h;
+
+	for (j = 0; j < a->n_v4; j++) {
+		dsp_v4 x = a->x[j];
+		dsp_v4 y = a->b0[j] * x + a->s1[j];
+		dsp_v4 s1 = a->b1[j] * x - a->a1[j] * y + a->s2[j];
+		dsp_v4 s2 = a->b2[j] * x - a->a2[j] * y;
+
+		a->y[j] = y;
+		if (all) {
+			a->s1[j] = s1;
+			a->s2[j] = s2;
+			continue;
+		}
+		for (h = 0; h < 4; h++) {
+			size_t k = 4 * j + h;
+
+			if (k < n_sec && k <= t && t - k < n) {
+				a->s1[j][h] = s1[h];
+				a->s2[j][h] = s2[h];
+			}
+		}
+	}
+}
+
+__attribute__((target("avx2")))
+static inline void dsp_array4_shift(struct dsp_array4 *a, double x)
+{
+	const dsp_i4 next = { 3, 4, 5, 6 };
+	uint32_t j;
+
+	a->x[0] = (dsp_v4){ x, a->y[0][0], a->y[0][1], a->y[0][2] };
+	for (j = 1; j < a->n_v4; j++)
+		a->x[j] = __builtin_shuffle(a->y[j - 1], a->y[j], next);
+}
+
+__attribute__((target("avx2")))
+static void dsp_one_filter_avx2(struct dsp_chain *c, double *y, size_t n,
+				double *tap)
+{
+	struct dsp_array4 a;
+	uint32_t k, n_sec = c->n_active, last = n_sec - 1;
+	uint32_t hp = c->n_hp ? c->n_hp - 1 : 0;
+	size_t t;
+
+	memset(&a, 0, sizeof(a));
+	a.n_v4 = (n_sec + 3) / 4;
+	for (k = 0; k < n_sec; k++) {
+		const struct dsp_biquad *q = &c->sec[c->active[k]];
+
+		a.b0[k / 4][k % 4] = q->b0;
+		a.b1[k / 4][k % 4] = q->b1;
+		a.b2[k / 4][k % 4] = q->b2;
+		a.a1[k / 4][k % 4] = q->a1;
+		a.a2[k / 4][k % 4] = q->a2;
+		a.s1[k / 4][k % 4] = q->s1;
+		a.s2[k / 4][k % 4] = q->s2;
+	}
+	a.x[0][0] = y[0];
+	for (t = 0; t < last && t < n; t++) {
+		dsp_array4_step(&a, n_sec, t, n, 0);
+		if (tap && t >= hp)
+			tap[t - hp] = a.y[hp / 4][hp % 4];
+		dsp_array4_shift(&a, t + 1 < n ? y[t + 1] : 0.0);
+	}
+	for (; t < n; t++) {
+		dsp_array4_step(&a, n_sec, t, n, 1);
+		y[t - last] = a.y[last / 4][last % 4];
+		if (tap)
+			tap[t - hp] = a.y[hp / 4][hp % 4];
+		dsp_array4_shift(&a, t + 1 < n ? y[t + 1] : 0.0);
+	}
+	for (; t < n + last; t++) {
+		dsp_array4_step(&a, n_sec, t, n, 0);
+		if (t >= last)
+			y[t - last] = a.y[last / 4][last % 4];
+		if (tap && t >= hp && t - hp < n)
+			tap[t - hp] = a.y[hp / 4][hp % 4];
+		dsp_array4_shift(&a, 0.0);
+	}
+	for (k = 0; k < n_sec; k++) {
+		struct dsp_biquad *q = &c->sec[c->active[k]];
+
+		q->s1 = a.s1[k / 4][k % 4];
+		q->s2 = a.s2[k / 4][k % 4];
+	}
+}
+#endif
+
 /* Load up to @n plain samples of one channel (see dsp_tile_load()). */
 static size_t dsp_one_load(const struct dsp_chain *c, const float *in,
 			   size_t stride, size_t n, double *buf)
@@ -1593,7 +1701,12 @@ static void dsp_one_run(struct dsp_chain *c, const float *in, float *out,
 			save[k][0] = c->sec[c->active[k]].s1;
 			save[k][1] = c->sec[c->active[k]].s2;
 		}
-		dsp_one_filter(c, buf, m, undecided ? tap : NULL);
+#ifdef DSP_AVX2
+		if (!dsp_avx2_off && __builtin_cpu_supports("avx2"))
+			dsp_one_filter_avx2(c, buf, m, undecided ? tap : NULL);
+		else
+#endif
+			dsp_one_filter(c, buf, m, undecided ? tap : NULL);
 		if (undecided) {
 			memcpy(m1, c->mains_det.s1, sizeof(m1));
 			memcpy(m2, c->mains_det.s2, sizeof(m2));
