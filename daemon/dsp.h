@@ -2,7 +2,7 @@
  *
  * Pure functions over blocks of float samples in microvolts; libc math only,
  * no allocation, lock or syscall after init; a processing call takes about
- * 20 KiB of stack (its tiles). All state lives in caller storage
+ * 24 KiB of stack (its tiles). All state lives in caller storage
  * (init/reset, no deinit needed). Filters are biquad cascades in double
  * precision with coefficients designed at init.
  */
