@@ -7,6 +7,11 @@
  * windows). Invalid input never reaches the filter state: it is replaced
  * by 0, flagged, counted, and the filters restart from the steady state of
  * the next valid sample. Nothing here allocates or logs.
+ *
+ * dsp_chain_sample() is the reference, one sample at a time. Plain
+ * stretches go faster the same way to the bit: several channels in the
+ * lanes of vectors ("channels" below), or one channel's sections side by
+ * side ("one channel"); anything else falls back to the reference.
  */
 #include <errno.h>
 #include <float.h>
