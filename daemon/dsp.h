@@ -1,9 +1,10 @@
 /* dsp.h - per-channel EMG conditioning: filters, mains detection, noise floor.
  *
  * Pure functions over blocks of float samples in microvolts; libc math only,
- * no allocation, lock or syscall after init. All state lives in caller
- * storage (init/reset, no deinit needed). Filters are biquad cascades in
- * double precision with coefficients designed at init.
+ * no allocation, lock or syscall after init; a processing call takes about
+ * 24 KiB of stack (its tiles). All state lives in caller storage
+ * (init/reset, no deinit needed). Filters are biquad cascades in double
+ * precision with coefficients designed at init.
  */
 #ifndef TWITCHD_DSP_H
 #define TWITCHD_DSP_H
@@ -140,6 +141,8 @@ struct dsp_step_detector {
 	uint32_t hold_len;
 	double ratio;
 	double min_uv;
+	double inv_len;		/* 1 / block_len if exact, else 0 */
+	double reject_scale;	/* n_win (1 - 2^-48): see end_block */
 	double acc;		/* raw sum in the current block */
 	double acc_peak;	/* max |filtered| in the current block */
 	double pre_sum;		/* sums of the two mean windows */
@@ -215,6 +218,17 @@ void dsp_chain_process_flags(struct dsp_chain *c, const float *in, float *out,
 void dsp_chain_process(struct dsp_chain *c, const float *in, float *out,
 		       size_t n, size_t stride,
 		       struct dsp_block_stats *ret_stats);
+
+/* dsp_chains_process_flags() - dsp_chain_process_flags() on each of @n_ch
+ * chains, channel j reading in[i * n_ch + j] and writing out[] and flags[]
+ * (NULL: none) there (in == out is allowed), with @ret_stats NULL or an
+ * array of @n_ch. The results are those of one call per channel, to the
+ * bit; channels of the same design (the same config and rate) are
+ * filtered together, faster.
+ */
+void dsp_chains_process_flags(struct dsp_chain *chains, size_t n_ch,
+			      const float *in, float *out, uint8_t *flags,
+			      size_t n, struct dsp_block_stats *ret_stats);
 
 /* dsp_chain_set_mains() - force the notch family: 0 (none), 50 or 60.
  * Used by the caller to apply one decision to all channels.

@@ -66,9 +66,7 @@ int pipeline_run(struct pipeline *p, const float *in_uv, size_t n_scans,
 
 	if (n_scans > p->cap_scans)
 		return -ENOBUFS;
-	for (c = 0; c < n; c++)
-		dsp_chain_process_flags(&p->chain[c], in_uv + c, p->filt + c, p->flags + c,
-					n_scans, n, NULL);
+	dsp_chains_process_flags(p->chain, n, in_uv, p->filt, p->flags, n_scans, NULL);
 	if (p->mains_hz == 0) {
 		for (c = 0; c < n; c++) {
 			unsigned int hz = p->chain[c].mains_hz;

@@ -365,6 +365,324 @@ static void test_stride(void **state)
 	free(ref);
 }
 
+/* ------------------------------------------------------------ channels */
+
+/* Random scans with what resets a chain: NaN, Inf, saturated samples,
+ * runs of clipping on one channel, a pop on another, and 50 Hz hum (so
+ * that AUTO decides in the middle of a block). */
+static float *channels_input(size_t n, size_t nch, double rate)
+{
+	float *x = xalloc(n * nch);
+	size_t i, c;
+
+	for (i = 0; i < n; i++) {
+		for (c = 0; c < nch; c++) {
+			double v = 10.0 * rng_gauss() + 100.0 * (double)c +
+				   30.0 * sin(2.0 * M_PI * 50.0 * i / rate + c);
+			double u = rng_uniform();
+
+			if (u < 2e-4)
+				v = NAN;
+			else if (u < 3e-4)
+				v = u < 2.5e-4 ? INFINITY : -INFINITY;
+			else if (u < 6e-4)
+				v = 2600.0;		/* saturated */
+			else if (u < 8e-4)
+				v += 600.0;		/* a spike */
+			if (c == 1 && i % 3000 >= 1500 && i % 3000 < 1700)
+				v = i % 7 ? 4000.0 : NAN;	/* clipping */
+			if (c == 2 && i >= 2000)
+				v += 800.0 * exp(-(double)(i - 2000) / 200.0);
+			x[i * nch + c] = (float)v;
+		}
+	}
+	return x;
+}
+
+static int close_rel(double a, double b)
+{
+	return a == b || fabs(a - b) <= 1e-12 * fmax(fabs(a), fabs(b));
+}
+
+/* A plain per-sample reference of the filtering alone, for one channel of
+ * a chain whose sections do not change (a fixed mains): transposed direct
+ * form II, restart from the steady state after an invalid sample. */
+static void reference_filter(const struct dsp_chain *proto, const float *in,
+			     float *out, size_t n, size_t stride)
+{
+	struct dsp_biquad sec[DSP_MAX_SECTIONS];
+	int restart = 1;
+	size_t i;
+	uint32_t k;
+
+	for (k = 0; k < proto->n_active; k++)
+		sec[k] = proto->sec[proto->active[k]];
+	for (i = 0; i < n; i++) {
+		double x = in[i * stride];
+
+		if (!isfinite(x) || (proto->saturation_uv > 0.0 &&
+				     fabs(x) >= proto->saturation_uv)) {
+			out[i * stride] = 0.0f;
+			restart = 1;
+			continue;
+		}
+		for (k = 0; k < proto->n_active; k++) {
+			struct dsp_biquad *q = &sec[k];
+			double y;
+
+			if (restart) {
+				double g = (q->b0 + q->b1 + q->b2) /
+					   (1.0 + q->a1 + q->a2);
+
+				y = g * x;
+				q->s2 = q->b2 * x - q->a2 * y;
+				q->s1 = q->b1 * x - q->a1 * y + q->s2;
+			}
+			y = q->b0 * x + q->s1;
+			q->s1 = q->b1 * x - q->a1 * y + q->s2;
+			q->s2 = q->b2 * x - q->a2 * y;
+			x = y;
+		}
+		restart = 0;
+		out[i * stride] = (float)x;
+	}
+}
+
+/* What dsp_chain_process_flags() was: one sample at a time. */
+static void per_sample(struct dsp_chain *c, const float *in, float *out,
+		       uint8_t *flags, size_t n, size_t stride,
+		       struct dsp_block_stats *ret_stats)
+{
+	struct dsp_run r = { { 0 }, 0.0, 0 };
+
+	dsp_chain_run(c, in, out, flags, n, stride, &r);
+	dsp_chain_end(c, &r, n, ret_stats);
+}
+
+static void assert_same_chain(const struct dsp_chain *a,
+			      const struct dsp_chain *b,
+			      const struct dsp_block_stats *sa,
+			      const struct dsp_block_stats *sb)
+{
+	uint32_t q;
+
+	assert_int_equal(sa->n_samples, sb->n_samples);
+	assert_int_equal(sa->n_nonfinite, sb->n_nonfinite);
+	assert_int_equal(sa->n_saturated, sb->n_saturated);
+	assert_int_equal(sa->n_restarts, sb->n_restarts);
+	assert_int_equal(sa->n_steps, sb->n_steps);
+	assert_int_equal(sa->mains_hz, sb->mains_hz);
+	assert_true(close_rel(sa->rms_uv, sb->rms_uv));
+	assert_true(close_rel(sa->peak_uv, sb->peak_uv));
+	assert_true(close_rel(sa->noise_floor_uv, sb->noise_floor_uv));
+	for (q = 0; q < a->n_sec; q++) {
+		assert_true(close_rel(a->sec[q].s1, b->sec[q].s1));
+		assert_true(close_rel(a->sec[q].s2, b->sec[q].s2));
+	}
+	for (q = 0; q < a->mains_det.n_bins; q++)
+		assert_true(close_rel(a->mains_det.s1[q], b->mains_det.s1[q]));
+	assert_int_equal(a->mains_det.pos, b->mains_det.pos);
+	assert_int_equal(a->step.n_blocks, b->step.n_blocks);
+	assert_true(close_rel(a->step.post_sum, b->step.post_sum));
+	assert_true(close_rel(a->noise.floor, b->noise.floor));
+}
+
+/* dsp_chains_process_flags() (channels together in vectors) and
+ * dsp_chain_process_flags() (one channel's sections side by side) give
+ * what one sample at a time gives: output, flags, statistics and the
+ * chains' state after every block, through resets, the mains decision
+ * (applied to all channels after the block, as pipeline.c does), uneven
+ * blocks, a full vector, a channel of another design that sends its
+ * group one by one, a partial vector; in place too. And the filtering is
+ * that of a plain reference. */
+static void channels_match(void)
+{
+	static const size_t blocks[] = { 4096, 1, 129, 3, 1000, 2500, 127 };
+	const size_t n = 40000, nch = 21;
+	const double rate = 2000;
+	struct dsp_chain *a = calloc(nch, sizeof(*a));
+	struct dsp_chain *b = calloc(nch, sizeof(*b));
+	struct dsp_chain *d = calloc(nch, sizeof(*d));
+	struct dsp_block_stats sa[21], sb[21], sd[21];
+	struct dsp_config cfg, other;
+	float *x, *ya = xalloc(n * nch), *yb = xalloc(n * nch);
+	float *yd = xalloc(n * nch), *yr = xalloc(n * nch);
+	uint8_t *fa = calloc(n * nch, 1), *fb = calloc(n * nch, 1);
+	uint8_t *fd = calloc(n * nch, 1);
+	unsigned int decided = 0;
+	size_t i, c, k, start, m;
+
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(d);
+	assert_non_null(fa);
+	assert_non_null(fb);
+	assert_non_null(fd);
+	rng_state = 99;
+	x = channels_input(n, nch, rate);
+	dsp_config_default(&cfg);
+	cfg.saturation_uv = 2500.0;
+	other = cfg;
+	other.lp_cutoff_hz = 400.0;
+	for (c = 0; c < nch; c++) {
+		/* channels 0-7 a full vector, 8-15 one by one (channel 9
+		 * differs), 16-20 a partial vector */
+		const struct dsp_config *cc = c == 9 ? &other : &cfg;
+
+		assert_int_equal(dsp_chain_init(&a[c], cc, rate), 0);
+		assert_int_equal(dsp_chain_init(&b[c], cc, rate), 0);
+		assert_int_equal(dsp_chain_init(&d[c], cc, rate), 0);
+	}
+	for (start = 0, k = 0; start < n; start += m, k++) {
+		size_t o = start * nch;
+
+		m = blocks[k % 7] < n - start ? blocks[k % 7] : n - start;
+		dsp_chains_process_flags(a, nch, x + o, ya + o, fa + o, m, sa);
+		for (c = 0; c < nch; c++) {
+			per_sample(&b[c], x + o + c, yb + o + c, fb + o + c, m,
+				   nch, &sb[c]);
+			dsp_chain_process_flags(&d[c], x + o + c, yd + o + c,
+						fd + o + c, m, nch, &sd[c]);
+		}
+		for (c = 0; c < nch; c++) {
+			assert_same_chain(&a[c], &b[c], &sa[c], &sb[c]);
+			assert_same_chain(&d[c], &b[c], &sd[c], &sb[c]);
+		}
+		for (c = 0; c < nch && !decided; c++) {
+			unsigned int hz = a[c].mains_hz;
+
+			if (hz != 50 && hz != 60)
+				continue;
+			for (i = 0; i < nch; i++) {
+				assert_int_equal(dsp_chain_set_mains(&a[i], hz),
+						 0);
+				assert_int_equal(dsp_chain_set_mains(&b[i], hz),
+						 0);
+				assert_int_equal(dsp_chain_set_mains(&d[i], hz),
+						 0);
+			}
+			decided = hz;
+		}
+	}
+	assert_int_equal(decided, 50);
+	for (i = 0; i < n * nch; i++) {
+		assert_true(close_rel(ya[i], yb[i]));
+		assert_true(close_rel(yd[i], yb[i]));
+		assert_int_equal(fa[i], fb[i]);
+		assert_int_equal(fd[i], fb[i]);
+	}
+
+	/* in place, 50 Hz fixed, against the plain reference */
+	cfg.mains = DSP_MAINS_50HZ;
+	for (c = 0; c < 8; c++) {
+		assert_int_equal(dsp_chain_init(&a[c], &cfg, rate), 0);
+		assert_int_equal(dsp_chain_init(&d[c], &cfg, rate), 0);
+	}
+	for (c = 0; c < 8; c++)
+		reference_filter(&a[0], x + c, yr + c, n, 8);
+	memcpy(ya, x, n * 8 * sizeof(*x));
+	memcpy(yd, x, n * 8 * sizeof(*x));
+	for (start = 0, k = 0; start < n; start += m, k++) {
+		m = blocks[k % 7] < n - start ? blocks[k % 7] : n - start;
+		dsp_chains_process_flags(a, 8, ya + start * 8, ya + start * 8,
+					 NULL, m, NULL);
+		for (c = 0; c < 8; c++)
+			dsp_chain_process(&d[c], yd + start * 8 + c,
+					  yd + start * 8 + c, m, 8, NULL);
+	}
+	for (i = 0; i < n * 8; i++) {
+		assert_true(close_rel(ya[i], yr[i]));
+		assert_true(close_rel(yd[i], yr[i]));
+	}
+	free(x);
+	free(ya);
+	free(yb);
+	free(yd);
+	free(yr);
+	free(fa);
+	free(fb);
+	free(fd);
+	free(a);
+	free(b);
+	free(d);
+}
+
+static void test_channels_match(void **state)
+{
+	(void)state;
+	channels_match();
+#ifdef DSP_AVX2
+	/* and the SSE2 path, which this machine may not take by itself */
+	dsp_avx2_off = 1;
+	channels_match();
+	dsp_avx2_off = 0;
+#endif
+}
+
+/* A non-finite output (only absurd state or input can make one) undoes
+ * the vector tile (or one channel's stretch), and the per-sample path
+ * restarts that channel. */
+static void channels_nonfinite_output(void)
+{
+	const size_t n = 600, nch = 8;
+	struct dsp_chain a[8], b[8];
+	float *x, *ya = xalloc(n * nch), *yb = xalloc(n * nch);
+	uint8_t fa[600 * 8], fb[600 * 8];
+	size_t i, c;
+
+	rng_state = 5;
+	x = xalloc(n * nch);
+	for (i = 0; i < n * nch; i++)
+		x[i] = (float)(20.0 * rng_gauss());
+	for (c = 0; c < nch; c++) {
+		chain_for(&a[c], 1000, DSP_MAINS_AUTO);
+		chain_for(&b[c], 1000, DSP_MAINS_AUTO);
+	}
+	/* seed, then poison channel 3's high-pass state */
+	dsp_chains_process_flags(a, nch, x, ya, fa, 10, NULL);
+	for (c = 0; c < nch; c++)
+		per_sample(&b[c], x + c, yb + c, fb + c, 10, nch, NULL);
+	a[3].sec[0].s1 = b[3].sec[0].s1 = INFINITY;
+	dsp_chains_process_flags(a, nch, x + 10 * nch, ya + 10 * nch,
+				 fa + 10 * nch, n - 10, NULL);
+	for (c = 0; c < nch; c++)
+		per_sample(&b[c], x + 10 * nch + c, yb + 10 * nch + c,
+			   fb + 10 * nch + c, n - 10, nch, NULL);
+	assert_true(fb[10 * nch + 3] & DSP_FLAG_NONFINITE);
+	for (i = 0; i < n * nch; i++) {
+		assert_true(ya[i] == yb[i]);
+		assert_int_equal(fa[i], fb[i]);
+	}
+	/* the same through one channel's sections side by side */
+	chain_for(&a[0], 1000, DSP_MAINS_AUTO);
+	chain_for(&b[0], 1000, DSP_MAINS_AUTO);
+	dsp_chain_process_flags(&a[0], x, ya, fa, 10, 1, NULL);
+	per_sample(&b[0], x, yb, fb, 10, 1, NULL);
+	a[0].sec[0].s1 = b[0].sec[0].s1 = INFINITY;
+	dsp_chain_process_flags(&a[0], x + 10, ya + 10, fa + 10, n - 10, 1,
+				NULL);
+	per_sample(&b[0], x + 10, yb + 10, fb + 10, n - 10, 1, NULL);
+	assert_true(fb[10] & DSP_FLAG_NONFINITE);
+	for (i = 0; i < n; i++) {
+		assert_true(ya[i] == yb[i]);
+		assert_int_equal(fa[i], fb[i]);
+	}
+	free(x);
+	free(ya);
+	free(yb);
+}
+
+static void test_channels_nonfinite_output(void **state)
+{
+	(void)state;
+	channels_nonfinite_output();
+#ifdef DSP_AVX2
+	dsp_avx2_off = 1;
+	channels_nonfinite_output();
+	dsp_avx2_off = 0;
+#endif
+}
+
 /* ------------------------------------------------------------ mains */
 
 static unsigned int mains_decision(double hz, double amp_uv, double seconds)
@@ -674,6 +992,8 @@ int main(void)
 		cmocka_unit_test(test_invalid_input_resets),
 		cmocka_unit_test(test_dc_offset_start),
 		cmocka_unit_test(test_stride),
+		cmocka_unit_test(test_channels_match),
+		cmocka_unit_test(test_channels_nonfinite_output),
 		cmocka_unit_test(test_mains_detection),
 		cmocka_unit_test(test_step_flag),
 		cmocka_unit_test(test_step_running_sums),
