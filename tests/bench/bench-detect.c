@@ -960,8 +960,9 @@ static double run_twitchd(const float *in, size_t n, unsigned int nch,
 	return t1 - t0;
 }
 
-/* The DSP chains alone (no mains decision sharing, no detector): the
- * share of the chain's time spent filtering. */
+/* The DSP chains alone (no mains decision sharing, no detector), called as
+ * pipeline.c calls them (all channels of a block at once): the share of
+ * the chain's time spent filtering. */
 static double run_dsp_only(const float *in, size_t n, unsigned int nch,
 			   double rate)
 {
@@ -982,9 +983,7 @@ static double run_dsp_only(const float *in, size_t n, unsigned int nch,
 		size_t m = n - start < BENCH_BLOCK_SCANS ? n - start :
 			   BENCH_BLOCK_SCANS;
 
-		for (c = 0; c < nch; c++)
-			dsp_chain_process_flags(&ch[c], in + start * nch + c,
-						out + c, fl + c, m, nch, NULL);
+		dsp_chains_process_flags(ch, nch, in + start * nch, out, fl, m, NULL);
 	}
 	t1 = cpu_now();
 	free(fl);
