@@ -761,6 +761,13 @@ static void test_calibration_round_trip(void **state)
 	f[0] = 5e3;
 	assert_int_equal(bioz_cal_apply(cal, 10, f, re, im, 19, r, x), -ERANGE);
 	assert_near(r[0], 12345, 0);			/* untouched */
+	/* the register's 1 Hz rounding: 0.1% past an end is the end's factors */
+	f[0] = fc[0] * (1.0 - 2e-3);
+	assert_int_equal(bioz_cal_apply(cal, 10, f, re, im, 19, r, x), -ERANGE);
+	f[0] = fc[0] * (1.0 - 5e-4);
+	raw_for(f[0], zr[0], zx[0], &re[0], &im[0]);
+	assert_int_equal(bioz_cal_apply(cal, 10, f, re, im, 19, r, x), 0);
+	assert_rel(r[0], zr[0], 1e-3);
 	f[0] = 10e3;
 	re[3] = im[3] = 0;
 	assert_int_equal(bioz_cal_apply(cal, 10, f, re, im, 19, r, x), -EINVAL);
