@@ -1,7 +1,8 @@
-/* test-dsp.c - unit tests for daemon/dsp.c: filter design and measured
- * responses against frozen scipy values, stability, invalid-input
- * handling, stride, mains detection, the step (pop) flag and the robust
- * noise floor. Includes dsp.c to reach its statics. All inputs are
+/* test-dsp.c - unit tests for daemon/dsp.c and dsp-lanes.c: filter design
+ * and measured responses against frozen scipy values, stability,
+ * invalid-input handling, stride, the fast paths against the per-sample
+ * reference, mains detection, the step (pop) flag and the robust noise
+ * floor. Includes both .c files to reach their statics. All inputs are
  * synthetic and seeded; nothing here depends on timing.
  */
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <cmocka.h>
 
 #include "dsp.c"
+#include "dsp-lanes.c"
 
 /* ------------------------------------------------------------ helpers */
 
