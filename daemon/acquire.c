@@ -1128,17 +1128,29 @@ void acq_free(struct acq_dev *a)
 int acq_describe(const struct acq_dev *a, char *buf, size_t len)
 {
 	static const char *const st[] = { "closed", "running", "idle", "sweeping" };
+	const struct bioz_live *b = a->bz;
+	char patient[128] = "";
 
+	if (b) {
+		double t = bioz_live_temp(b, (double)loop_now_ns() / 1e9);
+		char temp[32] = "no tissue temperature";
+
+		if (isfinite(t))
+			snprintf(temp, sizeof(temp), "tissue %.1f degC", t);
+		snprintf(patient, sizeof(patient), ", %s, %s, %s",
+			 b->has_subject ? "subject data set" : "no subject data",
+			 b->ri.n_base ? "baseline set" : "baseline being taken", temp);
+	}
 	if (a->info == NULL)
 		return snprintf(buf, len, "%s: %s, %llu scans, %llu lost", a->cfg.name,
 				a->stop_requested ? "stopping" : "absent",
 				(unsigned long long)a->n_scans_total,
 				(unsigned long long)a->n_lost_total);
 	return snprintf(buf, len, "%s: %s %s %zu ch @ %.0f Hz, %s, epoch %u, %llu scans, "
-			"%llu lost, %llu %s", a->cfg.name, a->info->profile, a->info->id,
+			"%llu lost, %llu %s%s", a->cfg.name, a->info->profile, a->info->id,
 			a->info->n_channels, a->info->rate_hz, st[a->state], a->index_epoch,
 			(unsigned long long)a->n_scans_total, (unsigned long long)a->n_lost_total,
 			(unsigned long long)(a->bz ? a->n_estimates : a->n_twitches),
 			a->bz ? (a->bz->n_cal ? "estimates" : "estimates (not calibrated)") :
-			"twitches");
+			"twitches", patient);
 }

@@ -735,6 +735,13 @@ static void test_bioz_calibrate_and_estimate(void **test_state)
 	do
 		assert_true(wait_event(re, &u, 5000, is_bioz, NULL));
 	while (!(u.z.temp_c == 36.5));
+	{
+		char st[512];
+
+		assert_int_equal(twitch_client_command(c, "status", st, sizeof(st)), 0);
+		print_message("status: %s\n", st);
+		assert_non_null(strstr(st, "subject data set, baseline set, tissue 36.5 degC"));
+	}
 	assert_int_equal(u.z.model_ri, TWITCH_MODEL_RI_NOT_COMP);
 	command_ok(c, "baseline");
 	for (i = 0; i < 12; i++) {
