@@ -4,7 +4,10 @@
  *
  * The mains family (50 or 60 Hz) is decided by whichever channel hears it
  * first, and then forced on every channel of the group: a cart sits on one
- * mains, and channels that disagree would ring differently.
+ * mains, and channels that disagree would ring differently. Until then the
+ * calls are cut at whole mains-detector blocks of the stream (1 s), and a
+ * decision reaches the other channels there: at the same sample however
+ * the stream arrives in blocks, so live runs and --analyze agree.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -57,29 +60,57 @@ void pipeline_deinit(struct pipeline *p)
 	p->flags = NULL;
 }
 
+/* A channel that decided the mains family: every channel takes it. */
+static int share_mains(struct pipeline *p)
+{
+	size_t c, i;
+	int r;
+
+	for (c = 0; c < p->n_channels; c++) {
+		unsigned int hz = p->chain[c].mains_hz;
+
+		if (hz != 50 && hz != 60)
+			continue;
+		for (i = 0; i < p->n_channels; i++) {
+			r = dsp_chain_set_mains(&p->chain[i], hz);
+			if (r < 0)
+				return r;
+		}
+		p->mains_hz = hz;
+		break;
+	}
+	return 0;
+}
+
 int pipeline_run(struct pipeline *p, const float *in_uv, size_t n_scans,
 		 uint64_t first_index, detect_event_fn *sink, void *userdata)
 {
 	const size_t n = p->n_channels;
-	size_t c, i;
+	const uint64_t block = p->chain[0].mains_det.block_len;
+	size_t done = 0, m;
 	int r;
 
 	if (n_scans > p->cap_scans)
 		return -ENOBUFS;
-	dsp_chains_process_flags(p->chain, n, in_uv, p->filt, p->flags, n_scans, NULL);
-	if (p->mains_hz == 0) {
-		for (c = 0; c < n; c++) {
-			unsigned int hz = p->chain[c].mains_hz;
+	if (!p->started && n_scans) {
+		p->started = 1;
+		p->index0 = first_index;
+	}
+	while (done < n_scans) {
+		m = n_scans - done;
+		if (p->mains_hz == 0 && block > 0) {
+			uint64_t pos = (first_index + done - p->index0) % block;
 
-			if (hz != 50 && hz != 60)
-				continue;
-			for (i = 0; i < n; i++) {
-				r = dsp_chain_set_mains(&p->chain[i], hz);
-				if (r < 0)
-					return r;
-			}
-			p->mains_hz = hz;
-			break;
+			if (m > block - pos)
+				m = (size_t)(block - pos);
+		}
+		dsp_chains_process_flags(p->chain, n, in_uv + done * n, p->filt + done * n,
+					 p->flags + done * n, m, NULL);
+		done += m;
+		if (p->mains_hz == 0) {
+			r = share_mains(p);
+			if (r < 0)
+				return r;
 		}
 	}
 	return detect_process_flagged(p->det, p->filt, p->flags, n_scans, first_index, sink,

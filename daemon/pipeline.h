@@ -18,6 +18,8 @@ struct pipeline {
 	size_t cap_scans;		/* largest block pipeline_run() takes */
 	double rate_hz;
 	unsigned int mains_hz;		/* applied to every channel; 0 = not yet */
+	int started;
+	uint64_t index0;		/* first sample index of the stream */
 	struct dsp_chain *chain;	/* one per channel */
 	struct detector *det;
 	float *filt;			/* cap_scans x n_channels, interleaved */
