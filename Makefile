@@ -305,7 +305,8 @@ demo: all
 		for i in 1 2 3 4 5 6 7 8 9 10; do $(O)/twitchctl ping >/dev/null 2>&1 && break; sleep 0.2; done; \
 		$(O)/twitchctl calibrate 1000 && sleep 2 && \
 		$(O)/twitch-devsim --ctl $$DEVSIM_CONTROL load iio:device1 body >/dev/null && \
-		$(O)/twitchctl subject height_cm=175,weight_kg=70,sex=m,age=40; \
+		$(O)/twitchctl subject height_cm=175,weight_kg=70,sex=m,age=40 && \
+		$(O)/twitchctl temperature 36.8; \
 		$(O)/twitchctl status; \
 		if [ "$(DEMO_SECONDS)" -gt 0 ]; then \
 			timeout -s INT $(DEMO_SECONDS) $(O)/twitchctl tail -f -n all; \
