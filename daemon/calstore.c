@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,17 +117,28 @@ static int bad(char *err, size_t err_size, const char *path, unsigned int line, 
 	return -EINVAL;
 }
 
-int calstore_load(const char *dir, const char *dev, struct bioz_cal_point *cal, size_t max,
-		  struct calstore_info *ret_info, char *err, size_t err_size)
+/* The next whole line into @line; false at the end or on a line too long. */
+static bool next_line(FILE *f, char *line, size_t size, unsigned int *ln)
 {
-	struct calstore_info info = { 0 };
-	char path[512], line[256], name[64];
-	unsigned int ln = 0;
-	size_t n = 0, i;
-	FILE *f;
-	int fd, rc = -EINVAL;
+	++*ln;
+	return fgets(line, (int)size, f) != NULL && strchr(line, '\n') != NULL;
+}
 
-	if (path_of(dir, "calibration", dev, "", path, sizeof(path)) < 0)
+/*
+ * Open @kind-@dev in @dir (into @path) and check its first two lines:
+ * @magic, then "device DEV". Return 0 with *ret open, -errno (-ENOENT: no
+ * file), or -EINVAL with @err naming the file and line.
+ */
+static int open_checked(const char *dir, const char *kind, const char *dev, const char *magic,
+			char *path, size_t path_size, unsigned int *ln, FILE **ret,
+			char *err, size_t err_size)
+{
+	char line[256], name[64];
+	FILE *f;
+	int fd;
+
+	*ln = 0;
+	if (path_of(dir, kind, dev, "", path, path_size) < 0)
 		return -ENAMETOOLONG;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
@@ -136,15 +148,37 @@ int calstore_load(const char *dir, const char *dev, struct bioz_cal_point *cal, 
 		close(fd);
 		return -ENOMEM;
 	}
-#define NEXT() (ln++, fgets(line, sizeof(line), f) != NULL && strchr(line, '\n'))
-	if (!NEXT() || strcmp(line, MAGIC "\n")) {
-		rc = bad(err, err_size, path, ln, "not a twitchd calibration (first line)");
-		goto out;
+	if (!next_line(f, line, sizeof(line), ln) || strncmp(line, magic, strlen(magic)) ||
+	    strcmp(line + strlen(magic), "\n")) {
+		fclose(f);
+		snprintf(line, sizeof(line), "not a twitchd %s file (first line)", kind);
+		return bad(err, err_size, path, *ln, line);
 	}
-	if (!NEXT() || sscanf(line, "device %63s", name) != 1 || strcmp(name, dev)) {
-		rc = bad(err, err_size, path, ln, "not this device's");
-		goto out;
+	if (!next_line(f, line, sizeof(line), ln) || sscanf(line, "device %63s", name) != 1 ||
+	    strcmp(name, dev)) {
+		fclose(f);
+		return bad(err, err_size, path, *ln, "not this device's");
 	}
+	*ret = f;
+	return 0;
+}
+
+int calstore_load(const char *dir, const char *dev, struct bioz_cal_point *cal, size_t max,
+		  struct calstore_info *ret_info, char *err, size_t err_size)
+{
+	struct calstore_info info = { 0 };
+	char path[512], line[256];
+	unsigned int ln;
+	size_t n = 0, i;
+	FILE *f;
+	int rc;
+
+	rc = open_checked(dir, "calibration", dev, MAGIC, path, sizeof(path), &ln, &f, err,
+			  err_size);
+	if (rc < 0)
+		return rc;
+	rc = -EINVAL;
+#define NEXT() next_line(f, line, sizeof(line), &ln)
 	if (!NEXT() || sscanf(line, "resistor_ohm %lf", &info.resistor_ohm) != 1 ||
 	    !(info.resistor_ohm >= 1 && info.resistor_ohm <= 1e6)) {
 		rc = bad(err, err_size, path, ln, "resistor_ohm missing or out of 1..1e6");
@@ -246,30 +280,17 @@ int calstore_load_patient(const char *dir, const char *dev, struct calstore_pati
 {
 	struct calstore_patient p = { 0 };
 	struct sweepcsv_err serr;
-	char path[512], line[512], name[64], spec[SWEEPCSV_SUBJECT_MAX + 2], extra;
-	unsigned int ln = 0;
+	char path[512], line[512], spec[SWEEPCSV_SUBJECT_MAX + 2], extra;
+	unsigned int ln;
 	FILE *f;
-	int fd, rc = -EINVAL;
+	int rc;
 
-	if (path_of(dir, "patient", dev, "", path, sizeof(path)) < 0)
-		return -ENAMETOOLONG;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	f = fdopen(fd, "r");
-	if (!f) {
-		close(fd);
-		return -ENOMEM;
-	}
-#define NEXT() (ln++, fgets(line, sizeof(line), f) != NULL && strchr(line, '\n'))
-	if (!NEXT() || strcmp(line, PATIENT_MAGIC "\n")) {
-		rc = bad(err, err_size, path, ln, "not a twitchd patient file (first line)");
-		goto out;
-	}
-	if (!NEXT() || sscanf(line, "device %63s", name) != 1 || strcmp(name, dev)) {
-		rc = bad(err, err_size, path, ln, "not this device's");
-		goto out;
-	}
+	rc = open_checked(dir, "patient", dev, PATIENT_MAGIC, path, sizeof(path), &ln, &f, err,
+			  err_size);
+	if (rc < 0)
+		return rc;
+	rc = -EINVAL;
+#define NEXT() next_line(f, line, sizeof(line), &ln)
 	if (!NEXT()) {
 		rc = bad(err, err_size, path, ln, "cut short (no subject line)");
 		goto out;
