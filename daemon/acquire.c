@@ -57,16 +57,16 @@ static void load_calibration(struct acq_dev *a)
 	}
 	a->bz->n_cal = (size_t)n;
 	a->bz->cal_from_file = true;
-	log_device(LOG_NOTICE, a->cfg.name, -1, "calibration against %g ohm from %s "
+	log_device(LOG_NOTICE, a->cfg.name, -1, "calibration against %g ohm%s from %s "
 		   "(%zu frequencies, made %" PRIu64 " s ago)", info.resistor_ohm,
-		   state_dir(a->d), a->bz->n_cal,
+		   info.rp_ohm > 0 ? " + (R || C)" : "", state_dir(a->d), a->bz->n_cal,
 		   (record_clock_ns(CLOCK_REALTIME) - info.t_real_ns) / 1000000000u);
 }
 
 /* Keep the calibration just made, so a restart does not lose it. */
-static void save_calibration(struct acq_dev *a, double ohm)
+static void save_calibration(struct acq_dev *a, double ohm, double rp_ohm, double c_f)
 {
-	struct calstore_info info = { .resistor_ohm = ohm,
+	struct calstore_info info = { .resistor_ohm = ohm, .rp_ohm = rp_ohm, .c_f = c_f,
 				      .t_real_ns = record_clock_ns(CLOCK_REALTIME) };
 	char err[600];
 	int rc;
@@ -886,19 +886,21 @@ static void estimate_sweep(struct acq_dev *a, uint64_t now, int64_t real_minus_m
 {
 	const struct device_info *in = a->info;
 	struct bioz_estimate e;
-	double cal_ohm;
+	double cal_ohm, cal_rp, cal_c;
 	int res;
 
 	if (a->bz == NULL || a->n_sweep_freq != in->sweep_points)
 		return;
 	cal_ohm = a->bz->cal_pending_ohm;
+	cal_rp = a->bz->cal_pending_rp_ohm;
+	cal_c = a->bz->cal_pending_c_f;
 	twitch_trend(a);
 	res = bioz_live_sweep(a->bz, (uint32_t)a->sweep_no, a->sweep_freq_hz, a->vals,
 			      in->sweep_points, (double)now / 1e9, a->trend_rising, &e);
 	if (res == 1) {
 		log_device(LOG_NOTICE, a->cfg.name, -1, "calibrated over %zu frequencies",
 			   a->bz->n_cal);
-		save_calibration(a, cal_ohm);
+		save_calibration(a, cal_ohm, cal_rp, cal_c);
 		loop_publish_status(a->d, TWITCH_STATUS_DEVICE_UP, a->index, a,
 				    "%s calibrated over %zu frequencies", a->cfg.name,
 				    a->bz->n_cal);

@@ -77,8 +77,22 @@ int bioz_live_sweep(struct bioz_live *b, uint32_t sweep, const double *freq_hz,
 		b->im[i] = iq[2 * i + 1];
 	}
 	if (b->cal_pending_ohm > 0) {
-		err = bioz_cal_from_resistor(freq_hz, b->re, b->im, n, b->cal_pending_ohm, b->cal);
-		b->cal_pending_ohm = 0;
+		if (b->cal_pending_rp_ohm > 0) {
+			/* RS + (RP || C): a Cole body with alpha 1, R0 = RS + RP,
+			 * Rinf = RS, fc = 1 / (2 pi RP C) */
+			double rs = b->cal_pending_ohm, rp = b->cal_pending_rp_ohm;
+			double fc = 1.0 / (2.0 * M_PI * rp * b->cal_pending_c_f);
+
+			for (i = 0; i < n; i++)
+				bioz_cole_z(freq_hz[i], rs + rp, rs, fc, 1.0, 0.0, &b->r_ohm[i],
+					    &b->x_ohm[i]);
+			err = bioz_cal_compute(freq_hz, b->re, b->im, b->r_ohm, b->x_ohm, n,
+					       b->cal);
+		} else {
+			err = bioz_cal_from_resistor(freq_hz, b->re, b->im, n, b->cal_pending_ohm,
+						     b->cal);
+		}
+		b->cal_pending_ohm = b->cal_pending_rp_ohm = b->cal_pending_c_f = 0;
 		if (err < 0) {
 			b->n_cal = 0;
 			return err;

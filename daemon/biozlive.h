@@ -28,7 +28,10 @@ struct bioz_live {
 	double tissue_temp_c;		/* given by command, NaN = none */
 	double tissue_temp_t_s;		/* when (CLOCK_MONOTONIC s) */
 	double tissue_temp_max_age_s;	/* used for sweeps this long after */
-	double cal_pending_ohm;		/* > 0: the next sweep calibrates */
+	double cal_pending_ohm;		/* > 0: the next sweep calibrates against this
+					 * resistor, in series with ... */
+	double cal_pending_rp_ohm;	/* ... R || C when > 0 (an R-C phantom) */
+	double cal_pending_c_f;
 	size_t n_cal;			/* calibration points, 0 = not calibrated */
 	bool cal_from_file;		/* loaded at start, not yet proven on a sweep */
 	struct bioz_cal_point cal[BIOZLIVE_MAX_POINTS];

@@ -5,7 +5,7 @@
  * Format, one item per line:
  *   twitchd-calibration 1
  *   device NAME
- *   resistor_ohm R
+ *   resistor_ohm R   or   rc_network RS RP C_F   (RS + (RP || C), an R-C phantom)
  *   time_real_ns T
  *   points N
  *   FREQ_HZ GAIN SYS_PHASE_RAD      (N lines, frequencies rising, %.17g)
@@ -89,8 +89,13 @@ static void put_cal(FILE *f, const void *arg)
 	const struct cal_body *b = arg;
 	size_t i;
 
-	fprintf(f, MAGIC "\ndevice %s\nresistor_ohm %.17g\ntime_real_ns %" PRIu64 "\npoints %zu\n",
-		b->dev, b->info->resistor_ohm, b->info->t_real_ns, b->n);
+	fprintf(f, MAGIC "\ndevice %s\n", b->dev);
+	if (b->info->rp_ohm > 0)
+		fprintf(f, "rc_network %.17g %.17g %.17g\n", b->info->resistor_ohm,
+			b->info->rp_ohm, b->info->c_f);
+	else
+		fprintf(f, "resistor_ohm %.17g\n", b->info->resistor_ohm);
+	fprintf(f, "time_real_ns %" PRIu64 "\npoints %zu\n", b->info->t_real_ns, b->n);
 	for (i = 0; i < b->n; i++)
 		fprintf(f, "%.17g %.17g %.17g\n", b->cal[i].freq_hz, b->cal[i].gain,
 			b->cal[i].sys_phase_rad);
@@ -179,9 +184,14 @@ int calstore_load(const char *dir, const char *dev, struct bioz_cal_point *cal, 
 		return rc;
 	rc = -EINVAL;
 #define NEXT() next_line(f, line, sizeof(line), &ln)
-	if (!NEXT() || sscanf(line, "resistor_ohm %lf", &info.resistor_ohm) != 1 ||
-	    !(info.resistor_ohm >= 1 && info.resistor_ohm <= 1e6)) {
-		rc = bad(err, err_size, path, ln, "resistor_ohm missing or out of 1..1e6");
+	if (!NEXT() || (sscanf(line, "resistor_ohm %lf", &info.resistor_ohm) != 1 &&
+			sscanf(line, "rc_network %lf %lf %lf", &info.resistor_ohm, &info.rp_ohm,
+			       &info.c_f) != 3) ||
+	    !(info.resistor_ohm >= 1 && info.resistor_ohm <= 1e6) ||
+	    !(info.rp_ohm == 0 || (info.rp_ohm >= 1 && info.rp_ohm <= 1e6 &&
+				   info.c_f >= 1e-12 && info.c_f <= 1e-3))) {
+		rc = bad(err, err_size, path, ln, "resistor_ohm (1..1e6) or rc_network (RS RP C_F) "
+			 "missing or out of range");
 		goto out;
 	}
 	if (!NEXT() || sscanf(line, "time_real_ns %" SCNu64, &info.t_real_ns) != 1) {

@@ -19,7 +19,8 @@
 #include "bioz.h"
 
 struct calstore_info {
-	double resistor_ohm;
+	double resistor_ohm;		/* the known resistor, or RS of an R-C phantom */
+	double rp_ohm, c_f;		/* RS + (RP || C); 0: a plain resistor */
 	uint64_t t_real_ns;		/* when it was made, CLOCK_REALTIME */
 };
 

@@ -175,15 +175,35 @@ static void cmd_bioz(struct twitchd *d, struct client *c, const struct control_c
 		control_reply(c->fd, ENODEV, "no bioimpedance device has been opened");
 		return;
 	}
-	if (!strcmp(cmd->verb, "calibrate")) {
+	if (!strcmp(cmd->verb, "calibrate") && !strncmp(cmd->args, "rc ", 3)) {
+		double rs, rp, c_nf;
+		char extra;
+
+		if (sscanf(cmd->args + 3, "%lf %lf %lf %c", &rs, &rp, &c_nf, &extra) != 3 ||
+		    !(rs >= 1 && rs <= 1e6) || !(rp >= 1 && rp <= 1e6) ||
+		    !(c_nf >= 0.001 && c_nf <= 1e6)) {
+			control_reply(c->fd, EINVAL, "calibrate rc RS RP C: a phantom RS + (RP || "
+				      "C), RS and RP 1..1000000 ohm, C 0.001..1000000 nF");
+			return;
+		}
+		a->bz->cal_pending_ohm = rs;
+		a->bz->cal_pending_rp_ohm = rp;
+		a->bz->cal_pending_c_f = c_nf * 1e-9;
+		control_reply(c->fd, 0, "%s: the next sweep calibrates against %g ohm + (%g ohm "
+			      "|| %g nF) (the phantom must be in place of the electrodes)",
+			      a->cfg.name, rs, rp, c_nf);
+		log_msg(LOG_NOTICE, "%s: calibration against %g ohm + (%g ohm || %g nF) "
+			"requested by uid %u", a->cfg.name, rs, rp, c_nf, c->cred.uid);
+	} else if (!strcmp(cmd->verb, "calibrate")) {
 		errno = 0;
 		ohm = strtod(cmd->args, &end);
 		if (errno || end == cmd->args || *end || !(ohm >= 1 && ohm <= 1e6)) {
 			control_reply(c->fd, EINVAL, "calibrate OHM: the known resistor, 1..1000000 "
-				      "ohm");
+				      "ohm; or calibrate rc RS RP C_NF");
 			return;
 		}
 		a->bz->cal_pending_ohm = ohm;
+		a->bz->cal_pending_rp_ohm = a->bz->cal_pending_c_f = 0;
 		control_reply(c->fd, 0, "%s: the next sweep calibrates against %g ohm (the "
 			      "resistor must be in place of the electrodes)", a->cfg.name, ohm);
 		log_msg(LOG_NOTICE, "%s: calibration against %g ohm requested by uid %u",

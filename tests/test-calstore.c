@@ -69,6 +69,12 @@ static void test_round_trip(void **state)
 		snprintf(tmp, sizeof(tmp), "%s/calibration-bioz.tmp", dir);
 		assert_int_equal(access(tmp, F_OK), -1);
 	}
+	/* an R-C phantom's calibration keeps its network */
+	info.rp_ohm = 800.0;
+	info.c_f = 4.7e-9;
+	assert_int_equal(calstore_save(dir, "bioz", cal, 96, &info, err, sizeof(err)), 0);
+	assert_int_equal(calstore_load(dir, "bioz", back, 96, &got, err, sizeof(err)), 96);
+	assert_true(got.resistor_ohm == 1000.0 && got.rp_ohm == 800.0 && got.c_f == 4.7e-9);
 	/* another device's name: no file */
 	assert_int_equal(calstore_load(dir, "other", back, 96, &got, err, sizeof(err)), -ENOENT);
 	/* more points than the caller has room for */
@@ -86,6 +92,8 @@ static void test_damaged_files(void **state)
 		{ "twitchd-calibration 1\ndevice emg\n", ":2: not this device" },
 		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 0\n", ":3: resistor_ohm" },
 		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\n", ":4: time_real_ns" },
+		{ "twitchd-calibration 1\ndevice bioz\nrc_network 200 800\n", ":3: resistor_ohm" },
+		{ "twitchd-calibration 1\ndevice bioz\nrc_network 200 800 1\n", ":3: resistor_ohm" },
 		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1\n"
 		  "points 1\n", ":5: points" },
 		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1\n"

@@ -781,6 +781,37 @@ static void test_bioz_calibrate_and_estimate(void **test_state)
 	assert_true(file_contains(d.log, "stored calibration not used"));
 	assert_true(file_contains(d.log, "calibration-bioz:4:"));
 	daemon_cleanup(&d);
+
+	/*
+	 * An R-C phantom, 200 ohm + (800 ohm || 4 nF), in place of the body:
+	 * a Cole body with alpha 1 (fc 49.7 kHz) to the simulator. Calibrated
+	 * on it, twitchd must again recover the Cole body.
+	 */
+	sim_ctl(&s, "load iio:device0 body 1000 200 49735.9 1.0");
+	daemon_start(&d, &s, conf);
+	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
+	assert_int_equal(twitch_reader_new(c, "events", TWITCH_FROM_OLDEST, &re), 0);
+	assert_int_equal(twitch_client_command(c, "calibrate rc 200 800", reply, sizeof(reply)),
+			 EINVAL);
+	command_ok(c, "calibrate rc 200 800 4");
+	do
+		assert_true(wait_event(re, &u, 5000, is_status, &up));
+	while (strstr(u.st.text, "calibrated") == NULL);
+	sim_ctl(&s, "load iio:device0 body 600 375 50000 0.7");
+	for (i = 0; i < 3; i++)
+		assert_true(wait_event(re, &u, 5000, is_bioz, NULL));
+	print_message("body after an R-C calibration: R0 %.2f Rinf %.2f alpha %.4f fc %.0f Hz\n",
+		      u.z.r0_ohm, u.z.rinf_ohm, u.z.alpha, u.z.fc_hz);
+	assert_true(u.z.flags & TWITCH_BIOZF_TRUSTED);
+	assert_true(fabs(u.z.r0_ohm - 600) < 6);
+	assert_true(fabs(u.z.rinf_ohm - 375) < 3.75);
+	assert_true(fabs(u.z.alpha - 0.7) < 0.02);
+	assert_true(fabs(u.z.fc_hz - 50000) < 2500);
+	twitch_reader_free(re);
+	twitch_client_free(c);
+	assert_int_equal(daemon_stop(&d, NULL), 0);
+	assert_true(file_contains(path, "rc_network 200 800 "));
+	daemon_cleanup(&d);
 	sim_stop(&s);
 	unlink(path);
 	unlink(ppath);
