@@ -72,6 +72,48 @@ static void msleep(unsigned int ms)
 	nanosleep(&ts, NULL);
 }
 
+/*
+ * Children a failed assertion would leave running (cmocka jumps out of the
+ * test): the simulator, twitchd and iiod register here, and each test's
+ * teardown kills what is left, so one failure does not hold a device node,
+ * a port or a CPU through the tests after it.
+ */
+static pid_t kids[8];
+
+static void kid_add(pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(kids) / sizeof(kids[0]); i++)
+		if (kids[i] == 0) {
+			kids[i] = pid;
+			return;
+		}
+}
+
+static void kid_done(pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(kids) / sizeof(kids[0]); i++)
+		if (kids[i] == pid)
+			kids[i] = 0;
+}
+
+static int reap_kids(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(kids) / sizeof(kids[0]); i++)
+		if (kids[i] > 0) {
+			kill(kids[i], SIGKILL);
+			waitpid(kids[i], NULL, 0);
+			kids[i] = 0;
+		}
+	return 0;
+}
+
 static void sim_start(struct sim *s, const char *spec1, const char *spec2)
 {
 	char sim_path[256];
@@ -83,6 +125,8 @@ static void sim_start(struct sim *s, const char *spec1, const char *spec2)
 	unlink(s->envfile);
 	s->pid = fork();
 	assert_true(s->pid >= 0);
+	if (s->pid > 0)
+		kid_add(s->pid);
 	if (s->pid == 0) {
 		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 
@@ -104,6 +148,7 @@ static void sim_stop(struct sim *s)
 {
 	kill(s->pid, SIGTERM);
 	waitpid(s->pid, NULL, 0);
+	kid_done(s->pid);
 	unlink(s->envfile);
 }
 
@@ -160,6 +205,8 @@ static void daemon_start(struct daemon *d, const struct sim *s, const char *conf
 	snprintf(path, sizeof(path), "%s/twitchd", build_dir());
 	d->pid = fork();
 	assert_true(d->pid >= 0);
+	if (d->pid > 0)
+		kid_add(d->pid);
 	if (d->pid == 0) {
 		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
@@ -187,6 +234,7 @@ static int daemon_stop(struct daemon *d, uint64_t *ret_ns)
 
 	kill(d->pid, SIGTERM);
 	assert_int_equal(waitpid(d->pid, &st, 0), d->pid);
+	kid_done(d->pid);
 	if (ret_ns)
 		*ret_ns = now_ns() - t0;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
@@ -883,6 +931,7 @@ static void test_remote_through_iiod(void **state)
 	(void)state;
 	sim_start(&s, "ads1298:rate=4000", NULL);
 	iiod = iiod_start(&s, port, sizeof(port));
+	kid_add(iiod);
 	snprintf(conf, sizeof(conf), "[device emg]\nuri = ip:127.0.0.1:%s\ndevice = ads1298\n"
 		 "profile = ti-ads1298\nrate_hz = 4000\n", port);
 	daemon_start(&d, &s, conf);
@@ -927,6 +976,7 @@ static void test_remote_through_iiod(void **state)
 	twitch_client_free(c);
 	assert_int_equal(daemon_stop(&d, NULL), 0);
 	kill(iiod, SIGKILL);	/* SIGTERM waits out avahi's retries */
+	kid_done(iiod);
 	waitpid(iiod, NULL, 0);
 	sim_stop(&s);
 	daemon_cleanup(&d);
@@ -992,14 +1042,14 @@ static void test_bad_config_and_usage(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bad_config_and_usage),
-		cmocka_unit_test(test_overflow_without_timestamp),
-		cmocka_unit_test(test_overflow_with_timestamp),
-		cmocka_unit_test(test_vanish_and_return),
-		cmocka_unit_test(test_sighup_reload),
-		cmocka_unit_test(test_bioz_calibrate_and_estimate),
-		cmocka_unit_test(test_remote_through_iiod),
-		cmocka_unit_test(test_samples_exact_without_loss),
+		cmocka_unit_test_teardown(test_bad_config_and_usage, reap_kids),
+		cmocka_unit_test_teardown(test_overflow_without_timestamp, reap_kids),
+		cmocka_unit_test_teardown(test_overflow_with_timestamp, reap_kids),
+		cmocka_unit_test_teardown(test_vanish_and_return, reap_kids),
+		cmocka_unit_test_teardown(test_sighup_reload, reap_kids),
+		cmocka_unit_test_teardown(test_bioz_calibrate_and_estimate, reap_kids),
+		cmocka_unit_test_teardown(test_remote_through_iiod, reap_kids),
+		cmocka_unit_test_teardown(test_samples_exact_without_loss, reap_kids),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
