@@ -133,6 +133,36 @@ void acq_save_patient(struct acq_dev *a)
 			a->cfg.name, err);
 }
 
+/*
+ * What a bioimpedance device's config says beyond the device itself: the
+ * alert thresholds (again at every reload) and subject data. At start the
+ * config's subject applies unless a restored one is there (the later
+ * word); on a reload, only when the config's subject was changed, which is
+ * someone's deliberate act.
+ */
+static void bioz_settings(struct acq_dev *a, const struct config_device *cfg, bool at_start)
+{
+	struct bioz_live *b = a->bz;
+	bool changed;
+
+	if (b == NULL)
+		return;
+	bioz_live_set_thresholds(b, cfg->alert_phase_drop_deg, cfg->alert_ecw_tbw_rise,
+				 cfg->alert_ri_k, cfg->alert_twitch_rise_ratio,
+				 cfg->alert_twitch_rise_min);
+	if (!cfg->has_subject)
+		return;
+	changed = !a->cfg.has_subject ||
+		  memcmp(&cfg->subject, &a->cfg.subject, sizeof(cfg->subject)) != 0;
+	if (at_start ? b->has_subject : !changed)
+		return;
+	b->subject = cfg->subject;
+	b->has_subject = true;
+	b->subject_t_real_ns = record_clock_ns(CLOCK_REALTIME);
+	acq_save_patient(a);
+	log_device(LOG_NOTICE, cfg->name, -1, "subject data from the config");
+}
+
 /* the public names of the alert bits are the math's own */
 _Static_assert(TWITCH_BIOZ_ALERT_PHA_DROP == BIOZ_ALERT_PHA_DROP &&
 	       TWITCH_BIOZ_ALERT_ECW_TBW_RISE == BIOZ_ALERT_ECW_TBW_RISE &&
@@ -400,13 +430,9 @@ static int open_device(struct acq_dev *a, bool first)
 				a->bz = NULL;
 				log_errno(LOG_ERR, err, "%s: bioimpedance estimates off", a->cfg.name);
 			} else {
-				bioz_live_set_thresholds(a->bz, a->cfg.alert_phase_drop_deg,
-							 a->cfg.alert_ecw_tbw_rise,
-							 a->cfg.alert_ri_k,
-							 a->cfg.alert_twitch_rise_ratio,
-							 a->cfg.alert_twitch_rise_min);
 				load_calibration(a);
 				load_patient(a);
+				bioz_settings(a, &a->cfg, true);
 			}
 		}
 		a->state = DEV_IDLE;
@@ -1077,13 +1103,15 @@ void acq_on_tick(struct acq_dev *a, uint64_t now)
 
 void acq_reconfigure(struct acq_dev *a, const struct config_device *cfg)
 {
+	bool same = config_device_equal(&a->cfg, cfg);
 	size_t i;
 
-	if (config_device_equal(&a->cfg, cfg))
-		return;
-	a->cfg = *cfg;
+	bioz_settings(a, cfg, false);
+	a->cfg = *cfg;		/* thresholds and subject too, even when nothing reopens */
 	for (i = 0; i < cfg->n_channels; i++)
 		a->cfg.channels[i] = a->cfg.channels_buf + (cfg->channels[i] - cfg->channels_buf);
+	if (same)
+		return;
 	log_device(LOG_INFO, a->cfg.name, -1, "new settings: reopening");
 	if (a->state == DEV_CLOSED) {
 		a->next_attempt_ns = 0;

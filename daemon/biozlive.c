@@ -37,6 +37,7 @@ void bioz_live_set_thresholds(struct bioz_live *b, double pha_drop_deg, double e
 			      double ri_k, double twitch_rise_ratio,
 			      double twitch_rise_min_per_min)
 {
+	bioz_alert_config_default(&b->alerts);	/* a key removed: its default again */
 	if (isfinite(pha_drop_deg))
 		b->alerts.pha_drop_deg = pha_drop_deg;
 	if (isfinite(ecw_tbw_rise))

@@ -19,6 +19,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "sweepcsv.h"
 
 struct parse_ctx {
 	struct config *c;
@@ -246,6 +247,17 @@ static int device_key(struct parse_ctx *p, struct config_device *d, const char *
 	} else if (!strcmp(k, "alert_ri_k")) {
 		if (parse_double(v, 1.0, 10.0, &d->alert_ri_k) < 0)
 			return fail(p, section, k, "'%s' is not 1..10 (times the uncertainty)", v);
+	} else if (!strcmp(k, "subject")) {
+		struct sweepcsv_err serr;
+		char msg[256];
+
+		if (sweepcsv_subject_parse(v, &d->subject, &serr) < 0) {
+			sweepcsv_strerror(&serr, msg, sizeof(msg));
+			/* it names the source "--subject": here the key says it */
+			return fail(p, section, k, "%s",
+				    strncmp(msg, "--subject: ", 11) ? msg : msg + 11);
+		}
+		d->has_subject = true;
 	} else if (!strcmp(k, "alert_twitch_rise_ratio")) {
 		if (parse_double(v, 1.1, 100.0, &d->alert_twitch_rise_ratio) < 0)
 			return fail(p, section, k, "'%s' is not 1.1..100 (times the earlier rate)",

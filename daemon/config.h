@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "bioz.h"
 #include "profile.h"
 
 #define CONFIG_MAX_DEVICES	8
@@ -37,6 +38,8 @@ struct config_device {
 	double alert_ri_k;
 	double alert_twitch_rise_ratio;
 	double alert_twitch_rise_min;		/* per minute */
+	bool has_subject;			/* ad5933: subject data from the config */
+	struct bioz_subject subject;
 };
 
 struct config {

@@ -672,6 +672,10 @@ static void test_bioz_calibrate_and_estimate(void **test_state)
 	static const char conf[] =
 		"[device bioz]\nprofile = ad5933\nsweep_start_hz = 5000\n"
 		"sweep_increment_hz = 1000\nsweep_points = 96\nsweep_interval_s = 1\n";
+	static const char conf_subject[] =
+		"[device bioz]\nprofile = ad5933\nsweep_start_hz = 5000\n"
+		"sweep_increment_hz = 1000\nsweep_points = 96\nsweep_interval_s = 1\n"
+		"subject = height_cm=175,weight_kg=70,sex=m,age=40\n";
 	uint32_t up = TWITCH_STATUS_DEVICE_UP;
 	uint32_t raised = TWITCH_ALERT_RAISED, cleared = TWITCH_ALERT_CLEARED;
 	struct twitch_client *c;
@@ -833,10 +837,11 @@ static void test_bioz_calibrate_and_estimate(void **test_state)
 	/*
 	 * An R-C phantom, 200 ohm + (800 ohm || 4 nF), in place of the body:
 	 * a Cole body with alpha 1 (fc 49.7 kHz) to the simulator. Calibrated
-	 * on it, twitchd must again recover the Cole body.
+	 * on it, twitchd must again recover the Cole body. The subject data
+	 * come from the config this time (the stored patient has none).
 	 */
 	sim_ctl(&s, "load iio:device0 body 1000 200 49735.9 1.0");
-	daemon_start(&d, &s, conf);
+	daemon_start(&d, &s, conf_subject);
 	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
 	assert_int_equal(twitch_reader_new(c, "events", TWITCH_FROM_OLDEST, &re), 0);
 	assert_int_equal(twitch_client_command(c, "calibrate rc 200 800", reply, sizeof(reply)),
@@ -855,10 +860,12 @@ static void test_bioz_calibrate_and_estimate(void **test_state)
 	assert_true(fabs(u.z.rinf_ohm - 375) < 3.75);
 	assert_true(fabs(u.z.alpha - 0.7) < 0.02);
 	assert_true(fabs(u.z.fc_hz - 50000) < 2500);
+	assert_true(u.z.flags & TWITCH_BIOZF_SUBJECT);
 	twitch_reader_free(re);
 	twitch_client_free(c);
 	assert_int_equal(daemon_stop(&d, NULL), 0);
 	assert_true(file_contains(path, "rc_network 200 800 "));
+	assert_true(file_contains(d.log, "subject data from the config"));
 	daemon_cleanup(&d);
 	sim_stop(&s);
 	unlink(path);
@@ -1020,6 +1027,9 @@ static void test_bad_config_and_usage(void **state)
 	assert_non_null(strstr(err, "bad.conf:2: device emg.profile:"));
 	assert_int_equal(run_twitchd("[daemon]\nsoket = /x\n", NULL, err, sizeof(err)), 2);
 	assert_non_null(strstr(err, "bad.conf:2: daemon.soket: unknown key"));
+	assert_int_equal(run_twitchd("[device bz]\nprofile = ad5933\nsubject = height_cm=500,"
+				     "weight_kg=70,sex=m\n", NULL, err, sizeof(err)), 2);
+	assert_non_null(strstr(err, "bad.conf:3: device bz.subject: field 'height_cm'"));
 	assert_int_equal(run_twitchd("[daemon]\nkeep_patient = maybe\n", NULL, err, sizeof(err)), 2);
 	assert_non_null(strstr(err, "bad.conf:2: daemon.keep_patient: 'maybe' is not yes or no"));
 	assert_int_equal(run_twitchd("[device bz]\nprofile = ad5933\nalert_twitch_rise_ratio = 1\n",
