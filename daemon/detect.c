@@ -30,6 +30,7 @@
 #define DETECT_NO_INDEX		UINT64_MAX
 #define DETECT_CP_MS		100.0	/* change-point search: the shortest
 					 * burst (AASM phasic, 0.1 s) */
+#define DETECT_TILE		128	/* scans in a tile (see detect_tile) */
 
 /* Gaussian noise: RMS = mean |x| * sqrt(pi / 2) */
 #define DETECT_MAV_TO_RMS	1.2533141373155003
@@ -37,6 +38,7 @@
 enum { FAST_IDLE, FAST_PRE, FAST_CAND, FAST_POT };
 enum { LM_IDLE, LM_ACTIVE };
 enum { AL_VALID, AL_INVALID, AL_NONE };	/* delay-line entries */
+#define AL_STEP			0x04	/* tile item: DSP step at input */
 
 /* What one channel saw of one event. */
 struct detect_result {
@@ -87,6 +89,8 @@ struct detect_chan {
 	double x1, x2;
 	double *psi;		/* ring of |TKEO|, psi_len */
 	double psi_sum;
+	double psi_fresh;	/* sum of psi[0, psi_pos) in order: what
+				 * psi_sum is recomputed to on wrapping */
 	uint32_t psi_pos;
 	float *dl_x;		/* delay line, dl_len */
 	uint8_t *dl_state;
@@ -95,6 +99,7 @@ struct detect_chan {
 	/* aligned-time state */
 	float *a_ring;		/* |x| for the LM envelope, a_len */
 	double a_sum;
+	double a_fresh;		/* as psi_fresh, of a_ring[0, a_pos) */
 	uint32_t a_pos, a_n;
 	uint64_t invalid_until;
 	uint32_t had_invalid;
@@ -170,6 +175,10 @@ struct detector {
 	uint64_t plm_last_onset, plm_last_mask, plm_last_counted;
 	struct detect_sleep_stats sleep;
 	struct detect_counters counters;
+	/* a tile of aligned samples, channel after channel (detect_tile) */
+	float *tile_x;
+	double *tile_e;
+	uint8_t *tile_st;	/* AL_* | AL_STEP */
 	/* callbacks of the current call */
 	detect_event_fn *sink;
 	void *sink_data;
@@ -404,6 +413,7 @@ static void detect_chan_reset_history(struct detector *d,
 	for (i = 0; i < d->psi_len; i++)
 		ch->psi[i] = 0.0;
 	ch->psi_sum = 0.0;
+	ch->psi_fresh = 0.0;
 	ch->psi_pos = 0;
 	for (i = 0; i < d->dl_len; i++) {
 		ch->dl_x[i] = 0.0f;
@@ -420,6 +430,7 @@ static void detect_chan_reset_envelope(struct detector *d,
 	for (i = 0; i < d->a_len; i++)
 		ch->a_ring[i] = 0.0f;
 	ch->a_sum = 0.0;
+	ch->a_fresh = 0.0;
 	ch->a_pos = 0;
 	ch->a_n = 0;
 }
@@ -442,6 +453,9 @@ struct detector *detect_free(struct detector *d)
 		free(d->ch);
 	}
 	free(d->slots);
+	free(d->tile_x);
+	free(d->tile_e);
+	free(d->tile_st);
 	free(d);
 	return NULL;
 }
@@ -533,7 +547,13 @@ int detect_new(const struct detect_config *cfg, size_t n_channels,
 	d->n_slots = 2 * d->n_channels + 8;
 	d->slots = calloc(d->n_slots, sizeof(*d->slots));
 	d->ch = calloc(d->n_channels, sizeof(*d->ch));
-	if (!d->slots || !d->ch)
+	d->tile_x = calloc((size_t)d->n_channels * DETECT_TILE,
+			   sizeof(*d->tile_x));
+	d->tile_e = calloc((size_t)d->n_channels * DETECT_TILE,
+			   sizeof(*d->tile_e));
+	d->tile_st = calloc((size_t)d->n_channels * DETECT_TILE,
+			    sizeof(*d->tile_st));
+	if (!d->slots || !d->ch || !d->tile_x || !d->tile_e || !d->tile_st)
 		goto fail_nomem;
 	/* the energy floor is in uV^2: square the amplitude gate */
 	nce = cfg->noise;
@@ -1434,17 +1454,18 @@ static void detect_lm_track(struct detector *d, uint32_t c, uint64_t t,
 	}
 }
 
-static void detect_aligned(struct detector *d, uint32_t c, uint64_t t,
-			   double x, double e)
+/* The first half of an aligned sample: the histories and the noise floors
+ * take it. Touches this channel only. */
+static void detect_aligned_update(const struct detector *d,
+				  struct detect_chan *ch, uint64_t t,
+				  double x, double e)
 {
-	struct detect_chan *ch = &d->ch[c];
-	double floor_e, rest, t_on, t_off, t_end, a_on, noise_rms, need;
 	float ax = (float)fabs(x);
 	unsigned int state;
-	int hi;
 
 	ch->hist[ch->hist_pos] = (float)x;
-	ch->hist_pos = (ch->hist_pos + 1) % d->hist_len;
+	if (++ch->hist_pos == d->hist_len)
+		ch->hist_pos = 0;
 	if (ch->hist_n < d->hist_len)
 		ch->hist_n++;
 
@@ -1452,14 +1473,13 @@ static void detect_aligned(struct detector *d, uint32_t c, uint64_t t,
 		ch->a_n++;
 	ch->a_sum += ax - ch->a_ring[ch->a_pos];
 	ch->a_ring[ch->a_pos] = ax;
+	ch->a_fresh += ax;
 	if (++ch->a_pos == d->a_len) {
-		uint32_t i;
-
-		/* recompute to stop rounding drift */
+		/* recompute to stop rounding drift: the sum of a_ring[] in
+		 * order, which a_fresh has added up sample by sample */
 		ch->a_pos = 0;
-		ch->a_sum = 0.0;
-		for (i = 0; i < d->a_len; i++)
-			ch->a_sum += ch->a_ring[i];
+		ch->a_sum = ch->a_fresh;
+		ch->a_fresh = 0.0;
 	}
 
 	if (ch->had_invalid && t <= ch->invalid_until)
@@ -1472,6 +1492,18 @@ static void detect_aligned(struct detector *d, uint32_t c, uint64_t t,
 		state = DSP_NOISE_QUIET;
 	dsp_noise_push(&ch->nf_e, e, state);
 	dsp_noise_push(&ch->nf_a, fabs(x), state);
+}
+
+/* The second half: the energy track, LM track and episode decisions on
+ * the floors that include the sample. */
+static void detect_aligned_decide(struct detector *d, uint32_t c, uint64_t t,
+				  double x, double e)
+{
+	struct detect_chan *ch = &d->ch[c];
+	double floor_e, rest, t_on, t_off, t_end, a_on, noise_rms, need;
+	float ax = (float)fabs(x);
+	int hi;
+
 	floor_e = dsp_noise_floor(&ch->nf_e);
 	rest = dsp_noise_floor(&ch->nf_a);
 	if (!(floor_e > 1e-12) || !(rest > 1e-9))
@@ -1611,6 +1643,13 @@ static void detect_aligned(struct detector *d, uint32_t c, uint64_t t,
 		detect_episode_end(d, c);
 }
 
+static void detect_aligned(struct detector *d, uint32_t c, uint64_t t,
+			   double x, double e)
+{
+	detect_aligned_update(d, &d->ch[c], t, x, e);
+	detect_aligned_decide(d, c, t, x, e);
+}
+
 static void detect_gap(struct detector *d, uint64_t new_index)
 {
 	uint32_t c;
@@ -1637,6 +1676,56 @@ static void detect_gap(struct detector *d, uint64_t new_index)
 	}
 }
 
+/* Input time: the sample of scan @n (0 if invalid) goes into the TKEO, its
+ * moving mean and the delay line. Return: the envelope centred on the
+ * sample delay scans ago, which is put in *ret_x and its AL_* state in
+ * *ret_state. */
+static inline double detect_input(const struct detector *d,
+				  struct detect_chan *ch, double v, int inv,
+				  float *ret_x, uint8_t *ret_state)
+{
+	double psi = 0.0;
+	uint32_t slot, old;
+
+	/* TKEO of sample n-1 */
+	if (inv) {
+		uint32_t i;
+
+		ch->tk_n = 0;
+		for (i = 0; i < d->psi_len; i++)
+			ch->psi[i] = 0.0;
+		ch->psi_sum = 0.0;
+		ch->psi_fresh = 0.0;	/* psi[0, psi_pos) are 0 now */
+	} else {
+		if (ch->tk_n >= 2)
+			psi = fabs(ch->x1 * ch->x1 - v * ch->x2);
+		ch->x2 = ch->x1;
+		ch->x1 = v;
+		if (ch->tk_n < UINT32_MAX)
+			ch->tk_n++;
+	}
+	ch->psi_sum += psi - ch->psi[ch->psi_pos];
+	ch->psi[ch->psi_pos] = psi;
+	ch->psi_fresh += psi;
+	if (++ch->psi_pos == d->psi_len) {
+		/* recompute to stop rounding drift (as a_sum) */
+		ch->psi_pos = 0;
+		ch->psi_sum = ch->psi_fresh;
+		ch->psi_fresh = 0.0;
+	}
+	/* delay line: the sample the envelope is centred on, delay scans
+	 * ago */
+	slot = ch->dl_pos;
+	old = slot + 1 == d->dl_len ? 0 : slot + 1;
+	ch->dl_x[slot] = (float)v;
+	ch->dl_state[slot] = inv ? AL_INVALID : AL_VALID;
+	ch->dl_pos = old;
+	*ret_x = ch->dl_x[old];
+	*ret_state = ch->dl_state[old];
+	return ch->psi_sum / d->psi_len;
+}
+
+/* The reference: one scan, channel after channel, everything in order. */
 static void detect_scan(struct detector *d, const float *scan,
 			const uint8_t *fl, uint64_t n)
 {
@@ -1644,9 +1733,9 @@ static void detect_scan(struct detector *d, const float *scan,
 
 	for (c = 0; c < d->n_channels; c++) {
 		struct detect_chan *ch = &d->ch[c];
-		double v = scan[c], psi = 0.0, e;
-		uint8_t f = fl ? fl[c] : 0;
-		uint32_t slot, old;
+		double v = scan[c], e;
+		uint8_t f = fl ? fl[c] : 0, state;
+		float x;
 		int inv;
 
 		inv = !isfinite(v) || (f & DSP_FLAG_INVALID);
@@ -1658,52 +1747,282 @@ static void detect_scan(struct detector *d, const float *scan,
 			ch->last_step = n;
 			detect_slot_mark_step(d, c, n);
 		}
-		/* TKEO of sample n-1, in input time */
-		if (inv) {
-			uint32_t i;
-
-			ch->tk_n = 0;
-			for (i = 0; i < d->psi_len; i++)
-				ch->psi[i] = 0.0;
-			ch->psi_sum = 0.0;
-		} else {
-			if (ch->tk_n >= 2)
-				psi = fabs(ch->x1 * ch->x1 - v * ch->x2);
-			ch->x2 = ch->x1;
-			ch->x1 = v;
-			if (ch->tk_n < UINT32_MAX)
-				ch->tk_n++;
-		}
-		ch->psi_sum += psi - ch->psi[ch->psi_pos];
-		ch->psi[ch->psi_pos] = psi;
-		if (++ch->psi_pos == d->psi_len) {
-			uint32_t i;
-
-			ch->psi_pos = 0;
-			ch->psi_sum = 0.0;
-			for (i = 0; i < d->psi_len; i++)
-				ch->psi_sum += ch->psi[i];
-		}
-		e = ch->psi_sum / d->psi_len;
-		/* delay line: the sample the envelope is centred on */
-		slot = ch->dl_pos;
-		old = (slot + 1) % d->dl_len;	/* delay scans ago */
-		ch->dl_x[slot] = (float)v;
-		ch->dl_state[slot] = inv ? AL_INVALID : AL_VALID;
-		ch->dl_pos = old;
+		e = detect_input(d, ch, v, inv, &x, &state);
 		if (n < d->delay)
 			continue;
-		switch (ch->dl_state[old]) {
+		switch (state) {
 		case AL_INVALID:
 			detect_invalid(d, c, n - d->delay);
 			break;
 		case AL_VALID:
-			detect_aligned(d, c, n - d->delay, ch->dl_x[old], e);
+			detect_aligned(d, c, n - d->delay, x, e);
 			break;
 		default:
 			break;
 		}
 	}
+}
+
+/* ------------------------------------------------------------ tiles */
+
+/*
+ * The work of detect_scan(), reordered, with the same results to the bit.
+ * Nearly always a channel is idle (no candidate, no episode, no limb
+ * movement): then an aligned sample only feeds the histories and floors
+ * and is compared with two thresholds, and no other channel, slot or
+ * epoch sees any of it. A tile of scans runs in three passes:
+ *  1. input time, channel after channel: TKEO, moving mean, delay line
+ *     into tile_x/e/st (this never depends on anything else);
+ *  2. each idle channel alone, up to its first sample that is not plain
+ *     quiet (a threshold or the LM onset rule crossed, invalid data, a
+ *     DSP step): detect_aligned() with the decision reduced to the
+ *     comparisons that keep it idle;
+ *  3. scan by scan as detect_scan(): each channel from where pass 2
+ *     stopped, then slots, PLM and epochs.
+ * The one thing read across channels of an idle one is its |x| floor when
+ * an epoch is published, so a tile ends with the scan that publishes.
+ * test-detect sets detect_fast_off to compare this with detect_scan().
+ */
+static int detect_fast_off;
+
+/* Pass 1 for channel @c over @m scans from @n0; @in and @fl point to the
+ * channel's first sample (stride n_channels). */
+static void detect_tile_input(struct detector *d, uint32_t c,
+			      const float *in, const uint8_t *fl, uint32_t m,
+			      uint64_t n0)
+{
+	struct detect_chan *ch = &d->ch[c];
+	const size_t stride = d->n_channels;
+	float *tx = d->tile_x + (size_t)c * DETECT_TILE;
+	double *te = d->tile_e + (size_t)c * DETECT_TILE;
+	uint8_t *ts = d->tile_st + (size_t)c * DETECT_TILE;
+	uint64_t n_invalid = 0;
+	uint32_t i;
+
+	for (i = 0; i < m; i++) {
+		double v = in[i * stride];
+		uint8_t f = fl ? fl[i * stride] : 0, state;
+		int inv = !isfinite(v) || (f & DSP_FLAG_INVALID);
+
+		if (inv) {
+			n_invalid++;
+			v = 0.0;
+		}
+		te[i] = detect_input(d, ch, v, inv, &tx[i], &state);
+		if (n0 + i < d->delay)
+			state = AL_NONE;
+		ts[i] = state | (f & DSP_FLAG_STEP ? AL_STEP : 0);
+	}
+	d->counters.n_invalid_samples += n_invalid;
+}
+
+/* Pass 2 for idle channel @c from item @i. The same as
+ * detect_aligned_update() and what detect_aligned_decide() does while
+ * the channel stays idle, with the channel's running sums and positions,
+ * and dsp_noise_push()'s, in registers. Return: the first item left to
+ * pass 3; *ret_updated is 1 if detect_aligned_update() has seen it. */
+static uint32_t detect_tile_quiet(struct detector *d, uint32_t c, uint32_t i,
+				  uint32_t m, uint64_t n0, int *ret_updated)
+{
+	struct detect_chan *ch = &d->ch[c];
+	struct dsp_noise_floor *nfe = &ch->nf_e, *nfa = &ch->nf_a;
+	const float *tx = d->tile_x + (size_t)c * DETECT_TILE;
+	const double *te = d->tile_e + (size_t)c * DETECT_TILE;
+	const uint8_t *ts = d->tile_st + (size_t)c * DETECT_TILE;
+	float *hist = ch->hist, *a_ring = ch->a_ring;
+	uint32_t hist_pos = ch->hist_pos, hist_n = ch->hist_n;
+	uint32_t a_pos = ch->a_pos, a_n = ch->a_n;
+	double a_sum = ch->a_sum, a_fresh = ch->a_fresh;
+	double acc_e = nfe->acc, acc_a = nfa->acc;
+	uint32_t n_e = nfe->acc_n, n_a = nfa->acc_n;
+	uint32_t st_e = nfe->acc_state, st_a = nfa->acc_state;
+	double floor_e = -1.0, rest = -1.0, t_off = 0.0, a_on = 0.0;
+	int valid = 0, updated = 0;
+
+	for (; i < m; i++) {
+		uint64_t t = n0 + i - d->delay;
+		double e = te[i];
+		float x = tx[i], ax = fabsf(x);
+		unsigned int state;
+
+		if (ts[i] == AL_NONE)
+			continue;
+		if (ts[i] != AL_VALID)
+			break;
+		/* detect_aligned_update() */
+		hist[hist_pos] = x;
+		if (++hist_pos == d->hist_len)
+			hist_pos = 0;
+		if (hist_n < d->hist_len)
+			hist_n++;
+		if (a_n < d->a_len)
+			a_n++;
+		a_sum += ax - a_ring[a_pos];
+		a_ring[a_pos] = ax;
+		a_fresh += ax;
+		if (++a_pos == d->a_len) {
+			a_pos = 0;
+			a_sum = a_fresh;
+			a_fresh = 0.0;
+		}
+		state = ch->had_invalid && t <= ch->invalid_until ?
+			DSP_NOISE_INVALID : DSP_NOISE_QUIET;
+		acc_e += e;
+		if (state > st_e)
+			st_e = state;
+		if (++n_e >= nfe->win_len) {
+			nfe->acc = acc_e;
+			nfe->acc_n = n_e;
+			nfe->acc_state = st_e;
+			dsp_noise_window_end(nfe);
+			acc_e = nfe->acc;
+			n_e = nfe->acc_n;
+			st_e = nfe->acc_state;
+		}
+		acc_a += ax;
+		if (state > st_a)
+			st_a = state;
+		if (++n_a >= nfa->win_len) {
+			nfa->acc = acc_a;
+			nfa->acc_n = n_a;
+			nfa->acc_state = st_a;
+			dsp_noise_window_end(nfa);
+			acc_a = nfa->acc;
+			n_a = nfa->acc_n;
+			st_a = nfa->acc_state;
+		}
+		/* detect_aligned_decide() while idle */
+		if (dsp_noise_floor(nfe) != floor_e ||
+		    dsp_noise_floor(nfa) != rest) {
+			floor_e = dsp_noise_floor(nfe);
+			rest = dsp_noise_floor(nfa);
+			valid = floor_e > 1e-12 && rest > 1e-9;
+			t_off = d->cfg.threshold_off * floor_e;
+			a_on = d->cfg.amp_threshold *
+			       (rest * DETECT_MAV_TO_RMS);
+		}
+		if (!valid)
+			continue;
+		/* t_on > t_off: e >= t_on implies e >= t_off */
+		if (e >= t_off || ax >= a_on) {
+			updated = 1;
+			break;
+		}
+		if (ch->is_lm && a_n >= d->a_len) {
+			double a = a_sum / d->a_len;
+
+			if (a <= rest + d->cfg.lm_end_uv)
+				ch->lm_low = t;
+			if (!(a < rest + d->cfg.lm_onset_uv)) {
+				updated = 1;
+				break;
+			}
+		}
+	}
+	ch->hist_pos = hist_pos;
+	ch->hist_n = hist_n;
+	ch->a_pos = a_pos;
+	ch->a_n = a_n;
+	ch->a_sum = a_sum;
+	ch->a_fresh = a_fresh;
+	nfe->acc = acc_e;
+	nfe->acc_n = n_e;
+	nfe->acc_state = st_e;
+	nfa->acc = acc_a;
+	nfa->acc_n = n_a;
+	nfa->acc_state = st_a;
+	*ret_updated = updated;
+	return i;
+}
+
+static int detect_idle(const struct detect_chan *ch)
+{
+	return ch->fs == FAST_IDLE && !ch->ep_active && ch->lm_state == LM_IDLE;
+}
+
+/* A tile of @m scans from @n0 (see above). */
+static void detect_tile(struct detector *d, const float *in,
+			const uint8_t *fl, uint32_t m, uint64_t n0)
+{
+	const uint32_t nch = d->n_channels;
+	uint32_t next[DETECT_MAX_CHANNELS], first = m, c, i;
+	uint64_t updated = 0;
+
+	for (c = 0; c < nch; c++) {
+		int upd = 0;
+
+		detect_tile_input(d, c, in + c, fl ? fl + c : NULL, m, n0);
+		next[c] = 0;
+		if (detect_idle(&d->ch[c]))
+			next[c] = detect_tile_quiet(d, c, 0, m, n0, &upd);
+		if (upd)
+			updated |= UINT64_C(1) << c;
+		if (next[c] < first)
+			first = next[c];
+	}
+	for (i = 0; i < m; i++) {
+		uint64_t n = n0 + i;
+
+		for (c = 0; i >= first && c < nch; c++) {
+			size_t k = (size_t)c * DETECT_TILE + i;
+			uint8_t st = d->tile_st[k];
+			int upd = 0;
+
+			if (i < next[c])
+				continue;
+			if (st & AL_STEP) {
+				d->ch[c].last_step = n;
+				detect_slot_mark_step(d, c, n);
+			}
+			switch (st & ~AL_STEP) {
+			case AL_INVALID:
+				detect_invalid(d, c, n - d->delay);
+				break;
+			case AL_VALID:
+				if ((updated >> c) & 1)
+					detect_aligned_decide(d, c,
+							      n - d->delay,
+							      d->tile_x[k],
+							      d->tile_e[k]);
+				else
+					detect_aligned(d, c, n - d->delay,
+						       d->tile_x[k],
+						       d->tile_e[k]);
+				break;
+			default:
+				break;
+			}
+			/* idle again: on alone, ahead of the others */
+			next[c] = i + 1;
+			if (detect_idle(&d->ch[c]))
+				next[c] = detect_tile_quiet(d, c, i + 1, m, n0,
+							    &upd);
+			if (upd)
+				updated |= UINT64_C(1) << c;
+			else
+				updated &= ~(UINT64_C(1) << c);
+		}
+		if (n >= d->delay)
+			d->t_now = n - d->delay;
+		detect_slots_tick(d, 0);
+		if (d->plm_n)
+			detect_plm_flush(d, 0);
+		detect_epoch_tick(d);
+	}
+}
+
+/* Scans in the next tile from @n0, at most @m: it ends with the scan that
+ * publishes an epoch (the t_now of detect_epoch_tick()). */
+static uint32_t detect_tile_len(const struct detector *d, uint64_t n0,
+				uint32_t m)
+{
+	uint64_t due = (d->epoch_next + 1) * d->epoch_len + d->epoch_hold;
+
+	if (d->t_now >= due || due + d->delay <= n0)
+		return 1;
+	if (due + d->delay - n0 < m)
+		return (uint32_t)(due + d->delay - n0) + 1;
+	return m;
 }
 
 int detect_process_flagged(struct detector *d, const float *filtered_uv,
@@ -1712,6 +2031,7 @@ int detect_process_flagged(struct detector *d, const float *filtered_uv,
 			   void *userdata)
 {
 	size_t i;
+	uint32_t m;
 
 	if (!d || (!filtered_uv && n_scans))
 		return -EINVAL;
@@ -1729,7 +2049,7 @@ int detect_process_flagged(struct detector *d, const float *filtered_uv,
 	} else if (first_sample_index > d->next_index && n_scans) {
 		detect_gap(d, first_sample_index);
 	}
-	for (i = 0; i < n_scans; i++) {
+	for (i = 0; i < n_scans && detect_fast_off; i++) {
 		uint64_t n = first_sample_index + i;
 
 		detect_scan(d, filtered_uv + i * d->n_channels,
@@ -1740,6 +2060,15 @@ int detect_process_flagged(struct detector *d, const float *filtered_uv,
 		if (d->plm_n)
 			detect_plm_flush(d, 0);
 		detect_epoch_tick(d);
+	}
+	for (; i < n_scans; i += m) {
+		size_t off = i * d->n_channels;
+
+		m = n_scans - i < DETECT_TILE ? (uint32_t)(n_scans - i)
+					      : DETECT_TILE;
+		m = detect_tile_len(d, first_sample_index + i, m);
+		detect_tile(d, filtered_uv + off, flags ? flags + off : NULL, m,
+			    first_sample_index + i);
 	}
 	if (n_scans)
 		d->next_index = first_sample_index + n_scans;
