@@ -1785,42 +1785,101 @@ static void detect_scan(struct detector *d, const float *scan,
  */
 static int detect_fast_off;
 
+/* Two doubles, what every target has in a vector (SSE2, NEON): the
+ * envelope's divisions two at a time (IEEE division per lane: the same
+ * quotients). */
+typedef double detect_v2 __attribute__((vector_size(2 * sizeof(double))));
+
 /* Pass 1 for channel @c over @m scans from @n0; @in and @fl point to the
- * channel's first sample (stride n_channels). */
+ * channel's first sample (stride n_channels). detect_input() with the
+ * channel's state in registers, and the divisions in a second loop. */
 static void detect_tile_input(struct detector *d, uint32_t c,
 			      const float *in, const uint8_t *fl, uint32_t m,
 			      uint64_t n0)
 {
 	struct detect_chan *ch = &d->ch[c];
 	const size_t stride = d->n_channels;
+	const uint32_t psi_len = d->psi_len, dl_len = d->dl_len;
 	float *tx = d->tile_x + (size_t)c * DETECT_TILE;
 	double *te = d->tile_e + (size_t)c * DETECT_TILE;
 	uint8_t *ts = d->tile_st + (size_t)c * DETECT_TILE;
+	double x1 = ch->x1, x2 = ch->x2, psi_sum = ch->psi_sum;
+	double psi_fresh = ch->psi_fresh, *psi = ch->psi;
+	const double len = psi_len;
+	const detect_v2 len2 = { len, len };
+	uint32_t tk_n = ch->tk_n, psi_pos = ch->psi_pos, dl_pos = ch->dl_pos;
+	float *dl_x = ch->dl_x;
+	uint8_t *dl_state = ch->dl_state;
 	uint64_t n_invalid = 0;
-	uint32_t i;
+	uint32_t i, k;
 
 	for (i = 0; i < m; i++) {
-		double v = in[i * stride];
-		uint8_t f = fl ? fl[i * stride] : 0, state;
+		double v = in[i * stride], p = 0.0;
+		uint8_t f = fl ? fl[i * stride] : 0;
+		uint32_t old = dl_pos + 1 == dl_len ? 0 : dl_pos + 1;
 		int inv = !isfinite(v) || (f & DSP_FLAG_INVALID);
 
+		/* as detect_input() */
 		if (inv) {
 			n_invalid++;
 			v = 0.0;
+			tk_n = 0;
+			for (k = 0; k < psi_len; k++)
+				psi[k] = 0.0;
+			psi_sum = 0.0;
+			psi_fresh = 0.0;
+		} else {
+			if (tk_n >= 2)
+				p = fabs(x1 * x1 - v * x2);
+			x2 = x1;
+			x1 = v;
+			if (tk_n < UINT32_MAX)
+				tk_n++;
 		}
-		te[i] = detect_input(d, ch, v, inv, &tx[i], &state);
-		if (n0 + i < d->delay)
-			state = AL_NONE;
-		ts[i] = state | (f & DSP_FLAG_STEP ? AL_STEP : 0);
+		psi_sum += p - psi[psi_pos];
+		psi[psi_pos] = p;
+		psi_fresh += p;
+		if (++psi_pos == psi_len) {
+			psi_pos = 0;
+			psi_sum = psi_fresh;
+			psi_fresh = 0.0;
+		}
+		te[i] = psi_sum;
+		dl_x[dl_pos] = (float)v;
+		dl_state[dl_pos] = inv ? AL_INVALID : AL_VALID;
+		dl_pos = old;
+		tx[i] = dl_x[old];
+		ts[i] = (n0 + i < d->delay ? AL_NONE : dl_state[old]) |
+			(f & DSP_FLAG_STEP ? AL_STEP : 0);
 	}
+	ch->x1 = x1;
+	ch->x2 = x2;
+	ch->psi_sum = psi_sum;
+	ch->psi_fresh = psi_fresh;
+	ch->tk_n = tk_n;
+	ch->psi_pos = psi_pos;
+	ch->dl_pos = dl_pos;
 	d->counters.n_invalid_samples += n_invalid;
+	for (i = 0; i + 2 <= m; i += 2) {
+		detect_v2 q;
+
+		memcpy(&q, &te[i], sizeof(q));
+		q /= len2;
+		memcpy(&te[i], &q, sizeof(q));
+	}
+	for (; i < m; i++)
+		te[i] /= len;
 }
 
 /* Pass 2 for idle channel @c from item @i. The same as
  * detect_aligned_update() and what detect_aligned_decide() does while
  * the channel stays idle, with the channel's running sums and positions,
- * and dsp_noise_push()'s, in registers. Return: the first item left to
- * pass 3; *ret_updated is 1 if detect_aligned_update() has seen it. */
+ * and dsp_noise_push()'s, in registers. Between the ends of noise
+ * windows the floors, and so the thresholds, stay: there a sample that
+ * would leave idle is found before it changes anything (pass 3 then does
+ * all of it), and the others take a short loop. Return: the first item
+ * left to pass 3; *ret_updated is 1 if detect_aligned_update() has seen
+ * it. */
 static uint32_t detect_tile_quiet(struct detector *d, uint32_t c, uint32_t i,
 				  uint32_t m, uint64_t n0, int *ret_updated)
 {
@@ -1829,6 +1888,7 @@ static uint32_t detect_tile_quiet(struct detector *d, uint32_t c, uint32_t i,
 	const float *tx = d->tile_x + (size_t)c * DETECT_TILE;
 	const double *te = d->tile_e + (size_t)c * DETECT_TILE;
 	const uint8_t *ts = d->tile_st + (size_t)c * DETECT_TILE;
+	const uint32_t hist_len = d->hist_len, a_len = d->a_len;
 	float *hist = ch->hist, *a_ring = ch->a_ring;
 	uint32_t hist_pos = ch->hist_pos, hist_n = ch->hist_n;
 	uint32_t a_pos = ch->a_pos, a_n = ch->a_n;
@@ -1837,36 +1897,104 @@ static uint32_t detect_tile_quiet(struct detector *d, uint32_t c, uint32_t i,
 	uint32_t n_e = nfe->acc_n, n_a = nfa->acc_n;
 	uint32_t st_e = nfe->acc_state, st_a = nfa->acc_state;
 	double floor_e = -1.0, rest = -1.0, t_off = 0.0, a_on = 0.0;
-	int valid = 0, updated = 0;
+	int updated = 0;
 
-	for (; i < m; i++) {
+	while (i < m) {
 		uint64_t t = n0 + i - d->delay;
-		double e = te[i];
-		float x = tx[i], ax = fabsf(x);
-		unsigned int state;
+		unsigned int state = ch->had_invalid && t <= ch->invalid_until ?
+				     DSP_NOISE_INVALID : DSP_NOISE_QUIET;
+		uint32_t end = m, j, k;
+		double e;
+		float x, ax;
 
-		if (ts[i] == AL_NONE)
-			continue;
-		if (ts[i] != AL_VALID)
+		if (dsp_noise_floor(nfe) != floor_e ||
+		    dsp_noise_floor(nfa) != rest) {
+			/* as in detect_aligned_decide(); t_on > t_off, so
+			 * e >= t_on implies e >= t_off */
+			floor_e = dsp_noise_floor(nfe);
+			rest = dsp_noise_floor(nfa);
+			t_off = d->cfg.threshold_off * floor_e;
+			a_on = d->cfg.amp_threshold *
+			       (rest * DETECT_MAV_TO_RMS);
+			if (!(floor_e > 1e-12) || !(rest > 1e-9))
+				t_off = a_on = INFINITY;	/* warming up */
+		}
+		/* the short loop: no window ends, the state stays, no LM */
+		if (end - i > nfe->win_len - n_e - 1)
+			end = i + (nfe->win_len - n_e - 1);
+		if (end - i > nfa->win_len - n_a - 1)
+			end = i + (nfa->win_len - n_a - 1);
+		if (state != DSP_NOISE_QUIET &&
+		    end - i > ch->invalid_until - t + 1)
+			end = i + (uint32_t)(ch->invalid_until - t + 1);
+		if (ch->is_lm)
+			end = i;
+		for (j = i; j < end; j++) {
+			float old;
+
+			e = te[j];
+			x = tx[j];
+			ax = fabsf(x);
+			if (ts[j] != AL_VALID || e >= t_off || ax >= a_on)
+				break;
+			hist[hist_pos] = x;
+			if (++hist_pos == hist_len)
+				hist_pos = 0;
+			old = a_ring[a_pos];
+			a_sum += ax - old;
+			a_ring[a_pos] = ax;
+			a_fresh += ax;
+			if (++a_pos == a_len) {
+				a_pos = 0;
+				a_sum = a_fresh;
+				a_fresh = 0.0;
+			}
+			acc_e += e;
+			acc_a += ax;
+		}
+		k = j - i;
+		if (k) {
+			hist_n = hist_len - hist_n > k ? hist_n + k : hist_len;
+			a_n = a_len - a_n > k ? a_n + k : a_len;
+			n_e += k;
+			n_a += k;
+			if (state > st_e)
+				st_e = state;
+			if (state > st_a)
+				st_a = state;
+		}
+		i = j;
+		if (i == m)
 			break;
-		/* detect_aligned_update() */
+		if (ts[i] == AL_NONE) {
+			i++;
+			continue;
+		}
+		if (i < end || ts[i] != AL_VALID)
+			break;	/* not idle: pass 3 does all of it */
+		/* one sample the long way: a window ends, or the state
+		 * changes, or an LM channel */
+		t = n0 + i - d->delay;
+		state = ch->had_invalid && t <= ch->invalid_until ?
+			DSP_NOISE_INVALID : DSP_NOISE_QUIET;
+		e = te[i];
+		x = tx[i];
+		ax = fabsf(x);
 		hist[hist_pos] = x;
-		if (++hist_pos == d->hist_len)
+		if (++hist_pos == hist_len)
 			hist_pos = 0;
-		if (hist_n < d->hist_len)
+		if (hist_n < hist_len)
 			hist_n++;
-		if (a_n < d->a_len)
+		if (a_n < a_len)
 			a_n++;
 		a_sum += ax - a_ring[a_pos];
 		a_ring[a_pos] = ax;
 		a_fresh += ax;
-		if (++a_pos == d->a_len) {
+		if (++a_pos == a_len) {
 			a_pos = 0;
 			a_sum = a_fresh;
 			a_fresh = 0.0;
 		}
-		state = ch->had_invalid && t <= ch->invalid_until ?
-			DSP_NOISE_INVALID : DSP_NOISE_QUIET;
 		acc_e += e;
 		if (state > st_e)
 			st_e = state;
@@ -1891,25 +2019,22 @@ static uint32_t detect_tile_quiet(struct detector *d, uint32_t c, uint32_t i,
 			n_a = nfa->acc_n;
 			st_a = nfa->acc_state;
 		}
-		/* detect_aligned_decide() while idle */
-		if (dsp_noise_floor(nfe) != floor_e ||
-		    dsp_noise_floor(nfa) != rest) {
-			floor_e = dsp_noise_floor(nfe);
-			rest = dsp_noise_floor(nfa);
-			valid = floor_e > 1e-12 && rest > 1e-9;
-			t_off = d->cfg.threshold_off * floor_e;
-			a_on = d->cfg.amp_threshold *
-			       (rest * DETECT_MAV_TO_RMS);
-		}
-		if (!valid)
+		/* detect_aligned_decide() while idle, on the new floors */
+		floor_e = dsp_noise_floor(nfe);
+		rest = dsp_noise_floor(nfa);
+		if (!(floor_e > 1e-12) || !(rest > 1e-9)) {
+			floor_e = -1.0;	/* thresholds again next time */
+			i++;
 			continue;
-		/* t_on > t_off: e >= t_on implies e >= t_off */
+		}
+		t_off = d->cfg.threshold_off * floor_e;
+		a_on = d->cfg.amp_threshold * (rest * DETECT_MAV_TO_RMS);
 		if (e >= t_off || ax >= a_on) {
 			updated = 1;
 			break;
 		}
-		if (ch->is_lm && a_n >= d->a_len) {
-			double a = a_sum / d->a_len;
+		if (ch->is_lm && a_n >= a_len) {
+			double a = a_sum / a_len;
 
 			if (a <= rest + d->cfg.lm_end_uv)
 				ch->lm_low = t;
@@ -1918,6 +2043,7 @@ static uint32_t detect_tile_quiet(struct detector *d, uint32_t c, uint32_t i,
 				break;
 			}
 		}
+		i++;
 	}
 	ch->hist_pos = hist_pos;
 	ch->hist_n = hist_n;
