@@ -2066,6 +2066,45 @@ static int detect_idle(const struct detect_chan *ch)
 	return ch->fs == FAST_IDLE && !ch->ep_active && ch->lm_state == LM_IDLE;
 }
 
+/* Pass 3 for item @i of channel @c (scan n0 + i), as detect_scan(); bit c
+ * of *updated says whether pass 2 has done its first half. If that leaves
+ * the channel idle, pass 2 goes on from the next item. Return: the next
+ * item of the channel for pass 3. */
+static uint32_t detect_tile_item(struct detector *d, uint32_t c, uint32_t i,
+				 uint32_t m, uint64_t n0, uint64_t *updated)
+{
+	size_t k = (size_t)c * DETECT_TILE + i;
+	uint64_t n = n0 + i, bit = UINT64_C(1) << c;
+	uint8_t st = d->tile_st[k];
+	uint32_t next = i + 1;
+	int upd = 0;
+
+	if (st & AL_STEP) {
+		d->ch[c].last_step = n;
+		detect_slot_mark_step(d, c, n);
+	}
+	switch (st & ~AL_STEP) {
+	case AL_INVALID:
+		detect_invalid(d, c, n - d->delay);
+		break;
+	case AL_VALID:
+		if (*updated & bit)
+			detect_aligned_decide(d, c, n - d->delay, d->tile_x[k],
+					      d->tile_e[k]);
+		else
+			detect_aligned(d, c, n - d->delay, d->tile_x[k],
+				       d->tile_e[k]);
+		break;
+	default:
+		break;
+	}
+	/* idle again: on alone, ahead of the others */
+	if (detect_idle(&d->ch[c]))
+		next = detect_tile_quiet(d, c, i + 1, m, n0, &upd);
+	*updated = upd ? *updated | bit : *updated & ~bit;
+	return next;
+}
+
 /* A tile of @m scans from @n0 (see above). */
 static void detect_tile(struct detector *d, const float *in,
 			const uint8_t *fl, uint32_t m, uint64_t n0)
@@ -2087,46 +2126,24 @@ static void detect_tile(struct detector *d, const float *in,
 			first = next[c];
 	}
 	for (i = 0; i < m; i++) {
-		uint64_t n = n0 + i;
+		uint64_t n;
 
-		for (c = 0; i >= first && c < nch; c++) {
-			size_t k = (size_t)c * DETECT_TILE + i;
-			uint8_t st = d->tile_st[k];
-			int upd = 0;
-
-			if (i < next[c])
-				continue;
-			if (st & AL_STEP) {
-				d->ch[c].last_step = n;
-				detect_slot_mark_step(d, c, n);
+		/* no channel runs before scan first: if no slot or LM waits
+		 * either, only the clock moves until then (no epoch is due
+		 * before the tile's last scan) */
+		if (i < first && !d->n_open_slots && !d->plm_n)
+			i = (first < m ? first : m) - 1;
+		n = n0 + i;
+		if (i >= first) {
+			first = m;
+			for (c = 0; c < nch; c++) {
+				if (i >= next[c])
+					next[c] = detect_tile_item(d, c, i, m,
+								   n0,
+								   &updated);
+				if (next[c] < first)
+					first = next[c];
 			}
-			switch (st & ~AL_STEP) {
-			case AL_INVALID:
-				detect_invalid(d, c, n - d->delay);
-				break;
-			case AL_VALID:
-				if ((updated >> c) & 1)
-					detect_aligned_decide(d, c,
-							      n - d->delay,
-							      d->tile_x[k],
-							      d->tile_e[k]);
-				else
-					detect_aligned(d, c, n - d->delay,
-						       d->tile_x[k],
-						       d->tile_e[k]);
-				break;
-			default:
-				break;
-			}
-			/* idle again: on alone, ahead of the others */
-			next[c] = i + 1;
-			if (detect_idle(&d->ch[c]))
-				next[c] = detect_tile_quiet(d, c, i + 1, m, n0,
-							    &upd);
-			if (upd)
-				updated |= UINT64_C(1) << c;
-			else
-				updated &= ~(UINT64_C(1) << c);
 		}
 		if (n >= d->delay)
 			d->t_now = n - d->delay;
