@@ -1664,6 +1664,7 @@ static void test_fast_path_equals_reference(void **state)
 		struct outlog ref = { 0 }, fast = { 0 };
 		size_t n = runs[r].n, nch = runs[r].nch, i;
 		float *x = xalloc(n * nch);
+		int k;
 		uint8_t *fl = calloc(n * nch, 1);
 		struct detect_config cfg;
 
@@ -1699,15 +1700,24 @@ static void test_fast_path_equals_reference(void **state)
 			   runs[r].rate, runs[r].max_block, n / 2, 333, r,
 			   &ref);
 		detect_fast_off = 0;
-		run_outlog(&cfg, x, runs[r].flags ? fl : NULL, n, nch,
-			   runs[r].rate, runs[r].max_block, n / 2, 333, r,
-			   &fast);
 		assert_true(ref.n > 1000);
-		assert_int_equal(fast.n, ref.n);
-		for (i = 0; i < ref.n; i++)
-			if (fast.w[i] != ref.w[i])
-				fail_msg("run %zu: word %zu of %zu differs",
-					 r, i, ref.n);
+		for (k = 0; k < 2; k++) {
+#ifdef DETECT_AVX2
+			detect_avx2_off = k;	/* where the CPU has it */
+#endif
+			fast.n = 0;
+			run_outlog(&cfg, x, runs[r].flags ? fl : NULL, n, nch,
+				   runs[r].rate, runs[r].max_block, n / 2, 333,
+				   r, &fast);
+			assert_int_equal(fast.n, ref.n);
+			for (i = 0; i < ref.n; i++)
+				if (fast.w[i] != ref.w[i])
+					fail_msg("run %zu/%d: word %zu of %zu "
+						 "differs", r, k, i, ref.n);
+		}
+#ifdef DETECT_AVX2
+		detect_avx2_off = 0;
+#endif
 		free(ref.w);
 		free(fast.w);
 		free(x);
