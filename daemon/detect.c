@@ -1872,6 +1872,11 @@ static void detect_tile_input(struct detector *d, uint32_t c,
 		te[i] /= len;
 }
 
+static int detect_idle(const struct detect_chan *ch)
+{
+	return ch->fs == FAST_IDLE && !ch->ep_active && ch->lm_state == LM_IDLE;
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 /*
  * Where the processor has AVX2 (checked at run time, as in dsp.c: the
@@ -1888,6 +1893,7 @@ static void detect_tile_input(struct detector *d, uint32_t c,
 typedef double detect_v4 __attribute__((vector_size(4 * sizeof(double))));
 typedef float detect_v4f __attribute__((vector_size(4 * sizeof(float))));
 typedef int64_t detect_i4 __attribute__((vector_size(4 * sizeof(int64_t))));
+typedef int32_t detect_i4f __attribute__((vector_size(4 * sizeof(int32_t))));
 
 /* test-detect turns it off to test the other path on an AVX2 machine */
 static int detect_avx2_off;
@@ -1920,7 +1926,8 @@ static int detect_tile_input4_ok(const struct detector *d, uint32_t c)
 __attribute__((target("avx2")))
 static uint32_t detect_tile_input4_avx2(struct detector *d, uint32_t c,
 					const float *in, const uint8_t *fl,
-					uint32_t m)
+					uint32_t m, detect_v4 *e4,
+					detect_v4f *x4)
 {
 	const size_t stride = d->n_channels;
 	const uint32_t psi_len = d->psi_len, dl_len = d->dl_len;
@@ -1928,10 +1935,11 @@ static uint32_t detect_tile_input4_avx2(struct detector *d, uint32_t c,
 		INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX
 	};
 	const detect_v4 inf = { INFINITY, INFINITY, INFINITY, INFINITY };
+	const detect_v4 len = { psi_len, psi_len, psi_len, psi_len };
 	detect_v4 x1, x2, sum, fresh, ring[DETECT_V4_RING];
 	detect_v4f dl[DETECT_V4_RING];
-	float *tx[4];
-	double *te[4];
+	float *tx0 = d->tile_x + (size_t)c * DETECT_TILE;
+	double *te0 = d->tile_e + (size_t)c * DETECT_TILE;
 	uint32_t pos = d->ch[c].psi_pos, dl_pos = d->ch[c].dl_pos, i, k, l;
 
 	for (l = 0; l < 4; l++) {
@@ -1945,8 +1953,6 @@ static uint32_t detect_tile_input4_avx2(struct detector *d, uint32_t c,
 			ring[k][l] = ch->psi[k];
 		for (k = 0; k < dl_len; k++)
 			dl[k][l] = ch->dl_x[k];
-		tx[l] = d->tile_x + (size_t)(c + l) * DETECT_TILE;
-		te[l] = d->tile_e + (size_t)(c + l) * DETECT_TILE;
 	}
 	for (i = 0; i < m; i++) {
 		uint32_t old = dl_pos + 1 == dl_len ? 0 : dl_pos + 1, f4 = 0;
@@ -1975,10 +1981,16 @@ static uint32_t detect_tile_input4_avx2(struct detector *d, uint32_t c,
 		}
 		dl[dl_pos] = vf;
 		dl_pos = old;
-		for (l = 0; l < 4; l++) {
-			te[l][i] = sum[l];
-			tx[l][i] = dl[old][l];
-		}
+		e4[i] = sum / len;
+		x4[i] = dl[old];
+		te0[i] = e4[i][0];
+		te0[DETECT_TILE + i] = e4[i][1];
+		te0[2 * DETECT_TILE + i] = e4[i][2];
+		te0[3 * DETECT_TILE + i] = e4[i][3];
+		tx0[i] = x4[i][0];
+		tx0[DETECT_TILE + i] = x4[i][1];
+		tx0[2 * DETECT_TILE + i] = x4[i][2];
+		tx0[3 * DETECT_TILE + i] = x4[i][3];
 	}
 	for (l = 0; l < 4; l++) {
 		struct detect_chan *ch = &d->ch[c + l];
@@ -1997,17 +2009,117 @@ static uint32_t detect_tile_input4_avx2(struct detector *d, uint32_t c,
 		for (k = 0; k < dl_len; k++)
 			ch->dl_x[k] = dl[k][l];
 		memset(ts, AL_VALID, i);
-		for (k = 0; k + 4 <= i; k += 4) {
-			detect_v4 q;
-
-			memcpy(&q, &te[l][k], sizeof(q));
-			q /= (detect_v4){ psi_len, psi_len, psi_len, psi_len };
-			memcpy(&te[l][k], &q, sizeof(q));
-		}
-		for (; k < i; k++)
-			te[l][k] /= psi_len;
 	}
 	return i;
+}
+
+/* Can idle channels @c to c + 3 take detect_tile_quiet4_avx2()? */
+static int detect_tile_quiet4_ok(const struct detector *d, uint32_t c)
+{
+	const struct detect_chan *c0 = &d->ch[c];
+	uint32_t l;
+
+	for (l = 0; l < 4; l++) {
+		const struct detect_chan *ch = &d->ch[c + l];
+
+		if (!detect_idle(ch) || ch->is_lm ||
+		    ch->hist_pos != c0->hist_pos || ch->a_pos != c0->a_pos ||
+		    ch->nf_e.acc_n != c0->nf_e.acc_n ||
+		    ch->nf_a.acc_n != c0->nf_a.acc_n ||
+		    ch->nf_e.win_len != c0->nf_e.win_len ||
+		    ch->nf_a.win_len != c0->nf_a.win_len)
+			return 0;
+	}
+	return 1;
+}
+
+/* Pass 2 of idle channels @c to c + 3 at once over items @j to @end, which
+ * pass 1 put in @e4 and @x4: the short loop of detect_tile_quiet(), lane
+ * by lane the same operations. Stops before an item that ends a noise
+ * window or would leave one of them idle, or where one of them is in its
+ * invalid guard. Return: the first item not done. */
+__attribute__((target("avx2")))
+static uint32_t detect_tile_quiet4_avx2(struct detector *d, uint32_t c,
+					const detect_v4 *e4,
+					const detect_v4f *x4, uint32_t j,
+					uint32_t end, uint64_t n0)
+{
+	const struct detect_chan *c0 = &d->ch[c];
+	const uint32_t hist_len = d->hist_len, a_len = d->a_len;
+	const uint32_t j0 = j;
+	const int32_t abs_mask = INT32_MAX;
+	detect_v4 t_off, a_on, a_sum, a_fresh, acc_e, acc_a;
+	uint32_t hist_pos = c0->hist_pos, a_pos = c0->a_pos, l, k;
+	float *h0 = c0[0].hist, *h1 = c0[1].hist, *h2 = c0[2].hist;
+	float *h3 = c0[3].hist, *r0 = c0[0].a_ring, *r1 = c0[1].a_ring;
+	float *r2 = c0[2].a_ring, *r3 = c0[3].a_ring;
+
+	if (end - j > c0->nf_e.win_len - c0->nf_e.acc_n - 1)
+		end = j + (c0->nf_e.win_len - c0->nf_e.acc_n - 1);
+	if (end - j > c0->nf_a.win_len - c0->nf_a.acc_n - 1)
+		end = j + (c0->nf_a.win_len - c0->nf_a.acc_n - 1);
+	for (l = 0; l < 4; l++) {
+		const struct detect_chan *ch = &d->ch[c + l];
+		double floor_e = dsp_noise_floor(&ch->nf_e);
+		double rest = dsp_noise_floor(&ch->nf_a);
+
+		if (ch->had_invalid && n0 + j - d->delay <= ch->invalid_until)
+			return j;
+		/* as in detect_tile_quiet() */
+		t_off[l] = d->cfg.threshold_off * floor_e;
+		a_on[l] = d->cfg.amp_threshold * (rest * DETECT_MAV_TO_RMS);
+		if (!(floor_e > 1e-12) || !(rest > 1e-9))
+			t_off[l] = a_on[l] = INFINITY;
+		a_sum[l] = ch->a_sum;
+		a_fresh[l] = ch->a_fresh;
+		acc_e[l] = ch->nf_e.acc;
+		acc_a[l] = ch->nf_a.acc;
+	}
+	for (; j < end; j++) {
+		detect_v4f axf = (detect_v4f)((detect_i4f)x4[j] & abs_mask);
+		detect_v4f old = { r0[a_pos], r1[a_pos], r2[a_pos], r3[a_pos] };
+		detect_v4 ax = __builtin_convertvector(axf, detect_v4);
+
+		if (__builtin_ia32_movmskpd256((detect_v4)((e4[j] >= t_off) |
+							  (ax >= a_on))))
+			break;
+		h0[hist_pos] = x4[j][0];
+		h1[hist_pos] = x4[j][1];
+		h2[hist_pos] = x4[j][2];
+		h3[hist_pos] = x4[j][3];
+		r0[a_pos] = axf[0];
+		r1[a_pos] = axf[1];
+		r2[a_pos] = axf[2];
+		r3[a_pos] = axf[3];
+		if (++hist_pos == hist_len)
+			hist_pos = 0;
+		a_sum += __builtin_convertvector(axf - old, detect_v4);
+		a_fresh += ax;
+		if (++a_pos == a_len) {
+			a_pos = 0;
+			a_sum = a_fresh;
+			a_fresh = (detect_v4){ 0.0, 0.0, 0.0, 0.0 };
+		}
+		acc_e += e4[j];
+		acc_a += ax;
+	}
+	k = j - j0;
+	for (l = 0; l < 4 && k; l++) {
+		struct detect_chan *ch = &d->ch[c + l];
+
+		ch->hist_pos = hist_pos;
+		ch->hist_n = hist_len - ch->hist_n > k ? ch->hist_n + k
+						       : hist_len;
+		ch->a_pos = a_pos;
+		ch->a_n = a_len - ch->a_n > k ? ch->a_n + k : a_len;
+		ch->a_sum = a_sum[l];
+		ch->a_fresh = a_fresh[l];
+		ch->nf_e.acc = acc_e[l];
+		ch->nf_e.acc_n += k;
+		ch->nf_a.acc = acc_a[l];
+		ch->nf_a.acc_n += k;
+	}
+	return j;
 }
 #endif
 
@@ -2201,10 +2313,64 @@ static uint32_t detect_tile_quiet(struct detector *d, uint32_t c, uint32_t i,
 	return i;
 }
 
-static int detect_idle(const struct detect_chan *ch)
+#ifdef DETECT_AVX2
+/* Passes 1 and 2 of channels @c to c + 3 of a tile of @m scans from @n0,
+ * four at a time as far as they can: next[] and *updated as in
+ * detect_tile(). Return: 0 if they cannot. */
+static int detect_tile_four(struct detector *d, uint32_t c, const float *in,
+			    const uint8_t *fl, uint32_t m, uint64_t n0,
+			    uint32_t *next, uint64_t *updated)
 {
-	return ch->fs == FAST_IDLE && !ch->ep_active && ch->lm_state == LM_IDLE;
+	detect_v4 e4[DETECT_TILE];
+	detect_v4f x4[DETECT_TILE];
+	uint32_t k, j, l, stop = 0;
+	int upd[4] = { 0, 0, 0, 0 }, vec;
+
+	if (!detect_tile_input4_ok(d, c))
+		return 0;
+	k = detect_tile_input4_avx2(d, c, in, fl, m, e4, x4);
+	for (l = 0; l < 4; l++) {
+		uint8_t *ts = d->tile_st + (size_t)(c + l) * DETECT_TILE;
+
+		for (j = 0; j < k && n0 + j < d->delay; j++)
+			ts[j] = AL_NONE;
+		detect_tile_input(d, c + l, in + l, fl ? fl + l : NULL, k, m,
+				  n0);
+		next[l] = 0;
+	}
+	j = 0;
+	while (n0 + j < d->delay && j < k)
+		j++;		/* AL_NONE in every lane */
+	vec = detect_tile_quiet4_ok(d, c);
+	while (vec && j < k) {
+		j = detect_tile_quiet4_avx2(d, c, e4, x4, j, k, n0);
+		if (j == k)
+			break;
+		/* this item the long way, lane by lane */
+		for (l = 0; l < 4; l++)
+			if (detect_tile_quiet(d, c + l, j, j + 1, n0,
+					      &upd[l]) == j)
+				stop |= 1u << l;
+		if (stop)
+			break;
+		j++;
+	}
+	for (l = 0; l < 4; l++) {
+		if (vec && (stop >> l & 1)) {
+			next[l] = j;	/* not idle at item j */
+		} else {
+			next[l] = !vec ? 0 : stop ? j + 1 : j;
+			upd[l] = 0;
+			if (detect_idle(&d->ch[c + l]))
+				next[l] = detect_tile_quiet(d, c + l, next[l],
+							    m, n0, &upd[l]);
+		}
+		if (upd[l])
+			*updated |= UINT64_C(1) << (c + l);
+	}
+	return 1;
 }
+#endif
 
 /* Pass 3 for item @i of channel @c (scan n0 + i), as detect_scan(); bit c
  * of *updated says whether pass 2 has done its first half. If that leaves
@@ -2250,31 +2416,24 @@ static void detect_tile(struct detector *d, const float *in,
 			const uint8_t *fl, uint32_t m, uint64_t n0)
 {
 	const uint32_t nch = d->n_channels;
-	uint32_t next[DETECT_MAX_CHANNELS], done[DETECT_MAX_CHANNELS] = { 0 };
-	uint32_t first = m, c, i;
+	uint32_t next[DETECT_MAX_CHANNELS], first = m, c, i;
 	uint64_t updated = 0;
 
 	for (c = 0; c < nch; c++) {
 		int upd = 0;
 
 #ifdef DETECT_AVX2
-		if (c % 4 == 0 && detect_tile_input4_ok(d, c)) {
-			uint32_t k = detect_tile_input4_avx2(d, c, in + c,
-							     fl ? fl + c : NULL,
-							     m), l;
-
-			for (l = 0; l < 4; l++) {
-				uint8_t *ts = d->tile_st +
-					      (size_t)(c + l) * DETECT_TILE;
-
-				for (i = 0; i < k && n0 + i < d->delay; i++)
-					ts[i] = AL_NONE;
-				done[c + l] = k;
-			}
+		if (c % 4 == 0 && c + 4 <= nch &&
+		    detect_tile_four(d, c, in + c, fl ? fl + c : NULL, m, n0,
+				     &next[c], &updated)) {
+			for (i = 0; i < 4; i++)
+				if (next[c + i] < first)
+					first = next[c + i];
+			c += 3;
+			continue;
 		}
 #endif
-		detect_tile_input(d, c, in + c, fl ? fl + c : NULL, done[c],
-				  m, n0);
+		detect_tile_input(d, c, in + c, fl ? fl + c : NULL, 0, m, n0);
 		next[c] = 0;
 		if (detect_idle(&d->ch[c]))
 			next[c] = detect_tile_quiet(d, c, 0, m, n0, &upd);

@@ -1504,6 +1504,14 @@ static void outlog_epoch(const struct detect_epoch *ep, void *userdata)
 	outlog_float(l, ep->background_uv);
 }
 
+static void outlog_double(struct outlog *l, double v)
+{
+	uint64_t u;
+
+	memcpy(&u, &v, sizeof(u));
+	outlog_put(l, u);
+}
+
 static void outlog_state(struct outlog *l, const struct detector *d)
 {
 	struct detect_counters cnt;
@@ -1534,6 +1542,29 @@ static void outlog_state(struct outlog *l, const struct detector *d)
 		outlog_float(l, r.covered_s);
 		memcpy(&fl, &floor_uv, sizeof(fl));
 		outlog_put(l, fl);
+	}
+	/* and what is inside, which outputs show only now and then */
+	for (c = 0; c < d->n_channels; c++) {
+		const struct detect_chan *ch = &d->ch[c];
+
+		outlog_double(l, ch->nf_e.floor);
+		outlog_double(l, ch->nf_e.acc);
+		outlog_double(l, ch->nf_a.acc);
+		outlog_put(l, ch->nf_e.acc_n);
+		outlog_put(l, ch->nf_a.acc_n);
+		outlog_put(l, ch->nf_e.acc_state);
+		outlog_put(l, ch->nf_a.acc_state);
+		outlog_double(l, ch->psi_sum);
+		outlog_double(l, ch->psi_fresh);
+		outlog_double(l, ch->a_sum);
+		outlog_double(l, ch->a_fresh);
+		outlog_put(l, ch->hist_pos);
+		outlog_put(l, ch->hist_n);
+		outlog_put(l, ch->a_pos);
+		outlog_put(l, ch->a_n);
+		outlog_put(l, ch->tk_n);
+		outlog_put(l, ch->lm_low);
+		outlog_put(l, ch->fs);
 	}
 }
 
@@ -1655,6 +1686,7 @@ static void test_fast_path_equals_reference(void **state)
 		{ 1000, 8, 90000, 4096, 0x81, 1 },
 		{ 4000, 8, 60000, 700, 0, 0 },
 		{ 500, 64, 8000, 200, UINT64_MAX, 1 },
+		{ 4000, 4, 120000, 3000, 0, 1 },
 	};
 	size_t r;
 
