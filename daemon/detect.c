@@ -7,8 +7,9 @@
  * merge_ms are one event with a channel mask. Events are classified, or
  * rejected as artefacts (clipping, electrode pop, mains, common mode) when
  * they end; rates, PLM series and per-epoch sleep metrics are kept too.
- * All processing is scan by scan, so results do not depend on block size.
- * Memory is allocated in detect_new() only.
+ * All processing is scan by scan, so results do not depend on block size
+ * (detect_scan() is the reference; detect_tile() does the same work
+ * reordered, to the bit, faster). Memory is allocated in detect_new() only.
  */
 #include <errno.h>
 #include <math.h>
@@ -1778,10 +1779,13 @@ static void detect_scan(struct detector *d, const float *scan,
  *     DSP step): detect_aligned() with the decision reduced to the
  *     comparisons that keep it idle;
  *  3. scan by scan as detect_scan(): each channel from where pass 2
- *     stopped, then slots, PLM and epochs.
+ *     stopped, then slots, PLM and epochs; a channel idle again goes on
+ *     alone through pass 2.
  * The one thing read across channels of an idle one is its |x| floor when
  * an epoch is published, so a tile ends with the scan that publishes.
- * test-detect sets detect_fast_off to compare this with detect_scan().
+ * Where AVX2 is, passes 1 and 2 take four channels at once as far as they
+ * can (detect_tile_four()). test-detect sets detect_fast_off to compare
+ * all this with detect_scan(), and detect_avx2_off.
  */
 static int detect_fast_off;
 
