@@ -1438,6 +1438,325 @@ static void test_block_size_independence(void **state)
 		evlog_free(&logs[b]);
 }
 
+/* Everything the detector puts out, as a list of words: the fast path
+ * (detect_tile) must give the reference (detect_scan) to the bit. */
+struct outlog {
+	size_t n, cap;
+	uint64_t *w;
+};
+
+static void outlog_put(struct outlog *l, uint64_t w)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 1024;
+		l->w = realloc(l->w, l->cap * sizeof(*l->w));
+		assert_non_null(l->w);
+	}
+	l->w[l->n++] = w;
+}
+
+static void outlog_float(struct outlog *l, float f)
+{
+	uint32_t u;
+
+	memcpy(&u, &f, sizeof(u));
+	outlog_put(l, u);
+}
+
+static void outlog_event(const struct detect_event *ev, void *userdata)
+{
+	struct outlog *l = userdata;
+
+	outlog_put(l, ev->id);
+	outlog_put(l, ev->onset_index);
+	outlog_put(l, ev->channel_mask);
+	outlog_put(l, ev->type);
+	outlog_put(l, ev->event_class);
+	outlog_put(l, ev->channel);
+	outlog_put(l, ev->n_potentials);
+	outlog_put(l, ev->duration_samples);
+	outlog_put(l, ev->flags);
+	outlog_float(l, ev->duration_ms);
+	outlog_float(l, ev->peak_uv);
+	outlog_float(l, ev->energy_uv2);
+	outlog_float(l, ev->snr);
+	outlog_float(l, ev->noise_floor_uv);
+	outlog_float(l, ev->mean_abs_uv);
+}
+
+static void outlog_epoch(const struct detect_epoch *ep, void *userdata)
+{
+	struct outlog *l = userdata;
+
+	outlog_put(l, ep->start_index);
+	outlog_put(l, ep->channel);
+	outlog_put(l, ep->epoch_samples);
+	outlog_put(l, ep->n_mini);
+	outlog_put(l, ep->phasic_mini_mask);
+	outlog_put(l, ep->n_phasic_mini);
+	outlog_put(l, ep->n_twitches);
+	outlog_put(l, ep->n_fm_potentials);
+	outlog_put(l, ep->n_lm);
+	outlog_put(l, ep->n_artefacts);
+	outlog_put(l, ep->flags);
+	outlog_float(l, ep->fmi_per_min);
+	outlog_float(l, ep->fmi_window_per_min);
+	outlog_float(l, ep->background_uv);
+}
+
+static void outlog_double(struct outlog *l, double v)
+{
+	uint64_t u;
+
+	memcpy(&u, &v, sizeof(u));
+	outlog_put(l, u);
+}
+
+static void outlog_state(struct outlog *l, const struct detector *d)
+{
+	struct detect_counters cnt;
+	struct detect_sleep_stats sl;
+	struct detect_rates r;
+	uint64_t fl;
+	uint32_t c, k;
+
+	detect_get_counters(d, &cnt);
+	for (k = 0; k < DETECT_N_CLASSES; k++)
+		outlog_put(l, cnt.n_by_class[k]);
+	outlog_put(l, cnt.n_onsets);
+	outlog_put(l, cnt.n_invalid_samples);
+	outlog_put(l, cnt.n_gaps);
+	outlog_put(l, cnt.n_artefacts);
+	detect_get_sleep_stats(d, &sl);
+	outlog_put(l, sl.n_lm);
+	outlog_put(l, sl.n_plm);
+	outlog_put(l, sl.n_plm_series);
+	outlog_put(l, sl.run_length);
+	for (c = 0; c < d->n_channels; c++) {
+		double floor_uv = detect_noise_floor_uv(d, c);
+
+		assert_int_equal(detect_get_rates(d, c, &r), 0);
+		outlog_float(l, r.per_min_1);
+		outlog_float(l, r.per_min_5);
+		outlog_float(l, r.per_min_15);
+		outlog_float(l, r.covered_s);
+		memcpy(&fl, &floor_uv, sizeof(fl));
+		outlog_put(l, fl);
+	}
+	/* and what is inside, which outputs show only now and then */
+	for (c = 0; c < d->n_channels; c++) {
+		const struct detect_chan *ch = &d->ch[c];
+
+		outlog_double(l, ch->nf_e.floor);
+		outlog_double(l, ch->nf_e.acc);
+		outlog_double(l, ch->nf_a.acc);
+		outlog_put(l, ch->nf_e.acc_n);
+		outlog_put(l, ch->nf_a.acc_n);
+		outlog_put(l, ch->nf_e.acc_state);
+		outlog_put(l, ch->nf_a.acc_state);
+		outlog_double(l, ch->psi_sum);
+		outlog_double(l, ch->psi_fresh);
+		outlog_double(l, ch->a_sum);
+		outlog_double(l, ch->a_fresh);
+		outlog_put(l, ch->hist_pos);
+		outlog_put(l, ch->hist_n);
+		outlog_put(l, ch->a_pos);
+		outlog_put(l, ch->a_n);
+		outlog_put(l, ch->tk_n);
+		outlog_put(l, ch->lm_low);
+		outlog_put(l, ch->fs);
+	}
+}
+
+/* Noise of changing level with spikes, injected potentials, bursts (some
+ * at the mains frequency), common-mode spikes, and bad data of every
+ * kind: NaN, Inf, saturation and step flags, digital silence, huge
+ * values. */
+static void make_messy(float *x, uint8_t *fl, size_t n, size_t nch,
+		       double rate)
+{
+	size_t i, c, b;
+
+	for (c = 0; c < nch; c++) {
+		double level = 1.0 + 4.0 * rng_uniform();
+
+		for (i = 0; i < n; i++) {
+			double v = level * rng_gauss();
+
+			if (rng_uniform() < 2e-5)
+				level = 0.5 + 8.0 * rng_uniform();
+			if (rng_uniform() < 3e-4)
+				v += (rng_uniform() < 0.5 ? -1 : 1) * level *
+				     (3.0 + 40.0 * rng_uniform());
+			x[i * nch + c] = (float)v;
+			fl[i * nch + c] = 0;
+		}
+	}
+	if (rate == 1000.0 || rate == 4000.0)
+		for (i = (size_t)rate; i + 200 < n; i += (size_t)(rate / 3))
+			inject(x + (i / 7) % nch, nch, i, (int)(i % N_MUP),
+			       10.0 + 40.0 * rng_uniform(),
+			       (int)(rate == 4000.0));
+	for (i = 0; i < n; i++)
+		if (rng_uniform() < 2e-4)
+			for (c = 0; c < nch; c++)
+				x[i * nch + c] += 80.0f;
+	for (b = 0; b < n / (size_t)rate / 2; b++) {
+		size_t at = (size_t)(rng_uniform() * n), len;
+		double amp = 3.0 + 15.0 * rng_uniform();
+		int hum = rng_uniform() < 0.3;
+
+		len = (size_t)(rate * (0.02 + 6.0 * rng_uniform() *
+				       rng_uniform()));
+		c = (size_t)(rng_uniform() * nch);
+		for (i = at; i < at + len && i < n; i++) {
+			x[i * nch + c] *= (float)amp;
+			if (hum)
+				x[i * nch + c] += (float)(20.0 *
+					sin(2.0 * M_PI * 50.0 * i / rate));
+		}
+	}
+	for (b = 0; b < 30; b++) {
+		size_t at = (size_t)(rng_uniform() * n);
+		size_t len = 1 + (size_t)(rng_uniform() * rate * 0.2);
+		int kind = (int)(rng_uniform() * 6);
+
+		c = (size_t)(rng_uniform() * nch);
+		for (i = at; i < at + len && i < n; i++) {
+			float *p = &x[i * nch + c];
+
+			switch (kind) {
+			case 0: *p = NAN; break;
+			case 1: *p = i % 2 ? INFINITY : -INFINITY; break;
+			case 2: fl[i * nch + c] |= DSP_FLAG_SATURATED; break;
+			case 3: fl[i * nch + c] |= i == at ? DSP_FLAG_STEP : 0;
+				break;
+			case 4: *p = 0.0f; break;
+			default: *p *= 1e6f; break;
+			}
+		}
+	}
+}
+
+/* Detector outputs over @x/@fl in blocks of random size (< @max_block),
+ * with a gap of @gap scans at @gap_at (0: none), every so often the
+ * state too. */
+static void run_outlog(const struct detect_config *cfg, const float *x,
+		       const uint8_t *fl, size_t n, size_t nch, double rate,
+		       size_t max_block, size_t gap_at, size_t gap,
+		       uint64_t seed, struct outlog *l)
+{
+	struct detector *d;
+	size_t i, m;
+
+	assert_int_equal(detect_new(cfg, nch, rate, &d), 0);
+	detect_set_epoch_sink(d, outlog_epoch, l);
+	rng_state = seed;
+	for (i = 0; i < n; i += m) {
+		uint64_t index = i >= gap_at && gap ? i + gap : i;
+
+		m = 1 + (size_t)(rng_uniform() * (max_block - 1));
+		if (m > n - i)
+			m = n - i;
+		if (gap && i < gap_at && i + m > gap_at)
+			m = gap_at - i;
+		assert_true(detect_process_flagged(d, x + i * nch,
+						   fl ? fl + i * nch : NULL,
+						   m, index, outlog_event,
+						   l) >= 0);
+		if (rng_uniform() < 0.05)
+			outlog_state(l, d);
+	}
+	assert_true(detect_finish(d, outlog_event, l) >= 0);
+	outlog_state(l, d);
+	detect_free(d);
+}
+
+static void test_fast_path_equals_reference(void **state)
+{
+	static const struct {
+		double rate;
+		size_t nch, n, max_block;
+		uint64_t lm_mask;
+		int flags;
+	} runs[] = {
+		{ 1000, 1, 300000, 5000, 0, 1 },
+		{ 4000, 1, 200000, 300, 1, 1 },
+		{ 2000, 3, 120000, 9000, 0x5, 1 },
+		{ 1000, 8, 90000, 4096, 0x81, 1 },
+		{ 4000, 8, 60000, 700, 0, 0 },
+		{ 500, 64, 8000, 200, UINT64_MAX, 1 },
+		{ 4000, 4, 120000, 3000, 0, 1 },
+	};
+	size_t r;
+
+	(void)state;
+	load_mups();
+	for (r = 0; r < sizeof(runs) / sizeof(runs[0]); r++) {
+		struct outlog ref = { 0 }, fast = { 0 };
+		size_t n = runs[r].n, nch = runs[r].nch, i;
+		float *x = xalloc(n * nch);
+		int k;
+		uint8_t *fl = calloc(n * nch, 1);
+		struct detect_config cfg;
+
+		assert_non_null(fl);
+		rng_state = 1000 + r;
+		make_messy(x, fl, n, nch, runs[r].rate);
+		detect_config_default(&cfg);
+		cfg.lm_channel_mask = nch < 64 ? runs[r].lm_mask &
+					((UINT64_C(1) << nch) - 1) :
+					runs[r].lm_mask;
+		if (r == 2) {
+			cfg.tkeo_smooth_ms = 7.0;
+			cfg.mains_hz = 50;
+		}
+		if (r == 4) {
+			cfg.refractory_ms = 0.0;
+			cfg.threshold_on = 6.0;
+			cfg.amp_threshold = 3.0;
+			cfg.noise.gate_ratio = 0.0;
+			cfg.noise.min_windows = 1;
+		}
+		if (r == 3 || r == 4) {
+			/* floors that move often, epochs published often:
+			 * where a tile must end */
+			cfg.noise.window_ms = 3.0;
+			cfg.noise.n_windows = 20;
+			cfg.epoch_s = 3.0;
+			cfg.mini_epoch_s = 0.3;
+			cfg.efm_window_min = 0.5;
+		}
+		detect_fast_off = 1;
+		run_outlog(&cfg, x, runs[r].flags ? fl : NULL, n, nch,
+			   runs[r].rate, runs[r].max_block, n / 2, 333, r,
+			   &ref);
+		detect_fast_off = 0;
+		assert_true(ref.n > 1000);
+		for (k = 0; k < 2; k++) {
+#ifdef DETECT_AVX2
+			detect_avx2_off = k;	/* where the CPU has it */
+#endif
+			fast.n = 0;
+			run_outlog(&cfg, x, runs[r].flags ? fl : NULL, n, nch,
+				   runs[r].rate, runs[r].max_block, n / 2, 333,
+				   r, &fast);
+			assert_int_equal(fast.n, ref.n);
+			for (i = 0; i < ref.n; i++)
+				if (fast.w[i] != ref.w[i])
+					fail_msg("run %zu/%d: word %zu of %zu "
+						 "differs", r, k, i, ref.n);
+		}
+#ifdef DETECT_AVX2
+		detect_avx2_off = 0;
+#endif
+		free(ref.w);
+		free(fast.w);
+		free(x);
+		free(fl);
+	}
+}
+
 /* A jump in the sample index is a gap: counted, and the event it cuts is
  * not reported as a twitch; going backwards is refused. */
 static void test_gap(void **state)
@@ -1530,6 +1849,7 @@ int main(void)
 		cmocka_unit_test(test_efm),
 		cmocka_unit_test(test_onset_notification),
 		cmocka_unit_test(test_block_size_independence),
+		cmocka_unit_test(test_fast_path_equals_reference),
 		cmocka_unit_test(test_gap),
 		cmocka_unit_test(test_large_potential_single_event),
 	};
