@@ -82,8 +82,8 @@ static int share_mains(struct pipeline *p)
 	return 0;
 }
 
-int pipeline_run(struct pipeline *p, const float *in_uv, size_t n_scans,
-		 uint64_t first_index, detect_event_fn *sink, void *userdata)
+int pipeline_filter(struct pipeline *p, const float *in_uv, size_t n_scans,
+		    uint64_t first_index)
 {
 	const size_t n = p->n_channels;
 	const uint64_t block = p->chain[0].mains_det.block_len;
@@ -113,6 +113,16 @@ int pipeline_run(struct pipeline *p, const float *in_uv, size_t n_scans,
 				return r;
 		}
 	}
+	return 0;
+}
+
+int pipeline_run(struct pipeline *p, const float *in_uv, size_t n_scans,
+		 uint64_t first_index, detect_event_fn *sink, void *userdata)
+{
+	int r = pipeline_filter(p, in_uv, n_scans, first_index);
+
+	if (r < 0)
+		return r;
 	return detect_process_flagged(p->det, p->filt, p->flags, n_scans, first_index, sink,
 				      userdata);
 }

@@ -39,6 +39,13 @@ int pipeline_init(struct pipeline *p, const struct dsp_config *dsp,
 void pipeline_deinit(struct pipeline *p);
 
 /*
+ * pipeline_filter() - the filtering half of pipeline_run(): p->filt and
+ * p->flags for @n_scans scans, the mains decision shared. Return 0 or -errno.
+ */
+int pipeline_filter(struct pipeline *p, const float *in_uv, size_t n_scans,
+		    uint64_t first_index);
+
+/*
  * pipeline_run() - filter @n_scans interleaved scans of @in_uv and detect.
  * @first_index: sample index of the first scan (a jump forward is a gap).
  * No allocation, no syscall. Return: final events emitted, or -errno.

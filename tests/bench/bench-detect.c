@@ -106,9 +106,9 @@
  * thread (OMP/OPENBLAS/MKL_NUM_THREADS=1). speed_vs_ref is the ratio of the
  * two samples/s figures over the same cases.
  *
- * The per-case table also gives twitchd's DSP chains alone (filters, mains
- * detector, step detector, noise floor; no detector), to show where the
- * time goes. Class agreement (per-class table, twitchd only): the matched
+ * The per-case table also gives twitchd's filtering alone (pipeline_filter():
+ * filters, mains detector and its shared decision, step detector, noise
+ * floor; no detector), to show where the time goes. Class agreement (per-class table, twitchd only): the matched
  * event's class is fasciculation for a fasciculation, doublet or multiplet
  * for a doublet, doublet, multiplet or myoclonus for a myoclonus, phasic,
  * tonic, multiplet or myoclonus for a burst.
@@ -960,35 +960,33 @@ static double run_twitchd(const float *in, size_t n, unsigned int nch,
 	return t1 - t0;
 }
 
-/* The DSP chains alone (no mains decision sharing, no detector), called as
- * pipeline.c calls them (all channels of a block at once): the share of
- * the chain's time spent filtering. */
+/* The filtering half of the chain alone (pipeline_filter(): the DSP chains
+ * and the shared mains decision, no detector): the share of the chain's
+ * time spent filtering. */
 static double run_dsp_only(const float *in, size_t n, unsigned int nch,
 			   double rate)
 {
 	struct dsp_config dsp;
-	struct dsp_chain *ch = xcalloc(nch, sizeof(*ch));
-	float *out = xcalloc((size_t)BENCH_BLOCK_SCANS * nch, sizeof(*out));
-	uint8_t *fl = xcalloc((size_t)BENCH_BLOCK_SCANS * nch, 1);
+	struct detect_config dcfg;
+	struct pipeline pl;
 	double t0, t1;
-	size_t start, c;
+	size_t start;
 
 	dsp_config_default(&dsp);
 	dsp.saturation_uv = FLT_MAX;
-	for (c = 0; c < nch; c++)
-		if (dsp_chain_init(&ch[c], &dsp, rate) < 0)
-			die("dsp_chain_init");
+	detect_config_default(&dcfg);
+	if (pipeline_init(&pl, &dsp, &dcfg, nch, rate, BENCH_BLOCK_SCANS) < 0)
+		die("pipeline_init");
 	t0 = cpu_now();
 	for (start = 0; start < n; start += BENCH_BLOCK_SCANS) {
 		size_t m = n - start < BENCH_BLOCK_SCANS ? n - start :
 			   BENCH_BLOCK_SCANS;
 
-		dsp_chains_process_flags(ch, nch, in + start * nch, out, fl, m, NULL);
+		if (pipeline_filter(&pl, in + start * nch, m, start) < 0)
+			die("pipeline_filter");
 	}
 	t1 = cpu_now();
-	free(fl);
-	free(out);
-	free(ch);
+	pipeline_deinit(&pl);
 	return t1 - t0;
 }
 
