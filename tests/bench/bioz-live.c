@@ -163,7 +163,7 @@ int bioz_live_latency(unsigned int n_sweeps, unsigned int n_points, struct bioz_
 	struct twitch_reader *r = NULL;
 	uint64_t *t_mono = NULL, *t_seen = NULL, *done = NULL, end;
 	double *lat = NULL, *in = NULL;
-	size_t n_est = 0, n_done, i, j, max_done = (size_t)n_sweeps + 64;
+	size_t n_est = 0, n_done, i, j, j0, max_done = (size_t)n_sweeps + 64;
 	pid_t td = -1;
 	FILE *f;
 	int err, k, skip = 2;
@@ -286,7 +286,7 @@ int bioz_live_latency(unsigned int n_sweeps, unsigned int n_points, struct bioz_
 	s.pid = -1;
 
 	/* each estimate against the last sweep-done before twitchd read it */
-	for (i = 0, j = 0; i < n_est; i++) {
+	for (i = 0, j = 0, j0 = 0; i < n_est; i++) {
 		while (j + 1 < n_done && done[j + 1] <= t_mono[i])
 			j++;
 		if (n_done == 0 || done[j] > t_mono[i] || t_mono[i] - done[j] > 1000 * NS_PER_MS ||
@@ -296,13 +296,14 @@ int bioz_live_latency(unsigned int n_sweeps, unsigned int n_points, struct bioz_
 				 "in %.200s before it", i, path);
 			goto out;
 		}
+		if (i == 0)
+			j0 = j;
 		lat[ret->n] = (double)(t_seen[i] - done[j]) / 1e6;
 		in[ret->n++] = (double)(t_seen[i] - t_mono[i]) / 1e6;
 	}
-	/* sweeps that ended between the first and last timed one without an estimate */
-	for (j = 0; j < n_done; j++)
-		if (done[j] > t_mono[0] - 1000 * NS_PER_MS && done[j] <= t_mono[n_est - 1])
-			ret->n_missing++;
+	/* sweeps that ended from the first timed one to the last, without an estimate */
+	for (j = j0; j < n_done && done[j] <= t_mono[n_est - 1]; j++)
+		ret->n_missing++;
 	ret->n_missing = ret->n_missing > n_est ? ret->n_missing - n_est : 0;
 	qsort(lat, ret->n, sizeof(*lat), cmp_double);
 	qsort(in, ret->n, sizeof(*in), cmp_double);
