@@ -1007,8 +1007,9 @@ static void draw_hydration(struct top *t, int y, int x, int w, int rows)
 				trend = !isfinite(d + u) ? "trend: ?" : d > u ? "rising" :
 					d < -u ? "falling" : "steady";
 			}
-			panel_line(y + r++, x, w, "res.index %+.3f+-%.3f %s", z->ri_index,
-				   z->ri_uncert, trend);
+			panel_line(y + r++, x, w, "res.index %+.3f+-%.3f %s%s", z->ri_index,
+				   z->ri_uncert, trend,
+				   z->model_ri == TWITCH_MODEL_RI_TEMP_COMP ? "" : " (not temp-comp.)");
 		} else {
 			panel_line(y + r++, x, w, "res.index: %s",
 				   z->flags & TWITCH_BIOZF_BASELINE ? "none from this sweep" :
