@@ -676,6 +676,11 @@ static void test_bioz_calibrate_and_estimate(void **test_state)
 		"[device bioz]\nprofile = ad5933\nsweep_start_hz = 5000\n"
 		"sweep_increment_hz = 1000\nsweep_points = 96\nsweep_interval_s = 1\n"
 		"subject = height_cm=175,weight_kg=70,sex=m,age=40\n";
+	static const char conf_subject2[] =
+		"[device bioz]\nprofile = ad5933\nsweep_start_hz = 5000\n"
+		"sweep_increment_hz = 1000\nsweep_points = 96\nsweep_interval_s = 1\n"
+		"subject = height_cm=160,weight_kg=55,sex=f,age=40\n";
+	double ecw0;
 	uint32_t up = TWITCH_STATUS_DEVICE_UP;
 	uint32_t raised = TWITCH_ALERT_RAISED, cleared = TWITCH_ALERT_CLEARED;
 	struct twitch_client *c;
@@ -861,6 +866,18 @@ static void test_bioz_calibrate_and_estimate(void **test_state)
 	assert_true(fabs(u.z.alpha - 0.7) < 0.02);
 	assert_true(fabs(u.z.fc_hz - 50000) < 2500);
 	assert_true(u.z.flags & TWITCH_BIOZF_SUBJECT);
+	/* a reload that changes the config's subject applies it: less body water */
+	ecw0 = u.z.ecw_l;
+	write_file(d.conf, conf_subject2);
+	kill(d.pid, SIGHUP);
+	for (i = 0; i < 10; i++) {
+		assert_true(wait_event(re, &u, 5000, is_bioz, NULL));
+		if (u.z.ecw_l < ecw0 - 1.0)
+			break;
+	}
+	print_message("ECW %.2f L after a reload with another subject (was %.2f L)\n", u.z.ecw_l,
+		      ecw0);
+	assert_true(i < 10);
 	twitch_reader_free(re);
 	twitch_client_free(c);
 	assert_int_equal(daemon_stop(&d, NULL), 0);
