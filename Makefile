@@ -75,8 +75,8 @@ TWITCHD_SRCS = daemon/main.c daemon/loop.c daemon/acquire.c daemon/calstore.c da
 	daemon/log.c \
 	daemon/analyze.c $(MATH_SRCS) drivers/recording.c \
 	$(PUBLISH_SRCS) $(IPC_CORE_SRCS) $(DRIVERS_SRCS)
-MATH_SRCS = daemon/dsp.c daemon/dsp-lanes.c daemon/detect.c daemon/pipeline.c daemon/bioz.c \
-	daemon/biozlive.c daemon/sweepcsv.c
+MATH_SRCS = daemon/dsp.c daemon/dsp-lanes.c daemon/detect.c daemon/detect-tiles.c \
+	daemon/pipeline.c daemon/bioz.c daemon/biozlive.c daemon/sweepcsv.c
 TWITCHD_LIBS = $(call pc_libs,liburing libsystemd inih) $(DRIVERS_LIBS) -lm
 DRIVERS_SRCS = drivers/profile.c drivers/ads1298.c drivers/ads131e08.c drivers/ad5933.c \
 	drivers/generic.c drivers/scan.c drivers/sysfs.c
@@ -136,8 +136,8 @@ test-detect_LIBS = -lm
 TSAN_TESTS = test-ring test-libtwitch
 
 BENCHES = bench-ring bench-acquire bench-mqtt bench-bioz bench-detect
-bench-detect_SRCS = daemon/dsp.c daemon/dsp-lanes.c daemon/detect.c daemon/pipeline.c \
-	drivers/subject.c drivers/recording.c
+bench-detect_SRCS = daemon/dsp.c daemon/dsp-lanes.c daemon/detect.c daemon/detect-tiles.c \
+	daemon/pipeline.c drivers/subject.c drivers/recording.c
 bench-detect_LIBS = -lm
 bench-bioz_SRCS = daemon/bioz.c tests/bench/bioz-live.c tests/devsimenv.c $(LIBTWITCH_SRCS)
 bench-bioz_LIBS = -lm

@@ -5,8 +5,8 @@
  * indexes into the real BioSPPy surface-EMG baseline or seeded Gaussian
  * noise; bursts, limb movements, pops, clipping, mains and common-mode
  * artefacts are synthetic with stated sizes. Includes detect.c to reach
- * the PLM rules directly. Data files are found through $TWITCH_TEST_DATA,
- * tests/data or ../tests/data.
+ * the PLM rules directly, and detect-tiles.c for its AVX2 switch. Data
+ * files are found through $TWITCH_TEST_DATA, tests/data or ../tests/data.
  */
 #include <errno.h>
 #include <math.h>
@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "detect.c"
+#include "detect-tiles.c"
 
 /* ------------------------------------------------------------ helpers */
 
