@@ -73,6 +73,14 @@
  * t0 + (k + 1) / rate, t0 = the stamp of scan 0) checks the first writes:
  * each must be seen within about one 2 ms simulator tick after the scan that
  * filled the watermark was made, never before.
+ *
+ * Twitch records (8 x 4 kHz: the simulated subject makes about two
+ * potentials a second, mup_per_min=120): each onset notice and final record
+ * of the device seen in the window, timed from the samples record holding
+ * the sample it is about (the onset; the event's last sample) being
+ * readable to the twitch record being readable: twitchd's decision time.
+ * The sample's wait in the device until its block is full (up to one block
+ * period) comes on top and is printed beside it.
  */
 
 #define NS_PER_S		1000000000ull
@@ -95,7 +103,7 @@ struct bench_config {
 };
 
 static const struct bench_config configs[] = {
-	{ "8x4k", "ads1298:rate=4000", "emg", "ti-ads1298", 4000, 8 },
+	{ "8x4k", "ads1298:rate=4000,mup_per_min=120", "emg", "ti-ads1298", 4000, 8 },
 	{ "64x16k", "generic:channels=64,rate=16000,timestamp=1", "adc", "generic",
 	  16000, 64 },
 };
@@ -155,6 +163,9 @@ struct acq_result {
 	double t_log_minus_t0_us;	/* events.log "enable" vs the scan-0 stamp */
 	double poll_us;			/* achieved, while polling */
 	double reader_cpu_pct;		/* this process, in the window */
+	/* twitch records: from the sample they are about being readable */
+	size_t n_finals, n_onsets, n_ev_unplaced;
+	double final_p50_ms, final_p99_ms, onset_p50_ms, onset_p99_ms;
 };
 
 struct readdev_result {
@@ -615,6 +626,13 @@ struct seen_rec {
 	uint32_t half_ns;
 };
 
+/* A twitch record seen: the sample it is about (onset, or the event's last). */
+struct seen_ev {
+	uint64_t k;
+	uint64_t t_ns;			/* midpoint of the look interval */
+	bool onset;
+};
+
 struct burst {
 	uint64_t t_ns, half_ns;		/* the block's first write */
 	uint64_t data_before;		/* the simulator's data count before it, raw */
@@ -650,7 +668,8 @@ struct tracker {
 	bool keep;
 	struct seen_rec *recs;
 	struct burst *bursts;
-	size_t n_recs, cap_recs, n_bursts, cap_bursts;
+	struct seen_ev *evs;
+	size_t n_recs, cap_recs, n_bursts, cap_bursts, n_evs, cap_evs;
 	/* the window */
 	bool in_window;
 	uint64_t win_records, win_scans, n_looks, looked_ns;
@@ -806,6 +825,21 @@ static void on_other(struct tracker *t, const void *buf)
 	const struct twitch_record_hdr *h = buf;
 	const struct twitch_rec_loss *l = buf;
 
+	if (h->type == TWITCH_REC_TWITCH && !(h->flags & (TWITCH_RECF_LOCAL | TWITCH_EVF_REJECT)) &&
+	    h->device == 0 && t->in_window) {
+		const struct twitch_rec_twitch *w = buf;
+		struct seen_ev *e = grow(t->evs, &t->cap_evs, t->n_evs, sizeof(*e));
+
+		if (e == NULL)
+			return;
+		t->evs = e;
+		e += t->n_evs++;
+		e->onset = (h->flags & TWITCH_EVF_ONSET) != 0;
+		e->k = h->sample_index + (e->onset || w->duration_samples == 0 ? 0 :
+					  w->duration_samples - 1);
+		e->t_ns = t->look_ns - (t->look_ns - t->prev_look_ns) / 2;
+		return;
+	}
 	if (h->type != TWITCH_REC_LOSS)
 		return;
 	if (h->flags & TWITCH_RECF_LOCAL)
@@ -1119,6 +1153,43 @@ static int learn_session(struct tracker *t, const struct sim *s, uint64_t old_se
 	return 0;
 }
 
+/*
+ * Twitch records: from the samples record holding the sample a record is
+ * about (an onset notice: the onset; a final record: the event's last
+ * sample) being readable, to the twitch record being readable. This is
+ * twitchd's own decision time; the device's block comes on top of it.
+ */
+static void event_latency(struct tracker *t)
+{
+	struct acq_result *r = t->res;
+	uint64_t *fin = calloc(t->n_evs + 1, sizeof(*fin)), *ons = calloc(t->n_evs + 1,
+									   sizeof(*ons));
+	size_t i;
+
+	if (!fin || !ons)
+		goto out;
+	for (i = 0; i < t->n_evs; i++) {
+		const struct seen_ev *e = &t->evs[i];
+		const struct seen_rec *s = find_rec(t, e->k);
+
+		if (s == NULL) {
+			r->n_ev_unplaced++;
+			continue;
+		}
+		if (e->onset)
+			ons[r->n_onsets++] = e->t_ns > s->t_ns ? e->t_ns - s->t_ns : 0;
+		else
+			fin[r->n_finals++] = e->t_ns > s->t_ns ? e->t_ns - s->t_ns : 0;
+	}
+	r->final_p50_ms = pct_us(fin, r->n_finals, 50) / 1000.0;
+	r->final_p99_ms = pct_us(fin, r->n_finals, 99) / 1000.0;
+	r->onset_p50_ms = pct_us(ons, r->n_onsets, 50) / 1000.0;
+	r->onset_p99_ms = pct_us(ons, r->n_onsets, 99) / 1000.0;
+out:
+	free(fin);
+	free(ons);
+}
+
 static void summarize(struct tracker *t, uint64_t t1, uint64_t t2)
 {
 	struct acq_result *r = t->res;
@@ -1242,6 +1313,7 @@ static int run_twitchd(const struct bench_config *cfg, const struct sim *s,
 	res->ctxsw_per_s = (double)(res->mem.ctxsw - mem1.ctxsw) / ((double)(t2 - t1) / 1e9);
 	res->reader_lapped += twitch_reader_lost(t.rs) + twitch_reader_lost(t.re);
 	summarize(&t, t1, t2);
+	event_latency(&t);
 	res->ok = res->n_deliveries > 0 && res->signal_s > 0;
 
 out:
@@ -1252,6 +1324,7 @@ out:
 	free(t.ebuf);
 	free(t.recs);
 	free(t.bursts);
+	free(t.evs);
 	close(t.sim_io_fd);
 	if (t.files_fd[0] >= 0)
 		close(t.files_fd[0]);
@@ -1377,6 +1450,9 @@ static void print_method(uint64_t secs)
 	       "  the simulator's first write of that block was seen; wchar, less what the\n"
 	       "  simulator wrote besides data, says which scans a block holds.\n",
 	       poll_ns / 1000);
+	printf("method: twitch records = from the samples record of the sample a twitch record\n"
+	       "  is about (onset, or the event's last) being read to the twitch record being\n"
+	       "  read; the device's block wait comes on top.\n");
 	printf("method: loss = device loss records in the events ring + sample_index breaks\n"
 	       "  in the samples ring + scans the simulated kfifo dropped. iio_readdev gets\n"
 	       "  -b <twitchd's block_scans> and every channel (no demux; blocks to /dev/null).\n");
@@ -1418,6 +1494,14 @@ static void print_acq(const struct bench_config *cfg, const struct acq_result *r
 	printf("twitchd %-6s: %.0f context switches/s; this process looked every %.1f us "
 	       "while watching and used %.1f%% of a core\n", l, r->ctxsw_per_s, r->poll_us,
 	       r->reader_cpu_pct);
+	if (r->n_finals + r->n_onsets > 0)
+		printf("twitchd %-6s: twitch records, from the samples record of the sample "
+		       "they are about being readable: %zu onset notices p50 %.1f ms p99 %.1f ms; "
+		       "%zu final records (from the event's last sample) p50 %.1f ms p99 %.1f ms; "
+		       "%zu not placed; a sample also waits up to one block (%.1f ms) in the "
+		       "device before it is read\n", l, r->n_onsets, r->onset_p50_ms,
+		       r->onset_p99_ms, r->n_finals, r->final_p50_ms, r->final_p99_ms,
+		       r->n_ev_unplaced, (double)r->block_scans * 1000.0 / cfg->rate_hz);
 }
 
 static int run_config(const struct bench_config *cfg, const char *devsim, const char *twitchd,
@@ -1533,8 +1617,10 @@ int main(void)
 	printf("note: rss_kb below is the larger peak of the two runs; lat_* are 64x16k's\n");
 	printf("RESULT cpu_pct_8x4k=%.3f cpu_pct_64x16k=%.3f loss=%" PRIu64 " rss_kb=%" PRIu64
 	       " lat_p50_us=%.0f lat_p99_us=%.0f readdev_cpu_pct_8x4k=%.3f "
-	       "readdev_cpu_pct_64x16k=%.3f vs_readdev_cpu_ratio=%.2f\n",
+	       "readdev_cpu_pct_64x16k=%.3f vs_readdev_cpu_ratio=%.2f "
+	       "final_lat_p99_ms_8x4k=%.1f onset_lat_p99_ms_8x4k=%.1f n_finals_8x4k=%zu\n",
 	       acq[0].cpu_pct, acq[1].cpu_pct, loss, rss, acq[1].lat_p50_us, acq[1].lat_p99_us,
-	       rd[0].cpu_pct, rd[1].cpu_pct, acq[1].cpu_pct / rd[1].cpu_pct);
+	       rd[0].cpu_pct, rd[1].cpu_pct, acq[1].cpu_pct / rd[1].cpu_pct,
+	       acq[0].final_p99_ms, acq[0].onset_p99_ms, acq[0].n_finals);
 	return 0;
 }
