@@ -899,7 +899,7 @@ int analyze_run(const char *path, const char *subject, FILE *out, FILE *err)
 	old = uselocale(c_loc);
 	if (subject != NULL) {
 		memset(&e, 0, sizeof(e));
-		if (sweepcsv_subject_parse(subject, &subj, &e) < 0) {
+		if (sweepcsv_subject_parse("--subject", subject, &subj, &e) < 0) {
 			rc = analyze_sweep_error(&a, -EINVAL, &e);
 			goto out;
 		}

@@ -308,7 +308,7 @@ int calstore_load_patient(const char *dir, const char *dev, struct calstore_pati
 	if (strcmp(line, "subject none\n")) {
 		if (sscanf(line, "subject %256s %" SCNu64 " %c", spec,
 			   &p.subject_t_real_ns, &extra) != 2 ||
-		    sweepcsv_subject_parse(spec, &p.subject, &serr) < 0) {
+		    sweepcsv_subject_parse("", spec, &p.subject, &serr) < 0) {
 			rc = bad(err, err_size, path, ln, "not a subject (SPEC TIME or none)");
 			goto out;
 		}

@@ -251,11 +251,9 @@ static int device_key(struct parse_ctx *p, struct config_device *d, const char *
 		struct sweepcsv_err serr;
 		char msg[256];
 
-		if (sweepcsv_subject_parse(v, &d->subject, &serr) < 0) {
-			sweepcsv_strerror(&serr, msg, sizeof(msg));
-			/* it names the source "--subject": here the key says it */
-			return fail(p, section, k, "%s",
-				    strncmp(msg, "--subject: ", 11) ? msg : msg + 11);
+		if (sweepcsv_subject_parse("", v, &d->subject, &serr) < 0) {
+			sweepcsv_strerror(&serr, msg, sizeof(msg));	/* fail() says where */
+			return fail(p, section, k, "%s", msg);
 		}
 		d->has_subject = true;
 	} else if (!strcmp(k, "alert_twitch_rise_ratio")) {

@@ -242,7 +242,7 @@ static void cmd_bioz(struct twitchd *d, struct client *c, const struct control_c
 		log_msg(LOG_NOTICE, "%s: subject data cleared by uid %u", a->cfg.name,
 			c->cred.uid);
 	} else if (!strcmp(cmd->verb, "subject")) {
-		if (sweepcsv_subject_parse(cmd->args, &subj, &serr) < 0) {
+		if (sweepcsv_subject_parse("subject", cmd->args, &subj, &serr) < 0) {
 			sweepcsv_strerror(&serr, msg, sizeof(msg));
 			control_reply(c->fd, EINVAL, "%s", msg);
 			return;

@@ -137,6 +137,9 @@ int sweepcsv_strerror(const struct sweepcsv_err *err, char *buf, size_t size)
 		snprintf(field, sizeof(field), " field '%s':", err->field);
 	if (err->detail[0])
 		snprintf(detail, sizeof(detail), ": '%s'", err->detail);
+	if (where[0] == '\0')		/* the caller names the place */
+		return snprintf(buf, size, "%s%s%s%s", field[0] ? field + 1 : "",
+				field[0] ? " " : "", kind_text(err->kind), detail);
 	return snprintf(buf, size, "%s:%s %s%s", where, field, kind_text(err->kind), detail);
 }
 
@@ -480,12 +483,12 @@ int sweepcsv_next(struct sweepcsv *r, struct sweepcsv_sweep *ret, struct sweepcs
 
 /* ---------------------------------------------------------------- subject */
 
-int sweepcsv_subject_parse(const char *s, struct bioz_subject *ret, struct sweepcsv_err *err)
+int sweepcsv_subject_parse(const char *src, const char *s, struct bioz_subject *ret,
+			   struct sweepcsv_err *err)
 {
 	static const char *const keys[] = { "height_cm", "weight_kg", "sex", "age" };
 	static const double lo[] = { 30.0, 1.0, 0.0, 0.0 };
 	static const double hi[] = { 250.0, 400.0, 0.0, 120.0 };
-	const char *src = "--subject";
 	struct bioz_subject sub = { .height_cm = NAN, .weight_kg = NAN, .age_y = NAN };
 	char buf[SWEEPCSV_SUBJECT_MAX + 1], *fields[8];
 	bool seen[4] = { false };

@@ -94,7 +94,8 @@ int sweepcsv_next(struct sweepcsv *r, struct sweepcsv_sweep *ret, struct sweepcs
 
 /*
  * sweepcsv_strerror() - one line "FILE:LINE: field 'F': what: 'text'" into
- * @buf. Return: the length snprintf reports.
+ * @buf (without "FILE:LINE: " when the error names no file). Return: the
+ * length snprintf reports.
  */
 int sweepcsv_strerror(const struct sweepcsv_err *err, char *buf, size_t size);
 
@@ -102,8 +103,11 @@ int sweepcsv_strerror(const struct sweepcsv_err *err, char *buf, size_t size);
  * sweepcsv_subject_parse() - "height_cm=170,weight_kg=70,sex=m,age=40":
  * keys in any order, each once; height_cm 30..250, weight_kg 1..400,
  * sex m|f|male|female (any case), age 0..120 (optional: NaN if absent).
- * Return: 0 and *ret, or -EINVAL with *err filled (file "--subject").
+ * @src: where @s came from, the "file" of an error (e.g. "--subject");
+ * "" when the caller names the place itself.
+ * Return: 0 and *ret, or -EINVAL with *err filled.
  */
-int sweepcsv_subject_parse(const char *s, struct bioz_subject *ret, struct sweepcsv_err *err);
+int sweepcsv_subject_parse(const char *src, const char *s, struct bioz_subject *ret,
+			   struct sweepcsv_err *err);
 
 #endif

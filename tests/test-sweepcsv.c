@@ -332,7 +332,7 @@ static void expect_subject_error(const char *s, enum sweepcsv_kind kind, const c
 	struct bioz_subject sub = { .height_cm = 1234 };
 	struct sweepcsv_err err;
 
-	if (sweepcsv_subject_parse(s, &sub, &err) != -EINVAL || err.kind != kind ||
+	if (sweepcsv_subject_parse("--subject", s, &sub, &err) != -EINVAL || err.kind != kind ||
 	    strcmp(err.field, field) != 0)
 		fail_msg("subject '%s': got kind %d field '%s', want %d '%s'", s, err.kind,
 			 err.field, kind, field);
@@ -347,15 +347,26 @@ static void test_subject(void **state)
 	char big[SWEEPCSV_SUBJECT_MAX + 2];
 
 	(void)state;
-	assert_int_equal(sweepcsv_subject_parse("height_cm=170,weight_kg=70,sex=m,age=40",
-						&s, &err), 0);
+	assert_int_equal(sweepcsv_subject_parse("--subject",
+						"height_cm=170,weight_kg=70,sex=m,age=40", &s, &err),
+			 0);
 	assert_true(s.height_cm == 170.0 && s.weight_kg == 70.0 && s.age_y == 40.0);
 	assert_int_equal(s.sex, BIOZ_SEX_MALE);
-	assert_int_equal(sweepcsv_subject_parse(" sex = Female , weight_kg=58.5,height_cm=162.5",
+	assert_int_equal(sweepcsv_subject_parse("--subject",
+						" sex = Female , weight_kg=58.5,height_cm=162.5",
 						&s, &err), 0);
 	assert_int_equal(s.sex, BIOZ_SEX_FEMALE);
 	assert_true(s.height_cm == 162.5 && s.weight_kg == 58.5);
 	assert_true(isnan(s.age_y));			/* age is optional */
+	/* a caller that names the place itself (a config key): no file part */
+	{
+		char buf[256];
+
+		assert_int_equal(sweepcsv_subject_parse("", "height_cm=500,weight_kg=70,sex=m", &s,
+							&err), -EINVAL);
+		sweepcsv_strerror(&err, buf, sizeof(buf));
+		assert_string_equal(buf, "field 'height_cm': value out of range: '500'");
+	}
 
 	expect_subject_error("height_cm=170,weight_kg=70,sex=x", SWEEPCSV_E_SUBJECT_VALUE,
 			     "sex");
