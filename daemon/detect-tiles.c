@@ -497,30 +497,8 @@ static uint32_t detect_tile_quiet(struct detector *d, uint32_t c, uint32_t i,
 			a_sum = a_fresh;
 			a_fresh = 0.0;
 		}
-		acc_e += e;
-		if (state > st_e)
-			st_e = state;
-		if (++n_e >= nfe->win_len) {
-			nfe->acc = acc_e;
-			nfe->acc_n = n_e;
-			nfe->acc_state = st_e;
-			dsp_noise_window_end(nfe);
-			acc_e = nfe->acc;
-			n_e = nfe->acc_n;
-			st_e = nfe->acc_state;
-		}
-		acc_a += ax;
-		if (state > st_a)
-			st_a = state;
-		if (++n_a >= nfa->win_len) {
-			nfa->acc = acc_a;
-			nfa->acc_n = n_a;
-			nfa->acc_state = st_a;
-			dsp_noise_window_end(nfa);
-			acc_a = nfa->acc;
-			n_a = nfa->acc_n;
-			st_a = nfa->acc_state;
-		}
+		dsp_noise_push_held(nfe, &acc_e, &n_e, &st_e, e, state);
+		dsp_noise_push_held(nfa, &acc_a, &n_a, &st_a, ax, state);
 		/* detect_aligned_decide() while idle, on the new floors */
 		floor_e = dsp_noise_floor(nfe);
 		rest = dsp_noise_floor(nfa);

@@ -276,6 +276,29 @@ static inline void dsp_noise_push(struct dsp_noise_floor *nf, double v,
 		dsp_noise_window_end(nf);
 }
 
+/*
+ * dsp_noise_push_held() - dsp_noise_push() for a loop that keeps the open
+ * window's @acc, @acc_n and @acc_state in its own variables (registers)
+ * and stores them back into @nf when it is done: the same arithmetic.
+ */
+static inline void dsp_noise_push_held(struct dsp_noise_floor *nf, double *acc,
+				       uint32_t *acc_n, uint32_t *acc_state, double v,
+				       unsigned int state)
+{
+	*acc += v;
+	if (state > *acc_state)
+		*acc_state = state;
+	if (++*acc_n < nf->win_len)
+		return;
+	nf->acc = *acc;
+	nf->acc_n = *acc_n;
+	nf->acc_state = *acc_state;
+	dsp_noise_window_end(nf);
+	*acc = nf->acc;
+	*acc_n = nf->acc_n;
+	*acc_state = nf->acc_state;
+}
+
 /* dsp_noise_floor() - current floor (median window mean), 0 until valid. */
 static inline double dsp_noise_floor(const struct dsp_noise_floor *nf)
 {
