@@ -923,21 +923,28 @@ static void ev_sink(const struct detect_event *e, void *userdata)
 	s->n++;
 }
 
-/* twitchd's chain as --analyze runs it; returns the CPU seconds. */
-static double run_twitchd(const float *in, size_t n, unsigned int nch,
-			  double rate, struct evsink *sink)
+/* twitchd's default chain for a case, as --analyze sets it up. */
+static void bench_pipeline_init(struct pipeline *pl, unsigned int nch, double rate)
 {
 	struct dsp_config dsp;
 	struct detect_config dcfg;
-	struct pipeline pl;
-	double t0, t1;
-	size_t start;
 
 	dsp_config_default(&dsp);
 	dsp.saturation_uv = FLT_MAX;
 	detect_config_default(&dcfg);
-	if (pipeline_init(&pl, &dsp, &dcfg, nch, rate, BENCH_BLOCK_SCANS) < 0)
+	if (pipeline_init(pl, &dsp, &dcfg, nch, rate, BENCH_BLOCK_SCANS) < 0)
 		die("pipeline_init");
+}
+
+/* twitchd's chain as --analyze runs it; returns the CPU seconds. */
+static double run_twitchd(const float *in, size_t n, unsigned int nch,
+			  double rate, struct evsink *sink)
+{
+	struct pipeline pl;
+	double t0, t1;
+	size_t start;
+
+	bench_pipeline_init(&pl, nch, rate);
 	sink->n = 0;
 	memset(sink->n_reject, 0, sizeof(sink->n_reject));
 	t0 = cpu_now();
@@ -966,17 +973,11 @@ static double run_twitchd(const float *in, size_t n, unsigned int nch,
 static double run_dsp_only(const float *in, size_t n, unsigned int nch,
 			   double rate)
 {
-	struct dsp_config dsp;
-	struct detect_config dcfg;
 	struct pipeline pl;
 	double t0, t1;
 	size_t start;
 
-	dsp_config_default(&dsp);
-	dsp.saturation_uv = FLT_MAX;
-	detect_config_default(&dcfg);
-	if (pipeline_init(&pl, &dsp, &dcfg, nch, rate, BENCH_BLOCK_SCANS) < 0)
-		die("pipeline_init");
+	bench_pipeline_init(&pl, nch, rate);
 	t0 = cpu_now();
 	for (start = 0; start < n; start += BENCH_BLOCK_SCANS) {
 		size_t m = n - start < BENCH_BLOCK_SCANS ? n - start :
