@@ -219,6 +219,17 @@ static inline void detect_slots_tick(struct detector *d, int all)
 	}
 }
 
+/* After scan @n on both paths: the clock, due slots, PLM and epochs. */
+static inline void detect_scan_done(struct detector *d, uint64_t n)
+{
+	if (n >= d->delay)
+		d->t_now = n - d->delay;
+	detect_slots_tick(d, 0);
+	if (d->plm_n)
+		detect_plm_flush(d, 0);
+	detect_epoch_tick(d);
+}
+
 static inline void detect_aligned(struct detector *d, uint32_t c,
 				  uint64_t t, double x, double e)
 {

@@ -690,12 +690,7 @@ void detect_tile(struct detector *d, const float *in, const uint8_t *fl,
 					first = next[c];
 			}
 		}
-		if (n >= d->delay)
-			d->t_now = n - d->delay;
-		detect_slots_tick(d, 0);
-		if (d->plm_n)
-			detect_plm_flush(d, 0);
-		detect_epoch_tick(d);
+		detect_scan_done(d, n);
 	}
 }
 

@@ -1598,12 +1598,7 @@ int detect_process_flagged(struct detector *d, const float *filtered_uv,
 
 		detect_scan(d, filtered_uv + i * d->n_channels,
 			    flags ? flags + i * d->n_channels : NULL, n);
-		if (n >= d->delay)
-			d->t_now = n - d->delay;
-		detect_slots_tick(d, 0);
-		if (d->plm_n)
-			detect_plm_flush(d, 0);
-		detect_epoch_tick(d);
+		detect_scan_done(d, n);
 	}
 	for (; i < n_scans; i += m) {
 		size_t off = i * d->n_channels;
