@@ -217,6 +217,19 @@ static size_t evlog_count(const struct evlog *l, uint32_t type, uint32_t cls)
 	return n;
 }
 
+/* The one final event of @l; the test fails unless there is exactly one. */
+static const struct detect_event *evlog_the_final(const struct evlog *l)
+{
+	size_t i;
+
+	assert_int_equal(evlog_count(l, DETECT_EVENT_FINAL, UINT32_MAX), 1);
+	for (i = 0; i < l->n; i++)
+		if (l->ev[i].type == DETECT_EVENT_FINAL)
+			return &l->ev[i];
+	fail();
+	return NULL;
+}
+
 /* Run every channel of @x (interleaved) through a default DSP chain with
  * @mains, then the detector with @cfg, in blocks of @block scans. */
 static struct detector *run(const struct detect_config *cfg, float *x,
@@ -751,24 +764,19 @@ static void test_phasic_and_tonic(void **state)
 	(void)state;
 	for (k = 0; k < 2; k++) {
 		const size_t n = 16000, on = 5000;
-		size_t len = (size_t)(len_s[k] * 1000), i;
+		size_t len = (size_t)(len_s[k] * 1000);
 		struct detect_config cfg;
 		struct evlog log = { 0 };
 		struct detector *d;
 		float *x = xalloc(n);
-		const struct detect_event *e = NULL;
+		const struct detect_event *e;
 
 		rng_state = 50 + k;
 		add_noise(x, n, 1, 1.5);
 		add_noise(x + on, len, 1, 15.0);
 		detect_config_default(&cfg);
 		d = run(&cfg, x, n, 1, 1000, DSP_MAINS_AUTO, 0, 1000, &log);
-		assert_int_equal(evlog_count(&log, DETECT_EVENT_FINAL,
-					     UINT32_MAX), 1);
-		for (i = 0; i < log.n; i++)
-			if (log.ev[i].type == DETECT_EVENT_FINAL)
-				e = &log.ev[i];
-		assert_non_null(e);
+		e = evlog_the_final(&log);
 		print_message("%.0f-s burst: class %s, onset %+ld ms, "
 			      "duration %.0f ms\n", len_s[k],
 			      detect_class_name(e->event_class),
@@ -799,7 +807,7 @@ static void test_burst_ramp_onset(void **state)
 	for (seed = 0; seed < 4; seed++) {
 		struct detect_config cfg;
 		struct evlog log = { 0 };
-		const struct detect_event *e = NULL;
+		const struct detect_event *e;
 		struct detector *d;
 		float *x = xalloc(n);
 		size_t i;
@@ -815,12 +823,7 @@ static void test_burst_ramp_onset(void **state)
 		}
 		detect_config_default(&cfg);
 		d = run(&cfg, x, n, 1, 1000, DSP_MAINS_AUTO, 0, 1000, &log);
-		assert_int_equal(evlog_count(&log, DETECT_EVENT_FINAL,
-					     UINT32_MAX), 1);
-		for (i = 0; i < log.n; i++)
-			if (log.ev[i].type == DETECT_EVENT_FINAL)
-				e = &log.ev[i];
-		assert_non_null(e);
+		e = evlog_the_final(&log);
 		print_message("ramped burst %u: class %s, onset %+ld ms from "
 			      "the 10%% point\n", seed,
 			      detect_class_name(e->event_class),
@@ -1014,10 +1017,7 @@ static void test_mains_burst_rejected(void **state)
 	d = run(&cfg, x, n, 1, 1000, DSP_MAINS_OFF, 0, 1000, &log);
 	assert_int_equal(evlog_count(&log, DETECT_EVENT_REJECT,
 				     DETECT_CLASS_ART_MAINS), 1);
-	assert_int_equal(evlog_count(&log, DETECT_EVENT_FINAL, UINT32_MAX), 1);
-	for (i = 0; i < log.n; i++)
-		if (log.ev[i].type == DETECT_EVENT_FINAL)
-			assert_true(log.ev[i].onset_index >= 5480);
+	assert_true(evlog_the_final(&log)->onset_index >= 5480);
 	detect_free(d);
 	evlog_free(&log);
 	free(x);
