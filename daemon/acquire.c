@@ -804,12 +804,20 @@ static void publish_estimate(struct acq_dev *a, const struct bioz_estimate *e, u
 	a->n_estimates++;
 }
 
+/* The EMG channel whose twitch rate rose most, at this sweep (co-occurrence). */
+struct twitch_trend {
+	bool rising;
+	uint16_t dev;
+	uint32_t channel;
+	double per_min, prior;	/* last 5 min, the 10 min before; per minute */
+};
+
 /*
  * One alert record per change: raised when a sweep sets the bit, cleared
  * when a later sweep (with the inputs to judge it) no longer does.
  */
-static void publish_alerts(struct acq_dev *a, const struct bioz_estimate *e, uint64_t now,
-			   int64_t real_minus_mono)
+static void publish_alerts(struct acq_dev *a, const struct bioz_estimate *e,
+			   const struct twitch_trend *tr, uint64_t now, int64_t real_minus_mono)
 {
 	const struct bioz_live *b = a->bz;
 	const struct bioz_alert_config *c = &b->alerts;
@@ -852,16 +860,16 @@ static void publish_alerts(struct acq_dev *a, const struct bioz_estimate *e, uin
 				 raised ? "moved" : "back within", c->ri_k);
 			break;
 		default:
-			if (a->trend_rising) {
-				r.value = a->trend_per_min;
-				r.baseline = a->trend_prior;
-				r.threshold = fmax(c->twitch_rise_ratio * a->trend_prior,
-						   a->trend_prior + c->twitch_rise_min_per_min);
+			if (tr->rising) {
+				r.value = tr->per_min;
+				r.baseline = tr->prior;
+				r.threshold = fmax(c->twitch_rise_ratio * tr->prior,
+						   tr->prior + c->twitch_rise_min_per_min);
 			}
 			if (raised)
 				snprintf(r.text, sizeof(r.text), "twitch rate up on device %u ch %u "
 					 "with a hydration shift (co-occurrence, no causal "
-					 "claim)", a->trend_dev, a->trend_channel);
+					 "claim)", tr->dev, tr->channel);
 			else
 				snprintf(r.text, sizeof(r.text), "twitch rate rise with a hydration "
 					 "shift no longer (co-occurrence)");
@@ -876,7 +884,7 @@ static void publish_alerts(struct acq_dev *a, const struct bioz_estimate *e, uin
  * For the co-occurrence alert: the EMG channel whose twitch rate rose the
  * most (bioz_twitch_rate_rising()) over every device with a detector.
  */
-static void twitch_trend(struct acq_dev *a)
+static void twitch_trend(const struct acq_dev *a, struct twitch_trend *ret)
 {
 	const struct twitchd *d = a->d;
 	struct detect_rates dr;
@@ -884,8 +892,7 @@ static void twitch_trend(struct acq_dev *a)
 	size_t i;
 	uint32_t ch;
 
-	a->trend_rising = false;
-	a->trend_per_min = a->trend_prior = NAN;
+	*ret = (struct twitch_trend){ .per_min = NAN, .prior = NAN };
 	for (i = 0; i < d->n_devs; i++) {
 		const struct acq_dev *e = &d->devs[i];
 
@@ -898,11 +905,8 @@ static void twitch_trend(struct acq_dev *a)
 			    dr.per_min_5 - prior <= best)
 				continue;
 			best = dr.per_min_5 - prior;
-			a->trend_rising = true;
-			a->trend_dev = e->index;
-			a->trend_channel = ch;
-			a->trend_per_min = dr.per_min_5;
-			a->trend_prior = prior;
+			*ret = (struct twitch_trend){ .rising = true, .dev = e->index, .channel = ch,
+						      .per_min = dr.per_min_5, .prior = prior };
 		}
 	}
 }
@@ -911,6 +915,7 @@ static void twitch_trend(struct acq_dev *a)
 static void estimate_sweep(struct acq_dev *a, uint64_t now, int64_t real_minus_mono)
 {
 	const struct device_info *in = a->info;
+	struct twitch_trend tr;
 	struct bioz_estimate e;
 	double cal_ohm, cal_rp, cal_c;
 	int res;
@@ -920,9 +925,9 @@ static void estimate_sweep(struct acq_dev *a, uint64_t now, int64_t real_minus_m
 	cal_ohm = a->bz->cal_pending_ohm;
 	cal_rp = a->bz->cal_pending_rp_ohm;
 	cal_c = a->bz->cal_pending_c_f;
-	twitch_trend(a);
+	twitch_trend(a, &tr);
 	res = bioz_live_sweep(a->bz, (uint32_t)a->sweep_no, a->sweep_freq_hz, a->vals,
-			      in->sweep_points, (double)now / 1e9, a->trend_rising, &e);
+			      in->sweep_points, (double)now / 1e9, tr.rising, &e);
 	if (res == 1) {
 		log_device(LOG_NOTICE, a->cfg.name, -1, "calibrated over %zu frequencies",
 			   a->bz->n_cal);
@@ -944,7 +949,7 @@ static void estimate_sweep(struct acq_dev *a, uint64_t now, int64_t real_minus_m
 			  (unsigned long long)a->sweep_no);
 	} else {
 		publish_estimate(a, &e, now, real_minus_mono);
-		publish_alerts(a, &e, now, real_minus_mono);
+		publish_alerts(a, &e, &tr, now, real_minus_mono);
 		if (a->bz->ri.n_base && !a->bz->baseline_t_real_ns) {
 			/* a baseline was just finished: keep it */
 			a->bz->baseline_t_real_ns = (uint64_t)((int64_t)now + real_minus_mono);

@@ -109,11 +109,6 @@ struct acq_dev {
 	double sweep_freq_hz[BIOZLIVE_MAX_POINTS];
 	size_t n_sweep_freq;
 	uint64_t n_estimates;
-	/* the steepest rising twitch rate at the last sweep (co-occurrence) */
-	bool trend_rising;
-	uint16_t trend_dev;
-	uint32_t trend_channel;
-	double trend_per_min, trend_prior;
 	size_t rec_cap_scans;		/* scans per record */
 	uint64_t n_scans_total;
 	uint64_t n_lost_total;
