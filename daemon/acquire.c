@@ -1141,6 +1141,8 @@ void acq_drain_and_stop(struct acq_dev *a)
 		else
 			while ((n = read(a->fd, a->rbuf, a->rbuf_size)) > 0)
 				on_stream_data(a, a->rbuf, (size_t)n, false);
+		/* stop the device at once: what it makes from now on is never read */
+		device_stop(a->dev);
 		finish_events(a);
 	}
 	a->dev = device_free(a->dev);
