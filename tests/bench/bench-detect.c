@@ -122,7 +122,11 @@
  * BENCH_DETECT_PYTHON (default /usr/bin/python3) and BENCH_DETECT_REF (the
  * script) override the reference's interpreter and path;
  * BENCH_DETECT_DEBUG=1 prints the pool's stretches and joins, each
- * channel's pool offset and every false positive of both detectors.
+ * channel's pool offset and every false positive of both detectors;
+ * BENCH_DETECT_SEED_OFFSET=K (default 0: the table's seeds) adds K to
+ * every case's seed, so that a change tuned on the fixed cases can be
+ * checked on other draws of the same design (other event times, pool
+ * offsets and artefacts; the same templates, pools and SNRs).
  */
 #include <errno.h>
 #include <float.h>
@@ -993,6 +997,9 @@ static double run_dsp_only(const float *in, size_t n, unsigned int nch,
 
 static char tmpdir[PATH_MAX];
 
+/* BENCH_DETECT_SEED_OFFSET: added to every case's seed */
+static uint64_t seed_offset;
+
 static void case_path(char *buf, size_t len, size_t id, const char *ext)
 {
 	snprintf(buf, len, "%s/case%02zu.%s", tmpdir, id, ext);
@@ -1020,7 +1027,8 @@ static void write_case(size_t id, const struct bench_case *bc,
 	fprintf(fp, "# case %zu: rate %.0f Hz, %u ch, SNR %.1f dB, sigma %.3f "
 		"uV, peak %.3f uV, seed %" PRIu64 "\n# truth class onset10 "
 		"start end mask | art kind start end mask\n", id, bc->rate_hz,
-		bc->n_ch, bc->snr_db, cd->sigma, cd->amp_uv, bc->seed);
+		bc->n_ch, bc->snr_db, cd->sigma, cd->amp_uv,
+		bc->seed + seed_offset);
 	for (i = 0; i < cd->n_truth; i++)
 		fprintf(fp, "truth %s %" PRIu64 " %" PRIu64 " %" PRIu64 " %#"
 			PRIx64 "\n", subject_class_name(cd->truth[i].cls),
@@ -1051,7 +1059,8 @@ static void build_and_run(size_t id, FILE *manifest)
 	const struct pool *p = &pools[rate_index(bc->rate_hz)];
 	const unsigned int nch = bc->n_ch;
 	const size_t n = (size_t)(bc->dur_s * bc->rate_hz);
-	struct testrng r = { bc->seed * UINT64_C(0x2545f4914f6cdd1d) };
+	const uint64_t seed = bc->seed + seed_offset;
+	struct testrng r = { seed * UINT64_C(0x2545f4914f6cdd1d) };
 	double *x = xcalloc(n * nch, sizeof(*x)), ss = 0.0;
 	float *in, *y = xcalloc(n, sizeof(*y));
 	struct evsink sink = { 0 };
@@ -1080,7 +1089,7 @@ static void build_and_run(size_t id, FILE *manifest)
 	cd->sigma = sqrt(ss / (double)((n - skip) * nch));
 
 	if (!isnan(bc->snr_db)) {
-		struct subject_config sc = event_config(bc->rate_hz, nch, bc->seed);
+		struct subject_config sc = event_config(bc->rate_hz, nch, seed);
 		double g = cd->sigma / 2.0;	/* subject bursts: 2 uV x 5-10 */
 		double a_rms = cd->sigma * pow(10.0, bc->snr_db / 20.0);
 		struct truth_log log = { 0 };
@@ -1546,6 +1555,7 @@ static void remove_tmpdir(void)
 int main(int argc, char **argv)
 {
 	const char *td = getenv("TMPDIR"), *keep = getenv("BENCH_DETECT_KEEP");
+	const char *so = getenv("BENCH_DETECT_SEED_OFFSET");
 	long only = -1;
 	bool have_ref, ref_all = true;
 	double cpu_total = 0.0, cpu_ref_cases = 0.0, dsp_total = 0.0;
@@ -1564,6 +1574,14 @@ int main(int argc, char **argv)
 	}
 	if (only >= (long)N_CASES)
 		die("no case %ld (0-%zu)", only, N_CASES - 1);
+	if (so && so[0]) {
+		char *end;
+
+		errno = 0;
+		seed_offset = strtoull(so, &end, 10);
+		if (errno || *end || so[0] == '-')
+			die("BENCH_DETECT_SEED_OFFSET: not a number: %s", so);
+	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	snprintf(tmpdir, sizeof(tmpdir), "%s/bench-detect-XXXXXX",
 		 td && td[0] ? td : "/tmp");
@@ -1590,6 +1608,9 @@ int main(int argc, char **argv)
 		       (double)pools[k].n / rates[k], crest[k],
 		       100.0 * kept[k]);
 	}
+	if (seed_offset)
+		printf("seeds: every case's seed + %" PRIu64
+		       " (BENCH_DETECT_SEED_OFFSET)\n", seed_offset);
 	printf("matching: FINAL events, onset within +-%.0f ms of the 10%% "
 	       "onset, sharing a channel, one-to-one by smallest error; "
 	       "scored in [%.1f s, end - %.1f s)\n", BENCH_TOL_MS,
