@@ -277,16 +277,20 @@ static int size_buffers(struct acq_dev *a)
 		return -EINVAL;
 	free_buffers(a);
 	a->rbuf_size = scans * scan_bytes;
+	a->rfill = 0;
+	a->block_bytes = in->sweep_points ? 0 : (size_t)in->block_scans * scan_bytes;
 	a->cap_scans = device_max_scans(a->dev, a->rbuf_size);
 	a->rec_cap_scans = (MAX_RECORD_BYTES - sizeof(struct twitch_rec_samples)) /
 			   (sizeof(float) * n_ch);
 	/*
-	 * A record holds at most one block (the read watermark): reads come a
-	 * block at a time, so bigger slots would sit mostly empty and the ring
-	 * would hold fewer seconds than samples_seconds promises.
+	 * A record holds at most two blocks: a read returns a block (the
+	 * watermark) and what came while it woke us, so one record per read
+	 * without a crumb record of the excess. Bigger slots would sit mostly
+	 * empty and the ring would hold fewer seconds than samples_seconds
+	 * promises; ensure_ring() counts one record per block.
 	 */
-	if (!in->sweep_points && in->block_scans && a->rec_cap_scans > in->block_scans)
-		a->rec_cap_scans = in->block_scans;
+	if (!in->sweep_points && in->block_scans && a->rec_cap_scans > 2 * (size_t)in->block_scans)
+		a->rec_cap_scans = 2 * (size_t)in->block_scans;
 	if (a->rec_cap_scans > scans)
 		a->rec_cap_scans = scans;
 	if (in->sweep_points && a->rec_cap_scans < in->sweep_points)
@@ -323,12 +327,20 @@ static int ensure_ring(struct acq_dev *a)
 	}
 	if (in->sweep_points)
 		per_s = 1;
+	else if (in->block_scans && a->rec_cap_scans >= 2 * (size_t)in->block_scans)
+		per_s = (uint64_t)(in->rate_hz / (double)in->block_scans) + 1;
 	else
 		per_s = (uint64_t)(in->rate_hz / (double)a->rec_cap_scans) + 1;
 	want = per_s * a->d->cfg.samples_seconds;
 	n_slots = next_pow2(want < 64 ? 64 : want);
 	while ((uint64_t)n_slots * slot > MAX_RING_BYTES && n_slots > 64)
 		n_slots /= 2;
+	if (n_slots < want)
+		log_device(LOG_NOTICE, a->cfg.name, -1,
+			   "samples ring capped at %u MiB: it holds about %.1f s, not %u s "
+			   "(a larger block_scans fills its slots better)",
+			   MAX_RING_BYTES >> 20, (double)n_slots / (double)per_s,
+			   a->d->cfg.samples_seconds);
 	snprintf(name, sizeof(name), "samples-%s", a->cfg.name);
 	err = publisher_add_ring(&a->d->pub, name, TWITCH_SHM_STREAM_SAMPLES, a->index, slot,
 				 n_slots, &a->ring);
@@ -348,7 +360,8 @@ static void arm(struct acq_dev *a)
 	io_uring_sqe_set_data(sqe, &a->poll_tag);
 	sqe->flags |= IOSQE_IO_LINK;
 	sqe = loop_sqe(a->d);
-	io_uring_prep_read(sqe, a->fd, a->rbuf, (unsigned int)a->rbuf_size, (uint64_t)-1);
+	io_uring_prep_read(sqe, a->fd, a->rbuf + a->rfill, (unsigned int)(a->rbuf_size - a->rfill),
+			   (uint64_t)-1);
 	io_uring_sqe_set_data(sqe, &a->read_tag);
 	a->in_flight += 2;
 	a->d->in_flight += 2;
@@ -367,7 +380,7 @@ static void cancel_in_flight(struct acq_dev *a)
 	a->d->in_flight += 2;
 }
 
-static int start_stream(struct acq_dev *a, uint64_t now)
+static int start_stream(struct acq_dev *a)
 {
 	struct profile_error perr;
 	char msg[600];
@@ -380,7 +393,10 @@ static int start_stream(struct acq_dev *a, uint64_t now)
 		return err;
 	}
 	a->have_prev_ts = false;
-	a->anchor_ns = now;
+	a->rfill = 0;
+	a->stream_off = 0;
+	/* the device makes its first scan once enabled, not when we began */
+	a->anchor_ns = loop_now_ns();
 	a->anchor_index = a->sample_index;
 	arm(a);
 	return 0;
@@ -438,7 +454,7 @@ static int open_device(struct acq_dev *a, bool first)
 		a->state = DEV_IDLE;
 		a->next_sweep_ns = now;
 	} else {
-		err = start_stream(a, now);
+		err = start_stream(a);
 		if (err < 0) {
 			a->dev = device_free(a->dev);
 			a->info = NULL;
@@ -522,10 +538,25 @@ static void finish_loss(struct acq_dev *a)
 	schedule_retry(a, loop_now_ns());
 }
 
+static void on_stream_data(struct acq_dev *a, const void *bytes, size_t n_bytes, bool drained);
+
+/* Publish what a block read had so far (stop, device lost). */
+static void flush_partial(struct acq_dev *a)
+{
+	size_t n = a->rfill;
+
+	a->rfill = 0;
+	if (n && a->state == DEV_RUNNING)
+		on_stream_data(a, a->rbuf, n, false);
+}
+
 static void device_gone(struct acq_dev *a, int why)
 {
 	if (a->stop_requested)
 		return;
+	flush_partial(a);	/* acquired before the loss: keep it */
+	if (a->stop_requested)
+		return;		/* it was bad data, and is reported */
 	log_errno(LOG_WARNING, why, "%s: read failed", a->cfg.name);
 	a->stop_requested = true;
 	if (a->in_flight)
@@ -1002,6 +1033,28 @@ static void on_sweep_data(struct acq_dev *a, size_t n_bytes)
 }
 
 /*
+ * A local stream read @n bytes into rbuf. The kernel wakes us at the
+ * watermark and a read returns at least a block; where a read returns less
+ * (a device node that hands data over in pieces, as the simulator's pty
+ * does in 4 KiB), read on until the block is whole, as libiio's refill
+ * does, so that the chain and the records work a block at a time. Whole:
+ * a block's worth, or the stream is at a block's end (after a read that
+ * ran past one).
+ */
+static void on_stream_read(struct acq_dev *a, size_t n)
+{
+	size_t asked = a->rbuf_size - a->rfill, whole;
+
+	a->rfill += n;
+	a->stream_off += n;
+	if (a->block_bytes && a->rfill < a->block_bytes && a->stream_off % a->block_bytes != 0)
+		return;		/* the caller reads on into the rest */
+	whole = a->rfill;
+	a->rfill = 0;		/* first: a decoding error ends in device_gone() */
+	on_stream_data(a, a->rbuf, whole, n < asked);
+}
+
+/*
  * A remote device: the eventfd said blocks are ready; take them all. The
  * refill thread counts the blocks it had to drop (we were slow): exact.
  */
@@ -1043,7 +1096,7 @@ void acq_on_cqe(struct acq_dev *a, enum op op, int res)
 		else if (a->info->transport == DEVICE_TRANSPORT_BLOCKS)
 			take_blocks(a);
 		else
-			on_stream_data(a, a->rbuf, (size_t)res, (size_t)res < a->rbuf_size);
+			on_stream_read(a, (size_t)res);
 	} else if (res == 0 || (res != -EAGAIN && res != -EINTR && res != -ECANCELED)) {
 		device_gone(a, res == 0 ? -ENODEV : res);
 		return;
@@ -1066,7 +1119,7 @@ static void start_sweep(struct acq_dev *a, uint64_t now)
 	a->n_sweep_freq = res > 0 ? (size_t)res : 0;
 	a->sweep_scans = 0;
 	a->sweep_started_ns = now;
-	if (start_stream(a, now) < 0) {
+	if (start_stream(a) < 0) {
 		a->stop_requested = true;
 		finish_loss(a);
 		return;
@@ -1139,8 +1192,12 @@ void acq_drain_and_stop(struct acq_dev *a)
 		if (a->info->transport == DEVICE_TRANSPORT_BLOCKS)
 			take_blocks(a);
 		else
-			while ((n = read(a->fd, a->rbuf, a->rbuf_size)) > 0)
-				on_stream_data(a, a->rbuf, (size_t)n, false);
+			while ((n = read(a->fd, a->rbuf + a->rfill, a->rbuf_size - a->rfill)) > 0) {
+				a->rfill += (size_t)n;
+				if (a->rfill == a->rbuf_size)
+					flush_partial(a);
+			}
+		flush_partial(a);
 		/* stop the device at once: what it makes from now on is never read */
 		device_stop(a->dev);
 		finish_events(a);

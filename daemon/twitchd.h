@@ -91,6 +91,9 @@ struct acq_dev {
 	/* buffers, sized at open; no allocation per block */
 	uint8_t *rbuf;
 	size_t rbuf_size;
+	size_t rfill;			/* bytes read into rbuf, short of a block */
+	uint64_t stream_off;		/* bytes read since the stream started */
+	size_t block_bytes;		/* the watermark, in bytes */
 	double *vals;
 	int64_t *ts;
 	size_t cap_scans;
