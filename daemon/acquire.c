@@ -741,7 +741,7 @@ static void gap(struct acq_dev *a, uint64_t lost, bool exact)
 static void on_stream_data(struct acq_dev *a, const void *bytes, size_t n_bytes, bool drained)
 {
 	const struct device_info *in = a->info;
-	uint64_t now = loop_now_ns(), expected, have;
+	uint64_t now = loop_now_ns(), expected, have, slack;
 	int64_t real_minus_mono = (int64_t)record_clock_ns(CLOCK_REALTIME) - (int64_t)now;
 	double period_ns = 1e9 / in->rate_hz;
 	size_t i, seg = 0;
@@ -776,12 +776,16 @@ static void on_stream_data(struct acq_dev *a, const void *bytes, size_t n_bytes,
 		return;		/* more is waiting: judge the shortfall once drained */
 	expected = (uint64_t)((double)(now - a->anchor_ns) / period_ns);
 	have = a->sample_index - a->anchor_index;
-	if (expected > have + 2 * (uint64_t)in->block_scans) {
+	/* 2 blocks and at least 100 ms: a late wake-up of the loop is no loss */
+	slack = 2 * (uint64_t)in->block_scans;
+	if (slack < (uint64_t)(in->rate_hz / 10.0))
+		slack = (uint64_t)(in->rate_hz / 10.0);
+	if (expected > have + slack) {
 		/* up to one block may still sit in the kernel: count half of it */
 		gap(a, expected - have - in->block_scans / 2, false);
 		a->anchor_ns = now;
 		a->anchor_index = a->sample_index;
-	} else if (have > expected + 2 * (uint64_t)in->block_scans) {
+	} else if (have > expected + slack) {
 		/* the device clock runs fast against ours: follow it */
 		a->anchor_ns = now;
 		a->anchor_index = a->sample_index;

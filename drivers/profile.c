@@ -500,6 +500,20 @@ static void profile_timestamp_clock(struct device *dev)
 			 "%s", buf);
 }
 
+/*
+ * The kernel buffer: 4 blocks, and at least 200 ms of scans, so that small
+ * blocks do not make the loop's scheduling latency a source of overflows.
+ */
+static uint32_t profile_default_buffer(double rate_hz, uint32_t block_scans)
+{
+	uint64_t scans = 4 * (uint64_t)block_scans;
+	uint64_t floor_scans = (uint64_t)(rate_hz / 5.0);
+
+	if (scans < floor_scans)
+		scans = floor_scans;
+	return scans > UINT32_MAX ? UINT32_MAX : (uint32_t)scans;
+}
+
 int profile_open(const struct device_config *cfg, struct device **ret,
 		 struct profile_error *err)
 {
@@ -629,13 +643,15 @@ int profile_open(const struct device_config *cfg, struct device **ret,
 
 	if (dev->info.block_scans == 0)
 		dev->info.block_scans = cfg->block_scans;
+	/* 5 ms per wake-up: a twitch's onset notice waits for its block */
 	if (dev->info.block_scans == 0)
-		dev->info.block_scans = dev->info.rate_hz >= 40 ?
-					(uint32_t)(dev->info.rate_hz / 20) : 1;
+		dev->info.block_scans = dev->info.rate_hz >= 400 ?
+					(uint32_t)(dev->info.rate_hz / 200) : 1;
 	if (cfg->buffer_scans != 0)
 		dev->info.buffer_scans = cfg->buffer_scans;
 	else if (dev->info.buffer_scans == 0)	/* ad5933: a whole sweep */
-		dev->info.buffer_scans = 4 * dev->info.block_scans;
+		dev->info.buffer_scans = profile_default_buffer(dev->info.rate_hz,
+								dev->info.block_scans);
 	if (dev->info.buffer_scans < dev->info.block_scans)
 		dev->info.buffer_scans = dev->info.block_scans;
 	if (dev->info.buffer_scans < 2)
