@@ -21,6 +21,11 @@
 #define DETECT_NO_INDEX		UINT64_MAX
 #define DETECT_CP_MS		100.0	/* change-point search: the shortest
 					 * burst (AASM phasic, 0.1 s) */
+#define DETECT_CP_RISE		3.0	/* ... for a rise of the variance to
+					 * this x the floor's: the smallest
+					 * rise worth dating. 2 let the floor's
+					 * own swings date a ramp 28 ms early
+					 * (test-detect); 4 dates late */
 #define DETECT_TILE		128	/* scans in a tile (see detect_tile) */
 
 /* Gaussian noise: RMS = mean |x| * sqrt(pi / 2) */
