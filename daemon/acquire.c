@@ -246,19 +246,41 @@ static void free_buffers(struct acq_dev *a)
 
 static void on_epoch(const struct detect_epoch *ep, void *userdata);
 
-/* EMG devices get the filter chain and the detector, sized for a read. */
+/*
+ * EMG devices get the filter chain and the detector, sized for a read, as
+ * configured (mains, leg_channels, filter.*, detect.*). A value that does not
+ * fit the device as opened (a leg channel it lacks, a cut-off above its
+ * Nyquist) is the configuration's fault: -EINVAL, said in the log.
+ */
 static int setup_pipeline(struct acq_dev *a)
 {
+	const char *ids[CONFIG_MAX_CHANNELS], *labels[CONFIG_MAX_CHANNELS];
+	const struct device_info *in = a->info;
 	struct detect_config dcfg;
 	struct dsp_config dsp;
+	char msg[160];
+	size_t c;
 	int err;
 
-	if (is_sweeper(a) || unit_of(a) != TWITCH_UNIT_UV || a->info->rate_hz <= 0)
+	if (is_sweeper(a) || unit_of(a) != TWITCH_UNIT_UV || in->rate_hz <= 0)
 		return 0;
-	dsp_config_default(&dsp);
-	detect_config_default(&dcfg);
-	err = pipeline_init(&a->pl, &dsp, &dcfg, a->info->n_channels, a->info->rate_hz,
-			    a->cap_scans);
+	if (in->rate_hz < 100.0 || in->n_channels > CONFIG_MAX_CHANNELS) {
+		log_device(LOG_NOTICE, a->cfg.name, -1, "no twitch detection at %.0f Hz and "
+			   "%zu channels (it needs >= 100 Hz, <= %d channels)", in->rate_hz,
+			   in->n_channels, CONFIG_MAX_CHANNELS);
+		return 0;
+	}
+	for (c = 0; c < in->n_channels; c++) {
+		ids[c] = in->channels[c].id;
+		labels[c] = in->channels[c].label;
+	}
+	err = config_chain_for(&a->cfg, in->n_channels, ids, labels, in->rate_hz, &dsp, &dcfg,
+			       msg, sizeof(msg));
+	if (err < 0) {
+		log_device(LOG_ERR, a->cfg.name, -1, "%s", msg);
+		return err;
+	}
+	err = pipeline_init(&a->pl, &dsp, &dcfg, in->n_channels, in->rate_hz, a->cap_scans);
 	if (err < 0)
 		return err;
 	detect_set_epoch_sink(a->pl.det, on_epoch, a);
@@ -1163,15 +1185,38 @@ void acq_on_tick(struct acq_dev *a, uint64_t now)
 	}
 }
 
+/* New filter or detector settings on a running device: the events open now
+ * end here, and the new chain starts learning its noise floors. */
+static void rebuild_pipeline(struct acq_dev *a)
+{
+	int err;
+
+	if (a->has_pipeline) {
+		finish_events(a);
+		pipeline_deinit(&a->pl);
+		a->has_pipeline = false;
+	}
+	err = setup_pipeline(a);
+	if (err < 0)
+		log_device(LOG_ERR, a->cfg.name, -1, "twitch detection off until the "
+			   "configuration is fixed and reloaded");
+	else
+		log_device(LOG_INFO, a->cfg.name, -1, "new filter and detector settings");
+}
+
 void acq_reconfigure(struct acq_dev *a, const struct config_device *cfg)
 {
 	bool same = config_device_equal(&a->cfg, cfg);
 	size_t i;
 
+	bool chain_same = config_chain_equal(&a->cfg, cfg);
+
 	bioz_settings(a, cfg, false);
 	a->cfg = *cfg;		/* thresholds and subject too, even when nothing reopens */
 	for (i = 0; i < cfg->n_channels; i++)
 		a->cfg.channels[i] = a->cfg.channels_buf + (cfg->channels[i] - cfg->channels_buf);
+	if (same && !chain_same && a->state == DEV_RUNNING && !a->stop_requested)
+		rebuild_pipeline(a);	/* the stream goes on; only detection restarts */
 	if (same)
 		return;
 	log_device(LOG_INFO, a->cfg.name, -1, "new settings: reopening");

@@ -11,6 +11,7 @@
 #include <grp.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +22,48 @@
 #include "config.h"
 #include "sweepcsv.h"
 
+/* filter.* and detect.* keys: fields of struct dsp_config / detect_config */
+struct chain_key {
+	const char *key;
+	size_t off;			/* in struct config_device */
+	bool is_u32;			/* else double */
+};
+
+#define FK(f, u)	{ "filter." #f, offsetof(struct config_device, filt.f), u }
+#define DK(f, u)	{ "detect." #f, offsetof(struct config_device, det.f), u }
+static const struct chain_key chain_keys[] = {
+	FK(hp_cutoff_hz, false), FK(hp_order, true), FK(lp_cutoff_hz, false),
+	FK(lp_order, true), FK(notch_bw_hz, false), FK(notch_max_hz, false),
+	FK(step_window_ms, false), FK(step_gap_ms, false), FK(step_ratio, false),
+	FK(step_min_uv, false), FK(noise.window_ms, false), FK(noise.n_windows, true),
+	FK(noise.min_windows, true), FK(noise.gate_ratio, false),
+	FK(noise.max_reject_s, false),
+	DK(tkeo_smooth_ms, false), DK(threshold_on, false), DK(threshold_off, false),
+	DK(amp_threshold, false), DK(refractory_ms, false), DK(min_potential_ms, false),
+	DK(min_peak_snr, false), DK(fragment_ms, false), DK(potential_min_ratio, false),
+	DK(offset_rel, false), DK(shadow_ratio, false), DK(shadow_tau_ms, false),
+	DK(group_gap_ms, false), DK(fasc_max_ms, false), DK(myoclonus_max_ms, false),
+	DK(burst_min_duty, false), DK(phasic_min_ms, false), DK(phasic_max_ms, false),
+	DK(phasic_ratio, false), DK(lm_envelope_ms, false), DK(lm_onset_uv, false),
+	DK(lm_end_uv, false), DK(lm_end_quiet_ms, false), DK(lm_min_ms, false),
+	DK(lm_max_ms, false), DK(plm_min_imi_s, false), DK(plm_max_imi_s, false),
+	DK(plm_bilateral_s, false), DK(plm_min_count, true), DK(plm_short_imi_breaks, true),
+	DK(epoch_s, false), DK(mini_epoch_s, false), DK(rswa_min_fraction, false),
+	DK(efm_min_per_min, false), DK(efm_window_min, false), DK(merge_ms, false),
+	DK(cm_min_channels, true), DK(cm_max_ratio, false), DK(mains_ratio, false),
+	DK(pop_window_ms, false), DK(invalid_guard_ms, false), DK(max_event_s, false),
+	DK(noise.window_ms, false), DK(noise.n_windows, true), DK(noise.min_windows, true),
+	DK(noise.gate_ratio, false), DK(noise.max_reject_s, false),
+};
+#undef FK
+#undef DK
+#define N_CHAIN_KEYS	(sizeof(chain_keys) / sizeof(chain_keys[0]))
+
 struct parse_ctx {
 	struct config *c;
 	struct config_error *err;
 	bool failed;
+	bool chain_set[CONFIG_MAX_DEVICES];	/* a chain key was given */
 };
 
 static int fail(struct parse_ctx *p, const char *section, const char *key, const char *fmt, ...)
@@ -173,6 +212,95 @@ static struct config_device *device_section(struct parse_ctx *p, const char *sec
 	return NULL;
 }
 
+/*
+ * Check the chain of @d as it stands; Return: the key of the first bad
+ * value ("filter.x", "detect.x", "mains") or NULL. The device's rate, if
+ * configured, else a typical 4 kHz: the checks at open use the real one.
+ */
+static const char *chain_problem(const struct config_device *d, char *key, size_t len)
+{
+	double rate = d->rate_hz >= 100 ? (double)d->rate_hz : 4000.0;
+	size_t n = d->n_channels ? d->n_channels : 8;
+	const char *bad = NULL;
+
+	if (dsp_config_check(&d->filt, rate, &bad) < 0)
+		snprintf(key, len, "%s%s", strcmp(bad, "mains") ? "filter." : "", bad);
+	else if (detect_config_check(&d->det, n, rate, &bad) < 0)
+		snprintf(key, len, "detect.%s", bad);
+	else
+		return NULL;
+	return key;
+}
+
+/* After @k = ...: fail at this line if it is the value now out of range. */
+static int chain_check(struct parse_ctx *p, struct config_device *d, const char *section,
+		       const char *k)
+{
+	char key[64];
+	const char *bad = chain_problem(d, key, sizeof(key));
+
+	if (bad && !strcmp(bad, k))
+		return fail(p, section, k, "out of range, or inconsistent with the other "
+			    "filter./detect. values (see twitchd.conf(5))");
+	return 1;
+}
+
+/* mains, leg_channels, filter.* and detect.*: the EMG chain's keys */
+static int chain_key(struct parse_ctx *p, struct config_device *d, const char *section,
+		     const char *k, const char *v)
+{
+	size_t i;
+
+	p->chain_set[d - p->c->dev] = true;
+
+	if (!strcmp(k, "mains")) {
+		if (!strcmp(v, "auto")) {
+			d->filt.mains = DSP_MAINS_AUTO;
+			d->det.mains_hz = 0;
+		} else if (!strcmp(v, "50") || !strcmp(v, "60")) {
+			d->filt.mains = v[0] == '5' ? DSP_MAINS_50HZ : DSP_MAINS_60HZ;
+			d->det.mains_hz = v[0] == '5' ? 50 : 60;
+		} else if (!strcmp(v, "off")) {
+			d->filt.mains = DSP_MAINS_OFF;
+			d->det.mains_hz = 0;
+		} else {
+			return fail(p, section, k, "'%s' is not auto, 50, 60 or off", v);
+		}
+		return chain_check(p, d, section, k);
+	}
+	if (!strcmp(k, "leg_channels")) {
+		char buf[sizeof(d->legs)], *save = NULL, *tok, *s;
+		size_t n = 0;
+
+		if (copy_str(buf, sizeof(buf), v) < 0)
+			return fail(p, section, k, "too long");
+		d->legs[0] = '\0';
+		for (s = buf; (tok = strtok_r(s, ", \t", &save)); s = NULL) {
+			if (++n > CONFIG_MAX_CHANNELS)
+				return fail(p, section, k, "more than %d channels",
+					    CONFIG_MAX_CHANNELS);
+			if (n > 1)
+				strcat(d->legs, ",");
+			strcat(d->legs, tok);
+		}
+		return 1;
+	}
+	for (i = 0; i < N_CHAIN_KEYS; i++) {
+		const struct chain_key *ck = &chain_keys[i];
+		void *field = (char *)d + ck->off;
+
+		if (strcmp(k, ck->key))
+			continue;
+		if (ck->is_u32 ? parse_u32(v, 0, 1000000, 10, field) < 0 :
+				 parse_double(v, 0.0, 1e9, field) < 0)
+			return fail(p, section, k, "'%s' is not %s", v,
+				    ck->is_u32 ? "a whole number 0..1000000" :
+						 "a number 0..1e9");
+		return chain_check(p, d, section, k);
+	}
+	return fail(p, section, k, "unknown key");
+}
+
 static int device_key(struct parse_ctx *p, struct config_device *d, const char *section,
 		      const char *k, const char *v)
 {
@@ -264,7 +392,7 @@ static int device_key(struct parse_ctx *p, struct config_device *d, const char *
 		if (parse_double(v, 0.1, 1000.0, &d->alert_twitch_rise_min) < 0)
 			return fail(p, section, k, "'%s' is not 0.1..1000 twitches per minute", v);
 	} else {
-		return fail(p, section, k, "unknown key");
+		return chain_key(p, d, section, k, v);
 	}
 	return 1;
 }
@@ -281,6 +409,8 @@ static void device_defaults(struct config_device *d, const char *name)
 	d->alert_ri_k = NAN;
 	d->alert_twitch_rise_ratio = NAN;
 	d->alert_twitch_rise_min = NAN;
+	dsp_config_default(&d->filt);
+	detect_config_default(&d->det);
 }
 
 static int handler(void *user, const char *section, const char *key, const char *value)
@@ -351,6 +481,7 @@ int config_load(const char *path, struct config *ret, struct config_error *err)
 {
 	struct parse_ctx p = { .c = ret, .err = err };
 	FILE *f;
+	size_t i;
 	int line;
 
 	memset(err, 0, sizeof(*err));
@@ -380,6 +511,24 @@ int config_load(const char *path, struct config *ret, struct config_error *err)
 	if (ret->n_devices == 0) {
 		snprintf(err->msg, sizeof(err->msg), "no [device NAME] section: nothing to read");
 		return -EINVAL;
+	}
+	for (i = 0; i < ret->n_devices; i++) {
+		const struct config_device *d = &ret->dev[i];
+		char key[64];
+
+		if (!p.chain_set[i])
+			continue;
+		if (!strcmp(d->profile, "ad5933")) {
+			snprintf(err->msg, sizeof(err->msg), "device %s: mains, leg_channels, "
+				 "filter.* and detect.* are for EMG devices, not ad5933", d->name);
+			return -EINVAL;
+		}
+		if (chain_problem(d, key, sizeof(key))) {
+			snprintf(err->msg, sizeof(err->msg), "device %s: %s: out of range, or "
+				 "inconsistent with the other filter./detect. values (see "
+				 "twitchd.conf(5))", d->name, key);
+			return -EINVAL;
+		}
 	}
 	return 0;
 }
@@ -419,4 +568,81 @@ bool config_device_equal(const struct config_device *a, const struct config_devi
 	       a->no_timestamp == b->no_timestamp &&
 	       !memcmp(&a->sweep, &b->sweep, sizeof(a->sweep)) &&
 	       a->sweep_interval_ms == b->sweep_interval_ms;
+}
+
+bool config_chain_equal(const struct config_device *a, const struct config_device *b)
+{
+	size_t i;
+
+	/* by the keys, not memcmp(): the structures have padding */
+	if (a->filt.mains != b->filt.mains || a->det.mains_hz != b->det.mains_hz ||
+	    strcmp(a->legs, b->legs))
+		return false;
+	for (i = 0; i < N_CHAIN_KEYS; i++)
+		if (memcmp((const char *)a + chain_keys[i].off, (const char *)b + chain_keys[i].off,
+			   chain_keys[i].is_u32 ? sizeof(uint32_t) : sizeof(double)))
+			return false;
+	return true;
+}
+
+int config_chain_for(const struct config_device *d, size_t n_channels,
+		     const char *const *ids, const char *const *labels, double rate_hz,
+		     struct dsp_config *filt, struct detect_config *det, char *msg, size_t len)
+{
+	char buf[sizeof(d->legs)], *save = NULL, *tok, *s;
+	const char *bad = NULL;
+	size_t c;
+
+	*filt = d->filt;
+	*det = d->det;
+	det->lm_channel_mask = 0;
+	memcpy(buf, d->legs, sizeof(buf));
+	for (s = buf; (tok = strtok_r(s, ",", &save)); s = NULL) {
+		for (c = 0; c < n_channels; c++)
+			if (!strcmp(tok, ids[c]) || !strcmp(tok, labels[c]))
+				break;
+		if (c == n_channels || c >= 64) {
+			snprintf(msg, len, "leg_channels: '%s' is not a channel of this device",
+				 tok);
+			return -EINVAL;
+		}
+		det->lm_channel_mask |= UINT64_C(1) << c;
+	}
+	if (dsp_config_check(filt, rate_hz, &bad) < 0) {
+		snprintf(msg, len, "%s%s: out of range at %.0f Hz", strcmp(bad, "mains") ?
+			 "filter." : "", bad, rate_hz);
+		return -EINVAL;
+	}
+	if (detect_config_check(det, n_channels, rate_hz, &bad) < 0) {
+		snprintf(msg, len, "detect.%s: out of range for %zu channels at %.0f Hz", bad,
+			 n_channels, rate_hz);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int config_chain_describe(const struct config_device *d, char *buf, size_t len)
+{
+	static const char *const mains[] = { "off", "50", "60", "auto" };
+	struct config_device def;
+	size_t i, n;
+
+	device_defaults(&def, d->name);
+	n = (size_t)snprintf(buf, len, "mains %s, leg channels %s",
+			     d->filt.mains <= DSP_MAINS_AUTO ? mains[d->filt.mains] : "?",
+			     d->legs[0] ? d->legs : "none");
+	for (i = 0; i < N_CHAIN_KEYS && n < len; i++) {
+		const struct chain_key *ck = &chain_keys[i];
+		const void *v = (const char *)d + ck->off, *v0 = (const char *)&def + ck->off;
+
+		if (!memcmp(v, v0, ck->is_u32 ? sizeof(uint32_t) : sizeof(double)))
+			continue;
+		if (ck->is_u32)
+			n += (size_t)snprintf(buf + n, len - n, ", %s = %u", ck->key,
+					      *(const uint32_t *)v);
+		else
+			n += (size_t)snprintf(buf + n, len - n, ", %s = %g", ck->key,
+					      *(const double *)v);
+	}
+	return (int)n;
 }

@@ -12,6 +12,8 @@
 #include <sys/types.h>
 
 #include "bioz.h"
+#include "detect.h"
+#include "dsp.h"
 #include "profile.h"
 
 #define CONFIG_MAX_DEVICES	8
@@ -40,6 +42,10 @@ struct config_device {
 	double alert_twitch_rise_min;		/* per minute */
 	bool has_subject;			/* ad5933: subject data from the config */
 	struct bioz_subject subject;
+	/* EMG: the filter chain and the detector (mains, filter.*, detect.*) */
+	struct dsp_config filt;
+	struct detect_config det;		/* lm_channel_mask: from legs at open */
+	char legs[512];				/* leg_channels: ids or labels, "" = none */
 };
 
 struct config {
@@ -79,6 +85,23 @@ int config_strerror(const struct config_error *err, char *buf, size_t len);
 
 /* Same settings (compares the channel text, not its pointers). */
 bool config_device_equal(const struct config_device *a, const struct config_device *b);
+
+/* Same filter and detector settings (a reload rebuilds only the chain). */
+bool config_chain_equal(const struct config_device *a, const struct config_device *b);
+
+/* "mains auto, leg channels none, detect.x = y, ...": the values not at
+ * their defaults, for --check-config. Return: as snprintf(). */
+int config_chain_describe(const struct config_device *d, char *buf, size_t len);
+
+/*
+ * config_chain_for() - the filter and detector configurations of @d for a
+ * device opened with @n_channels channels (@ids and @labels, in scan order)
+ * at @rate_hz: leg_channels resolved to the detector's channel mask, every
+ * value checked. Return: 0, or -EINVAL with "key: message" in @msg.
+ */
+int config_chain_for(const struct config_device *d, size_t n_channels,
+		     const char *const *ids, const char *const *labels, double rate_hz,
+		     struct dsp_config *filt, struct detect_config *det, char *msg, size_t len);
 
 /* The drivers/ view of one configured device (borrows from @d). */
 void config_device_to_driver(const struct config_device *d, struct device_config *ret);

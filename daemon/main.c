@@ -326,11 +326,18 @@ int main(int argc, char **argv)
 	if (a.check_config) {
 		printf("%s: %zu device(s), socket %s\n", d.cfg.path, d.cfg.n_devices,
 		       d.cfg.socket_path);
-		for (i = 0; i < d.cfg.n_devices; i++)
+		for (i = 0; i < d.cfg.n_devices; i++) {
+			char chain[1024];
+
 			printf("  [device %s] %s %s %s rate %u Hz\n", d.cfg.dev[i].name,
 			       d.cfg.dev[i].uri, d.cfg.dev[i].profile,
 			       d.cfg.dev[i].device[0] ? d.cfg.dev[i].device : "(first match)",
 			       d.cfg.dev[i].rate_hz);
+			if (strcmp(d.cfg.dev[i].profile, "ad5933")) {
+				config_chain_describe(&d.cfg.dev[i], chain, sizeof(chain));
+				printf("    EMG chain: %s\n", chain);
+			}
+		}
 		return EXIT_SUCCESS;
 	}
 	log_set_max_level(d.cfg.log_level);

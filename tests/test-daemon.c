@@ -627,6 +627,43 @@ static void test_sighup_reload(void **state)
 		n = twitch_reader_next(rs, &u, sizeof(u), 3000);
 		assert_true(n > 0);
 	} while (u.h.type != TWITCH_REC_SAMPLES || u.s.rate_hz != 2000.0f);
+	/*
+	 * New detector settings rebuild the chain of the running stream: the
+	 * same epoch, no sample index skipped, and the leg channels resolved on
+	 * the device. A leg channel it lacks turns detection off, said in the log.
+	 */
+	{
+		uint64_t next = u.h.sample_index + u.s.n_scans;
+		uint32_t epoch = u.s.index_epoch;
+		int k;
+
+		write_file(d.conf, "[device emg]\nprofile = ti-ads1298\nrate_hz = 2000\n"
+			   "leg_channels = voltage6, voltage7\ndetect.threshold_on = 20\n"
+			   "mains = 50\n");
+		kill(d.pid, SIGHUP);
+		assert_true(wait_event(re, &u, 3000, is_status, &reloaded));
+		for (k = 0; k < 200; k++) {
+			n = twitch_reader_next(rs, &u, sizeof(u), 3000);
+			assert_true(n > 0);
+			if (u.h.type != TWITCH_REC_SAMPLES)
+				continue;
+			assert_int_equal(u.s.index_epoch, epoch);
+			assert_int_equal(u.h.sample_index, next);
+			next += u.s.n_scans;
+		}
+		assert_true(file_contains(d.log, "new filter and detector settings"));
+		assert_false(file_contains(d.log, "voltage6"));
+		write_file(d.conf, "[device emg]\nprofile = ti-ads1298\nrate_hz = 2000\n"
+			   "leg_channels = voltage6, voltage9\n");
+		kill(d.pid, SIGHUP);
+		assert_true(wait_event(re, &u, 3000, is_status, &reloaded));
+		msleep(200);
+		if (!file_contains(d.log, "leg_channels: 'voltage9' is not a channel") ||
+		    !file_contains(d.log, "twitch detection off")) {
+			dump_log(&d);
+			fail_msg("no error for a leg channel the device lacks");
+		}
+	}
 	/* a broken file is refused and the running configuration kept */
 	write_file(d.conf, "[device emg]\nrate_hz = fast\n");
 	kill(d.pid, SIGHUP);
@@ -1056,6 +1093,29 @@ static void test_bad_config_and_usage(void **state)
 	assert_int_equal(run_twitchd("[device bz]\nprofile = ad5933\nalert_twitch_rise_min = -2\n",
 				     NULL, err, sizeof(err)), 2);
 	assert_non_null(strstr(err, "bad.conf:3: device bz.alert_twitch_rise_min: '-2' is not"));
+	/* the filter and detector keys: named, range-checked, at their line */
+	assert_int_equal(run_twitchd("[device emg]\nprofile = ti-ads1298\ndetect.threshold_on = 3\n",
+				     NULL, err, sizeof(err)), 2);
+	assert_non_null(strstr(err, "bad.conf:3: device emg.detect.threshold_on: out of range"));
+	assert_int_equal(run_twitchd("[device emg]\nprofile = ti-ads1298\nfilter.hp_order = 12\n",
+				     NULL, err, sizeof(err)), 2);
+	assert_non_null(strstr(err, "bad.conf:3: device emg.filter.hp_order: out of range"));
+	assert_int_equal(run_twitchd("[device emg]\ndetect.thresold_on = 20\n", NULL, err,
+				     sizeof(err)), 2);
+	assert_non_null(strstr(err, "bad.conf:2: device emg.detect.thresold_on: unknown key"));
+	assert_int_equal(run_twitchd("[device emg]\nmains = 55\n", NULL, err, sizeof(err)), 2);
+	assert_non_null(strstr(err, "bad.conf:2: device emg.mains: '55' is not auto, 50, 60"));
+	assert_int_equal(run_twitchd("[device emg]\ndetect.group_gap_ms = -5\n", NULL, err,
+				     sizeof(err)), 2);
+	assert_non_null(strstr(err, "bad.conf:2: device emg.detect.group_gap_ms: '-5' is not"));
+	/* inconsistent only with a default: named, without a line of its own */
+	assert_int_equal(run_twitchd("[device emg]\nprofile = ti-ads1298\n"
+				     "detect.threshold_off = 30\n", NULL, err, sizeof(err)), 2);
+	assert_non_null(strstr(err, "device emg: detect.threshold_on: out of range, or "
+				    "inconsistent"));
+	assert_int_equal(run_twitchd("[device bz]\nprofile = ad5933\nmains = 50\n", NULL, err,
+				     sizeof(err)), 2);
+	assert_non_null(strstr(err, "are for EMG devices, not ad5933"));
 	assert_int_equal(run_twitchd("[devices emg]\nrate_hz = 1\n", NULL, err, sizeof(err)), 2);
 	assert_non_null(strstr(err, "unknown section [devices emg]"));
 	assert_int_equal(run_twitchd("[daemon]\nlog_level = debug\n", NULL, err, sizeof(err)), 2);
