@@ -72,6 +72,7 @@ struct analyze_chan {
 struct analyze {
 	FILE *out, *err;
 	const char *path;
+	const struct analyze_chain *chain;	/* NULL: the defaults */
 	struct recording *rec;
 	size_t n_rec_ch;
 	struct analyze_chan *chan;
@@ -336,6 +337,61 @@ static bool analyze_label_has(const char *label, const char *word)
 	return false;
 }
 
+/* The filter and detector settings: the configuration's, or the defaults. */
+static void analyze_chain_configs(const struct analyze *a, struct dsp_config *dsp,
+				  struct detect_config *det)
+{
+	if (a->chain) {
+		*dsp = *a->chain->filt;
+		*det = *a->chain->det;
+		det->lm_channel_mask = 0;
+	} else {
+		dsp_config_default(dsp);
+		detect_config_default(det);
+	}
+}
+
+/* Is @label one of the comma-separated names of @list? */
+static bool analyze_in_list(const char *list, const char *label)
+{
+	size_t n = strlen(label);
+	const char *p = list, *e;
+
+	for (;;) {
+		e = strchr(p, ',');
+		if ((size_t)((e ? e : p + strlen(p)) - p) == n && strncmp(p, label, n) == 0)
+			return true;
+		if (e == NULL)
+			return false;
+		p = e + 1;
+	}
+}
+
+/* Every leg channel the configuration names must be in the recording. */
+static int analyze_check_legs(struct analyze *a)
+{
+	const char *p, *e;
+	size_t i, n;
+
+	if (a->chain == NULL || a->chain->legs[0] == '\0')
+		return 0;
+	for (p = a->chain->legs;; p = e + 1) {
+		e = strchr(p, ',');
+		n = e ? (size_t)(e - p) : strlen(p);
+		for (i = 0; i < a->n_rec_ch; i++)
+			if (strlen(recording_label(a->rec, i)) == n &&
+			    strncmp(recording_label(a->rec, i), p, n) == 0)
+				break;
+		if (i == a->n_rec_ch) {
+			analyze_msg(a, "%s: leg_channels: '%.*s' is not a channel label of the "
+				    "recording", a->path, (int)n, p);
+			return -EINVAL;
+		}
+		if (e == NULL)
+			return 0;
+	}
+}
+
 /* Decide which channels are analysed and group them by rate. */
 static int analyze_plan(struct analyze *a)
 {
@@ -344,8 +400,7 @@ static int analyze_plan(struct analyze *a)
 	size_t i, k, n_ok = 0, n_rates = 0;
 	bool split = false;
 
-	dsp_config_default(&dsp);
-	detect_config_default(&det);
+	analyze_chain_configs(a, &dsp, &det);
 	a->chan = calloc(a->n_rec_ch ? a->n_rec_ch : 1, sizeof(*a->chan));
 	a->grp = calloc(a->n_rec_ch ? a->n_rec_ch : 1, sizeof(*a->grp));
 	if (a->chan == NULL || a->grp == NULL)
@@ -407,8 +462,12 @@ static int analyze_plan(struct analyze *a)
 		}
 		c->group = (int)(g - a->grp);
 		c->index = (uint32_t)g->n_ch;
-		/* leg channels (AASM LM rule): by label, there is no config here */
-		c->leg = analyze_label_has(label, "tib") || analyze_label_has(label, "leg");
+		/* leg channels (AASM LM rule): as configured, else by label */
+		if (a->chain && a->chain->legs[0])
+			c->leg = analyze_in_list(a->chain->legs, label);
+		else
+			c->leg = analyze_label_has(label, "tib") ||
+				 analyze_label_has(label, "leg");
 		g->ch[g->n_ch] = i;
 		g->has_sat[g->n_ch] = recording_n_saturated(a->rec, i) > 0;
 		g->n_ch++;
@@ -439,11 +498,12 @@ static int analyze_plan(struct analyze *a)
 /* Every allocation of the run happens here, before the first block. */
 static int analyze_setup(struct analyze *a)
 {
+	struct detect_config det;
 	struct dsp_config dsp;
 	size_t k, c, max_ch = 1;
 	int err;
 
-	dsp_config_default(&dsp);
+	analyze_chain_configs(a, &dsp, &det);
 	/* The reader knows which samples sit at the ADC's full scale; they are
 	 * handed to the chain at the float full scale, and the chain's
 	 * threshold there flags exactly those as saturated. */
@@ -453,7 +513,7 @@ static int analyze_setup(struct analyze *a)
 
 		if (g->n_ch > max_ch)
 			max_ch = g->n_ch;
-		detect_config_default(&g->dcfg);
+		g->dcfg = det;
 		for (c = 0; c < g->n_ch; c++)
 			if (a->chan[g->ch[c]].leg)
 				g->dcfg.lm_channel_mask |= UINT64_C(1) << c;
@@ -679,6 +739,8 @@ static int analyze_recording(struct analyze *a)
 		return analyze_exit_code(err);
 	}
 	a->n_rec_ch = recording_n_channels(a->rec);
+	if (analyze_check_legs(a) < 0)
+		return ANALYZE_EXIT_USAGE;
 	err = analyze_plan(a);
 	if (err == 0)
 		err = analyze_setup(a);
@@ -876,9 +938,10 @@ static bool analyze_is_sweep_csv(const char *path)
 
 /* ------------------------------------------------------------ entry */
 
-int analyze_run(const char *path, const char *subject, FILE *out, FILE *err)
+int analyze_run(const char *path, const char *subject, const struct analyze_chain *chain,
+		FILE *out, FILE *err)
 {
-	struct analyze a = { .out = out, .err = err, .path = path };
+	struct analyze a = { .out = out, .err = err, .path = path, .chain = chain };
 	struct bioz_subject subj;
 	struct sweepcsv_err e;
 	locale_t c_loc, old;
@@ -938,6 +1001,6 @@ int main(int argc, char **argv)
 			"sex=m|f,age=..]\n", argv[0]);
 		return ANALYZE_EXIT_USAGE;
 	}
-	return analyze_run(argv[1], subject, stdout, stderr);
+	return analyze_run(argv[1], subject, NULL, stdout, stderr);
 }
 #endif

@@ -10,6 +10,17 @@
 
 #include <stdio.h>
 
+#include "detect.h"
+#include "dsp.h"
+
+/* Filter and detector settings from a configuration (twitchd.conf's device
+ * section), in place of the defaults. */
+struct analyze_chain {
+	const struct dsp_config *filt;
+	const struct detect_config *det;	/* lm_channel_mask unused */
+	const char *legs;		/* "label,label": leg channels; "" = by label */
+};
+
 /* Exit codes of analyze_run() (and of twitchd: DESIGN.md "Interfaces"). */
 #define ANALYZE_EXIT_OK		0
 #define ANALYZE_EXIT_FAILURE	1	/* runtime: out of memory, write error */
@@ -29,6 +40,9 @@
  *	null. The summary's last field, "samples_per_s" (samples of all
  *	analysed channels through the filters and the detector per second,
  *	file already loaded), is the only one that varies from run to run.
+ * @chain: NULL for the defaults (legs: channels labelled tib... or leg...),
+ *	or the settings of a configuration's device; a leg channel it names
+ *	that the recording lacks is bad input.
  * @err: one message on failure, "twitchd --analyze: FILE:LINE: FIELD: what".
  *
  * Blocks on file I/O; reads the whole recording into memory (capped at
@@ -37,6 +51,7 @@
  * Return: ANALYZE_EXIT_OK, ANALYZE_EXIT_USAGE (bad input or arguments) or
  * ANALYZE_EXIT_FAILURE (out of memory, I/O or write error).
  */
-int analyze_run(const char *path, const char *subject, FILE *out, FILE *err);
+int analyze_run(const char *path, const char *subject, const struct analyze_chain *chain,
+		FILE *out, FILE *err);
 
 #endif /* TWITCHD_ANALYZE_H */

@@ -275,7 +275,16 @@ static int chain_key(struct parse_ctx *p, struct config_device *d, const char *s
 		if (copy_str(buf, sizeof(buf), v) < 0)
 			return fail(p, section, k, "too long");
 		d->legs[0] = '\0';
-		for (s = buf; (tok = strtok_r(s, ", \t", &save)); s = NULL) {
+		for (s = buf; (tok = strtok_r(s, ",", &save)); s = NULL) {
+			char *end = tok + strlen(tok);
+
+			/* ids, or labels, which may hold spaces: trimmed */
+			while (*tok == ' ' || *tok == '\t')
+				tok++;
+			while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
+				*--end = '\0';
+			if (*tok == '\0')
+				return fail(p, section, k, "an empty channel name");
 			if (++n > CONFIG_MAX_CHANNELS)
 				return fail(p, section, k, "more than %d channels",
 					    CONFIG_MAX_CHANNELS);

@@ -33,6 +33,7 @@ struct args {
 	const char *analyze;
 	const char *subject;
 	const char *config;
+	const char *device;		/* --device: which section --analyze uses */
 	const char *socket;
 	bool check_config;
 	bool verbose;
@@ -43,12 +44,15 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: twitchd [OPTIONS]\n"
 		"       twitchd --analyze FILE [--subject height_cm=H,weight_kg=W,sex=m|f,age=A]\n"
+		"                              [-c FILE [--device NAME]]\n"
 		"EMG twitch and bioimpedance monitor daemon (a monitoring aid, not a\n"
 		"diagnostic device).\n\n"
 		"  --analyze FILE      run the detection chain on a recording (WFDB .hea, EDF/EDF+,\n"
 		"                      BioSPPy text) or the bioimpedance estimates on a sweep CSV,\n"
 		"                      one JSON object per line on stdout\n"
 		"  --subject SPEC      subject data for body-water estimates (with --analyze)\n"
+		"  --device NAME       with --analyze -c: the device section whose filter and\n"
+		"                      detector settings apply (default: the first EMG one)\n"
 		"  -c, --config FILE   configuration (default %s if it exists,\n"
 		"                      else the built-in ADS1298 + AD5933 layout)\n"
 		"  -s, --socket PATH   control socket (overrides [daemon] socket)\n"
@@ -66,6 +70,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 	static const struct option opts[] = {
 		{ "analyze", required_argument, NULL, 'A' },
 		{ "subject", required_argument, NULL, 'S' },
+		{ "device", required_argument, NULL, 'D' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "check-config", no_argument, NULL, 'C' },
@@ -84,6 +89,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 			break;
 		case 'S':
 			a->subject = optarg;
+			break;
+		case 'D':
+			a->device = optarg;
 			break;
 		case 'c':
 			a->config = optarg;
@@ -110,6 +118,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "twitchd: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (a->device && (!a->analyze || !a->config)) {
+		fprintf(stderr, "twitchd: --device goes with --analyze and -c\n");
 		return -EINVAL;
 	}
 	if (a->subject && !a->analyze) {
@@ -299,6 +311,41 @@ static int run(struct twitchd *d)
 	return loop_run(d, reload);
 }
 
+/*
+ * --analyze, with the filter and detector settings of a device section when
+ * -c is given (only then: a recording's analysis must not depend on which
+ * machine runs it).
+ */
+static int analyze_with_config(const struct args *a, struct config *c)
+{
+	const struct config_device *dev = NULL;
+	struct analyze_chain chain;
+	struct config_error err;
+	char msg[700];
+	size_t i;
+
+	if (a->config == NULL)
+		return analyze_run(a->analyze, a->subject, NULL, stdout, stderr);
+	if (config_load(a->config, c, &err) < 0) {
+		config_strerror(&err, msg, sizeof(msg));
+		fprintf(stderr, "twitchd --analyze: %s\n", msg);
+		return EXIT_USAGE;
+	}
+	for (i = 0; i < c->n_devices && dev == NULL; i++)
+		if (a->device ? !strcmp(c->dev[i].name, a->device) :
+				strcmp(c->dev[i].profile, "ad5933") != 0)
+			dev = &c->dev[i];
+	if (dev == NULL) {
+		fprintf(stderr, "twitchd --analyze: %s: %s\n", a->config, a->device ?
+			"no such [device] section" : "no EMG [device] section");
+		return EXIT_USAGE;
+	}
+	chain.filt = &dev->filt;
+	chain.det = &dev->det;
+	chain.legs = dev->legs;
+	return analyze_run(a->analyze, a->subject, &chain, stdout, stderr);
+}
+
 int main(int argc, char **argv)
 {
 	static struct twitchd d;	/* big: keep it off the stack */
@@ -310,7 +357,7 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &a) < 0)
 		return EXIT_USAGE;
 	if (a.analyze)	/* a command-line tool: default signal handling */
-		return analyze_run(a.analyze, a.subject, stdout, stderr);
+		return analyze_with_config(&a, &d.cfg);
 
 	/* block first, before libiio or anything else starts a thread */
 	sigemptyset(&sigs);

@@ -100,7 +100,8 @@ struct run {
 	size_t out_len, err_len;
 };
 
-static void run(const char *path, const char *subject, struct run *r)
+static void run_chain(const char *path, const char *subject, const struct analyze_chain *chain,
+		      struct run *r)
 {
 	FILE *o, *e;
 
@@ -109,9 +110,14 @@ static void run(const char *path, const char *subject, struct run *r)
 	e = open_memstream(&r->err, &r->err_len);
 	assert_non_null(o);
 	assert_non_null(e);
-	r->rc = analyze_run(path, subject, o, e);
+	r->rc = analyze_run(path, subject, chain, o, e);
 	assert_int_equal(fclose(o), 0);
 	assert_int_equal(fclose(e), 0);
+}
+
+static void run(const char *path, const char *subject, struct run *r)
+{
+	run_chain(path, subject, NULL, r);
 }
 
 static void run_free(struct run *r)
@@ -496,7 +502,7 @@ static void test_write_failure(void **state)
 	write_wfdb(dir, "quiet", 1, 4000, 8000, x, labels);
 	p = xasprintf("%s/quiet.hea", dir);
 	e = open_memstream(&err, &err_len);
-	rc = analyze_run(p, NULL, full, e);
+	rc = analyze_run(p, NULL, NULL, full, e);
 	fclose(e);
 	fclose(full);
 	assert_int_equal(rc, ANALYZE_EXIT_FAILURE);
@@ -752,6 +758,33 @@ static void test_leg_channel_plm(void **state)
 	}
 	assert_int_equal(n_lm, 5);
 	run_free(&r);
+
+	/* a configuration's settings: its leg channels, not the labels' guess,
+	 * and its PLM rule; a leg channel the recording lacks is bad input */
+	{
+		struct dsp_config filt;
+		struct detect_config det;
+		struct analyze_chain chain = { &filt, &det, "Chin" };
+
+		dsp_config_default(&filt);
+		detect_config_default(&det);
+		run_chain(p, NULL, &chain, &r);
+		assert_int_equal(r.rc, 0);
+		assert_non_null(strstr(r.out, "\"sleep\":{\"n_lm\":0,"));
+		run_free(&r);
+		chain.legs = "Tib L";
+		det.plm_min_count = 6;
+		run_chain(p, NULL, &chain, &r);
+		assert_int_equal(r.rc, 0);
+		assert_non_null(strstr(r.out, "\"sleep\":{\"n_lm\":5,\"n_plm\":0,"
+					      "\"n_plm_series\":0}"));
+		run_free(&r);
+		chain.legs = "Tib L,Tib R";
+		run_chain(p, NULL, &chain, &r);
+		assert_int_equal(r.rc, ANALYZE_EXIT_USAGE);
+		assert_non_null(strstr(r.err, "leg_channels: 'Tib R' is not a channel label"));
+		run_free(&r);
+	}
 	free(p);
 	free(x);
 	free(dir);
