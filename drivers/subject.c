@@ -350,6 +350,7 @@ static bool subject_config_ok(const struct subject_config *c)
 	    !subject_in(c->myoclonus_rate_per_min, 0, 6000) ||
 	    !subject_in(c->burst_rate_per_min, 0, 600) ||
 	    !subject_in(c->lm_rate_per_min, 0, 600) ||
+	    (c->n_channels < 64 && (c->lm_channel_mask >> c->n_channels) != 0) ||
 	    !subject_in(c->mup_min_uv, 1e-3, 1e5) ||
 	    !subject_in(c->mup_max_uv, c->mup_min_uv, 1e5) ||
 	    !subject_in(c->mup_min_ms, SUBJECT_TEMPLATE_MIN_MS, SUBJECT_TEMPLATE_MAX_MS) ||
@@ -555,6 +556,17 @@ static double subject_clamp(double v, double lo, double hi)
 	return v < lo ? lo : v > hi ? hi : v;
 }
 
+/* A random channel of @mask (not 0) other than @not; @not if there is none. */
+static unsigned int subject_pick_bit(struct subject_rng *r, uint64_t mask, unsigned int not)
+{
+	unsigned int bits[64], n = 0, b;
+
+	for (b = 0; b < 64; b++)
+		if ((mask >> b & 1) && b != not)
+			bits[n++] = b;
+	return n ? bits[subject_rng_next(r) % n] : not;
+}
+
 /* Fill @e with a new event of class @cls (components only). */
 static void subject_make_event(struct subject *s, struct subject_event *e,
 			       enum subject_class cls)
@@ -617,13 +629,21 @@ static void subject_make_event(struct subject *s, struct subject_event *e,
 		break;
 	case SUBJECT_LIMB_MOVEMENT:
 	default:
+		if (c->lm_channel_mask)
+			ch = subject_pick_bit(r, c->lm_channel_mask, UINT32_MAX);
 		/* rms such that sqrt(bg^2 + inj^2) - bg >= 8 uV, with margin */
 		len = subject_scans(s, 1000.0 * subject_uniform_in(r, 0.5, 10.0));
 		subject_add_noise(s, e, ch, len, subject_uniform_in(r, 1.5, 4.0) *
 				  sqrt((base + 8.0) * (base + 8.0) - base * base));
-		if (s->n_ch > 1 && subject_uniform(r) < 0.5)	/* both legs */
-			subject_add_noise(s, e, (ch ^ 1u) < s->n_ch ? ch ^ 1u : ch - 1, len,
-					  e->comp[0].gain_uv * subject_uniform_in(r, 0.5, 1.0));
+		if (s->n_ch > 1 && subject_uniform(r) < 0.5) {	/* both legs */
+			unsigned int other = (ch ^ 1u) < s->n_ch ? ch ^ 1u : ch - 1;
+
+			if (c->lm_channel_mask)
+				other = subject_pick_bit(r, c->lm_channel_mask, ch);
+			if (other != ch)
+				subject_add_noise(s, e, other, len, e->comp[0].gain_uv *
+						  subject_uniform_in(r, 0.5, 1.0));
+		}
 		break;
 	}
 	subject_measure(s, e);

@@ -83,6 +83,7 @@ struct subject_config {
 	double myoclonus_rate_per_min;
 	double burst_rate_per_min;
 	double lm_rate_per_min;
+	uint64_t lm_channel_mask;	/* LMs only on these (the legs); 0: any channel */
 	double mup_min_uv, mup_max_uv;	/* MUP peak amplitudes (log-uniform) */
 	double mup_min_ms, mup_max_ms;	/* synthetic MUP durations */
 	unsigned int n_units;		/* motor units: shape, home channel, amplitude */

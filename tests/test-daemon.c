@@ -677,6 +677,94 @@ static void test_sighup_reload(void **state)
 	daemon_cleanup(&d);
 }
 
+/*
+ * Limb movements live: the simulated subject makes them only on channels 6
+ * and 7, twitchd is told those are the legs, and every limb movement of the
+ * ground truth comes back as a final LIMB_MOVEMENT record on a leg channel,
+ * its onset within 100 ms (the AASM rule works on a 50-ms envelope); none
+ * is reported on the other six channels.
+ */
+static void test_live_limb_movements(void **state)
+{
+	static const char conf[] = "[device emg]\nprofile = ti-ads1298\nrate_hz = 4000\n"
+				   "leg_channels = voltage6, voltage7\n";
+	static uint64_t lm_index[64], lm_mask[64];
+	char pattern[PATH_MAX + 64], line[1024];
+	struct twitch_client *c;
+	struct twitch_reader *re;
+	static union rec u;
+	size_t n_lm = 0, n_truth = 0, found = 0, i, j;
+	uint64_t t_end;
+	struct sim s;
+	struct daemon d;
+	glob_t g;
+	FILE *f;
+
+	(void)state;
+	sim_start(&s, "ads1298:rate=4000,mup_per_min=0,lm_per_min=20,leg_mask=0xc0", NULL);
+	daemon_start(&d, &s, conf);
+	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
+	assert_int_equal(twitch_reader_new(c, "events", TWITCH_FROM_OLDEST, &re), 0);
+	t_end = now_ns() + 30000000000ull;
+	while (now_ns() < t_end) {
+		if (twitch_reader_next(re, &u, sizeof(u), 200) <= 0 ||
+		    u.h.type != TWITCH_REC_TWITCH || (u.h.flags & TWITCH_EVF_ONSET) ||
+		    (u.h.flags & TWITCH_EVF_REJECT))
+			continue;
+		if (u.t.twitch_class != TWITCH_CLASS_LIMB_MOVEMENT)
+			continue;
+		assert_int_equal(u.t.channel_mask & ~UINT64_C(0xc0), 0);
+		if (n_lm < 64) {
+			lm_index[n_lm] = u.h.sample_index;
+			lm_mask[n_lm++] = u.t.channel_mask;
+		}
+	}
+	assert_int_equal(daemon_stop(&d, NULL), 0);
+	/* what stopping finished */
+	while (twitch_reader_next(re, &u, sizeof(u), 0) > 0)
+		if (u.h.type == TWITCH_REC_TWITCH && !(u.h.flags & TWITCH_EVF_ONSET) &&
+		    !(u.h.flags & TWITCH_EVF_REJECT) &&
+		    u.t.twitch_class == TWITCH_CLASS_LIMB_MOVEMENT && n_lm < 64) {
+			assert_int_equal(u.t.channel_mask & ~UINT64_C(0xc0), 0);
+			lm_index[n_lm] = u.h.sample_index;
+			lm_mask[n_lm++] = u.t.channel_mask;
+		}
+	snprintf(pattern, sizeof(pattern), "%s/*.s1.truth.jsonl", s.env.devsim_dir);
+	assert_int_equal(glob(pattern, 0, NULL, &g), 0);
+	f = fopen(g.gl_pathv[0], "re");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		uint64_t on, mask;
+
+		if (!strstr(line, "\"class\":\"limb_movement\""))
+			continue;
+		on = json_u64(line, "\"onset_index\":");
+		mask = json_u64(line, "\"channel_mask\":");
+		assert_int_equal(mask & ~UINT64_C(0xc0), 0);
+		if (on < 4000)
+			continue;	/* the noise floors are still being learnt */
+		n_truth++;
+		for (j = 0; j < n_lm; j++)
+			if ((lm_mask[j] & mask) &&
+			    (lm_index[j] > on ? lm_index[j] - on : on - lm_index[j]) <= 400)
+				break;
+		found += j < n_lm;
+	}
+	fclose(f);
+	globfree(&g);
+	print_message("limb movements: %zu in the ground truth, %zu found live; %zu reported\n",
+		      n_truth, found, n_lm);
+	for (i = 0; i < n_lm; i++)
+		print_message("  live LM at scan %llu, mask %#llx\n",
+			      (unsigned long long)lm_index[i], (unsigned long long)lm_mask[i]);
+	assert_true(n_truth >= 2);
+	assert_int_equal(found, n_truth);
+	twitch_reader_free(re);
+	twitch_client_free(c);
+	sim_stop(&s);
+	daemon_cleanup(&d);
+}
+
 static bool is_bioz(const union rec *u, const void *arg)
 {
 	(void)arg;
@@ -1135,6 +1223,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_overflow_with_timestamp, reap_kids),
 		cmocka_unit_test_teardown(test_vanish_and_return, reap_kids),
 		cmocka_unit_test_teardown(test_sighup_reload, reap_kids),
+		cmocka_unit_test_teardown(test_live_limb_movements, reap_kids),
 		cmocka_unit_test_teardown(test_bioz_calibrate_and_estimate, reap_kids),
 		cmocka_unit_test_teardown(test_remote_through_iiod, reap_kids),
 		cmocka_unit_test_teardown(test_samples_exact_without_loss, reap_kids),

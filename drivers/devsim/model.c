@@ -69,7 +69,7 @@ static void model_defaults(struct devsim_dev *d)
 {
 	d->log_fd = -1;
 	d->truth_fd = -1;
-	d->sp.bg_uv = d->sp.mains_uv = d->sp.mup_per_min = NAN;
+	d->sp.bg_uv = d->sp.mains_uv = d->sp.mup_per_min = d->sp.lm_per_min = NAN;
 	d->sp.r0_ohm = d->sp.rinf_ohm = d->sp.fc_hz = d->sp.alpha = NAN;
 	d->pty = -1;
 	d->slave = -1;
@@ -134,6 +134,19 @@ static int model_set_key(struct devsim_dev *d, const char *key, const char *val,
 			d->sp.mains_uv = x;
 		else
 			d->sp.mup_per_min = x;
+	} else if (strcmp(key, "lm_per_min") == 0 && d->kind != DEVSIM_AD5933) {
+		if (model_parse_double(val, &x) < 0 || x < 0 || x > 600)
+			goto bad;
+		d->sp.lm_per_min = x;
+	} else if (strcmp(key, "leg_mask") == 0 && d->kind != DEVSIM_AD5933) {
+		unsigned long long m;
+		char *end;
+
+		errno = 0;
+		m = strtoull(val, &end, 0);
+		if (errno != 0 || *end != '\0' || end == val || m == 0)
+			goto bad;
+		d->sp.leg_mask = m;
 	} else if (strcmp(key, "source") == 0) {
 		snprintf(d->source_spec, sizeof(d->source_spec), "%s", val);
 	} else if (strcmp(key, "channels") == 0 && d->kind != DEVSIM_AD5933) {

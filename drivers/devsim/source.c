@@ -83,6 +83,9 @@ static struct subject_config source_subject_cfg(const struct devsim_source *s)
 		c.mains_uv = s->p.mains_uv;
 	if (!isnan(s->p.mup_per_min))
 		c.mup_rate_per_min = s->p.mup_per_min;
+	if (!isnan(s->p.lm_per_min))
+		c.lm_rate_per_min = s->p.lm_per_min;
+	c.lm_channel_mask = s->p.leg_mask;
 	return c;
 }
 

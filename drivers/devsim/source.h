@@ -24,6 +24,8 @@ struct source_params {
 	double bg_uv;			/* subject background rms */
 	double mains_uv;		/* subject hum amplitude */
 	double mup_per_min;		/* subject fasciculation rate */
+	double lm_per_min;		/* subject limb-movement rate */
+	uint64_t leg_mask;		/* channels the limb movements go on; 0: any */
 	double r0_ohm, rinf_ohm, fc_hz, alpha;	/* subject body */
 };
 
