@@ -142,6 +142,8 @@ struct detector {
 	uint32_t n_channels;
 	/* derived, in samples */
 	uint32_t psi_len, dl_len, a_len, delay;
+	uint32_t in_delay;	/* the filters' delay: onsets are reported
+				 * this much earlier (detect_set_input_delay) */
 	uint32_t refr, min_pot, fragment, group_gap, merge, wait, guard;
 	double shadow_tau;	/* samples */
 	uint32_t fasc_max, myo_max, phasic_min, phasic_max;

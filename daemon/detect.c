@@ -422,6 +422,17 @@ fail_nomem:
 	return -ENOMEM;
 }
 
+void detect_set_input_delay(struct detector *d, double samples)
+{
+	d->in_delay = samples > 0.0 && samples < 1e6 ? (uint32_t)lround(samples) : 0;
+}
+
+/* An onset as reported: at the input's time (see detect_set_input_delay()). */
+static uint64_t detect_report_onset(const struct detector *d, uint64_t onset)
+{
+	return onset > d->in_delay ? onset - d->in_delay : 0;
+}
+
 void detect_set_epoch_sink(struct detector *d, detect_epoch_fn *fn,
 			   void *userdata)
 {
@@ -813,6 +824,7 @@ void detect_finalize(struct detector *d, struct detect_slot *s)
 	uint32_t cls, art, flags, i;
 
 	cls = detect_classify(d, r, &onset, &dur, &flags);
+	onset = detect_report_onset(d, onset);
 	art = detect_artefact(d, s);
 	if (dur < 1)
 		dur = 1;
@@ -1085,7 +1097,7 @@ static void detect_episode_begin(struct detector *d, uint32_t c,
 		d->n_open_slots++;
 		ev.type = DETECT_EVENT_ONSET;
 		ev.id = s->id;
-		ev.onset_index = onset;
+		ev.onset_index = detect_report_onset(d, onset);
 		ev.channel_mask = bit;
 		ev.channel = c;
 		ev.event_class = DETECT_CLASS_NONE;

@@ -233,6 +233,14 @@ int detect_new(const struct detect_config *cfg, size_t n_channels,
 /* detect_free() - NULL-safe; returns NULL. */
 struct detector *detect_free(struct detector *d);
 
+/*
+ * detect_set_input_delay() - the filters before the detector delay its input
+ * by @samples (their group delay in the pass-band, dsp_chain_band_delay()):
+ * every onset is reported that much earlier, at the time of the signal as it
+ * came in. Call before the first block; default 0.
+ */
+void detect_set_input_delay(struct detector *d, double samples);
+
 /* detect_set_epoch_sink() - where per-epoch metrics go (NULL: nowhere). */
 void detect_set_epoch_sink(struct detector *d, detect_epoch_fn *fn,
 			   void *userdata);

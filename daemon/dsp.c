@@ -682,6 +682,34 @@ void dsp_chain_reset(struct dsp_chain *c)
 	dsp_noise_reset(&c->noise);
 }
 
+/* -d(phase)/d(omega) of p0 + p1 z^-1 + p2 z^-2 at z = e^(j w): Re(sum k p_k
+ * z^-k / sum p_k z^-k), in samples. */
+static double dsp_poly_delay(double p0, double p1, double p2, double w)
+{
+	double nr = p0 + p1 * cos(w) + p2 * cos(2 * w);
+	double ni = -p1 * sin(w) - p2 * sin(2 * w);
+	double dr = p1 * cos(w) + 2 * p2 * cos(2 * w);
+	double di = -p1 * sin(w) - 2 * p2 * sin(2 * w);
+
+	return (dr * nr + di * ni) / (nr * nr + ni * ni);
+}
+
+double dsp_chain_band_delay(const struct dsp_chain *c, double f_hz)
+{
+	double w = 2.0 * M_PI * f_hz / c->rate_hz, sum = 0.0;
+	uint32_t i;
+
+	for (i = 0; i < c->n_sec; i++) {
+		const struct dsp_biquad *s = &c->sec[i];
+
+		if (c->family[i] != 0)
+			continue;	/* a notch */
+		sum += dsp_poly_delay(s->b0, s->b1, s->b2, w) -
+		       dsp_poly_delay(1.0, s->a1, s->a2, w);
+	}
+	return sum;
+}
+
 int dsp_chain_set_mains(struct dsp_chain *c, unsigned int mains_hz)
 {
 	unsigned int old = c->mains_hz;

@@ -230,6 +230,15 @@ void dsp_chains_process_flags(struct dsp_chain *chains, size_t n_ch,
 			      const float *in, float *out, uint8_t *flags,
 			      size_t n, struct dsp_block_stats *ret_stats);
 
+/*
+ * dsp_chain_band_delay() - group delay of the chain's high- and low-pass
+ * sections at @f_hz, in samples: how late the band-pass passes a transient
+ * whose energy lies around @f_hz. The notches are left out: each delays only
+ * a band a few Hz wide around its harmonic, where a transient has little of
+ * its energy.
+ */
+double dsp_chain_band_delay(const struct dsp_chain *c, double f_hz);
+
 /* dsp_chain_set_mains() - force the notch family: 0 (none), 50 or 60.
  * Used by the caller to apply one decision to all channels.
  * Return: 0, or -EINVAL if that family was not designed at init (only

@@ -10,6 +10,7 @@
  * the stream arrives in blocks, so live runs and --analyze agree.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,9 @@ int pipeline_init(struct pipeline *p, const struct dsp_config *dsp,
 	err = detect_new(dcfg, n_channels, rate_hz, &p->det);
 	if (err < 0)
 		goto fail;
+	/* onsets at the input's time: the band-pass's delay at its centre */
+	detect_set_input_delay(p->det, dsp_chain_band_delay(&p->chain[0],
+			       sqrt(dsp->hp_cutoff_hz * p->chain[0].lp_cutoff_hz)));
 	return 0;
 fail:
 	pipeline_deinit(p);
