@@ -249,6 +249,57 @@ static void daemon_cleanup(struct daemon *d)
 		print_message("cannot remove %s\n", d->dir);
 }
 
+/* twitchd on the simulator with @conf, expected to give up: its exit code
+ * (-1 if it still ran after 10 s) and its log in @log. */
+static int daemon_run_fail(const struct sim *s, const char *conf, char *log, size_t len)
+{
+	struct daemon d;
+	uint64_t t_end;
+	int st = 0;
+	pid_t r = 0;
+	FILE *f;
+	size_t n;
+
+	memset(&d, 0, sizeof(d));
+	snprintf(d.dir, sizeof(d.dir), "/tmp/twitch-daemon-XXXXXX");
+	assert_non_null(mkdtemp(d.dir));
+	snprintf(d.conf, sizeof(d.conf), "%s/twitchd.conf", d.dir);
+	snprintf(d.log, sizeof(d.log), "%s/twitchd.log", d.dir);
+	write_file(d.conf, conf);
+	d.pid = fork();
+	assert_true(d.pid >= 0);
+	if (d.pid == 0) {
+		int fd = open(d.log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		char path[256];
+
+		dup2(fd, STDERR_FILENO);
+		setenv("UMOCKDEV_DIR", s->env.umockdev_dir, 1);
+		setenv("LD_PRELOAD", s->env.preload, 1);
+		snprintf(path, sizeof(path), "%s/twitchd", build_dir());
+		snprintf(d.sock, sizeof(d.sock), "%s/control.sock", d.dir);
+		execl(path, path, "-c", d.conf, "-s", d.sock, (char *)NULL);
+		_exit(127);
+	}
+	kid_add(d.pid);
+	t_end = now_ns() + 10000000000ull;
+	while (now_ns() < t_end && (r = waitpid(d.pid, &st, WNOHANG)) == 0)
+		msleep(20);
+	if (r == 0) {
+		kill(d.pid, SIGKILL);
+		waitpid(d.pid, NULL, 0);
+	}
+	kid_done(d.pid);
+	log[0] = '\0';
+	f = fopen(d.log, "re");
+	if (f) {
+		n = fread(log, 1, len - 1, f);
+		log[n] = '\0';
+		fclose(f);
+	}
+	daemon_cleanup(&d);
+	return r == d.pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 static void dump_log(const struct daemon *d)
 {
 	char line[512];
@@ -702,6 +753,11 @@ static void test_live_limb_movements(void **state)
 
 	(void)state;
 	sim_start(&s, "ads1298:rate=4000,mup_per_min=0,lm_per_min=20,leg_mask=0xc0", NULL);
+	/* a leg channel the device lacks: the configuration's fault, exit 2 */
+	assert_int_equal(daemon_run_fail(&s, "[device emg]\nprofile = ti-ads1298\n"
+					 "leg_channels = voltage7, voltage9\n", line,
+					 sizeof(line)), 2);
+	assert_non_null(strstr(line, "leg_channels: 'voltage9' is not a channel"));
 	daemon_start(&d, &s, conf);
 	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
 	assert_int_equal(twitch_reader_new(c, "events", TWITCH_FROM_OLDEST, &re), 0);
