@@ -327,7 +327,7 @@ static int size_buffers(struct acq_dev *a)
 		free_buffers(a);
 		return -ENOMEM;
 	}
-	return setup_pipeline(a);
+	return 0;
 }
 
 /* The device's samples ring: made on first open, kept across reopenings. */
@@ -349,8 +349,9 @@ static int ensure_ring(struct acq_dev *a)
 	}
 	if (in->sweep_points)
 		per_s = 1;
-	else if (in->block_scans && a->rec_cap_scans >= 2 * (size_t)in->block_scans)
-		per_s = (uint64_t)(in->rate_hz / (double)in->block_scans) + 1;
+	else if (in->block_scans)	/* a read per block, in records of rec_cap */
+		per_s = (uint64_t)ceil(in->rate_hz / (double)in->block_scans) *
+			((in->block_scans + a->rec_cap_scans - 1) / a->rec_cap_scans) + 1;
 	else
 		per_s = (uint64_t)(in->rate_hz / (double)a->rec_cap_scans) + 1;
 	want = per_s * a->d->cfg.samples_seconds;
@@ -454,6 +455,15 @@ static int open_device(struct acq_dev *a, bool first)
 		a->info = NULL;
 		return err;
 	}
+	err = setup_pipeline(a);
+	if (err < 0 && first) {
+		a->dev = device_free(a->dev);	/* the configuration's fault: exit 2 */
+		a->info = NULL;
+		return err;
+	}
+	if (err < 0)	/* a reopen: the samples matter more than the detector */
+		log_device(LOG_ERR, a->cfg.name, -1, "twitch detection off until the "
+			   "configuration is fixed and reloaded");
 	if (!first)
 		a->index_epoch++;
 	a->sample_index = 0;
@@ -1217,9 +1227,12 @@ void acq_reconfigure(struct acq_dev *a, const struct config_device *cfg)
 		a->cfg.channels[i] = a->cfg.channels_buf + (cfg->channels[i] - cfg->channels_buf);
 	if (same && !chain_same && a->state == DEV_RUNNING && !a->stop_requested)
 		rebuild_pipeline(a);	/* the stream goes on; only detection restarts */
+	if (same && !chain_same && a->state == DEV_CLOSED)
+		a->next_attempt_ns = 0;	/* it may have failed on the old chain */
 	if (same)
 		return;
 	log_device(LOG_INFO, a->cfg.name, -1, "new settings: reopening");
+	flush_partial(a);	/* what the last block read holds was acquired */
 	if (a->state == DEV_CLOSED) {
 		a->next_attempt_ns = 0;
 		return;

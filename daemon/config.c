@@ -212,14 +212,11 @@ static struct config_device *device_section(struct parse_ctx *p, const char *sec
 	return NULL;
 }
 
-/*
- * Check the chain of @d as it stands; Return: the key of the first bad
- * value ("filter.x", "detect.x", "mains") or NULL. The device's rate, if
- * configured, else a typical 4 kHz: the checks at open use the real one.
- */
-static const char *chain_problem(const struct config_device *d, char *key, size_t len)
+/* The key of the first bad chain value of @d at @rate ("filter.x", "detect.x",
+ * "mains"), or NULL. */
+static const char *chain_problem_at(const struct config_device *d, double rate, char *key,
+				    size_t len)
 {
-	double rate = d->rate_hz >= 100 ? (double)d->rate_hz : 4000.0;
 	size_t n = d->n_channels ? d->n_channels : 8;
 	const char *bad = NULL;
 
@@ -232,17 +229,59 @@ static const char *chain_problem(const struct config_device *d, char *key, size_
 	return key;
 }
 
-/* After @k = ...: fail at this line if it is the value now out of range. */
-static int chain_check(struct parse_ctx *p, struct config_device *d, const char *section,
-		       const char *k)
+/*
+ * The chain of @d once the whole file is read (a check per line would make
+ * a pair of values depend on their order). At the configured rate; without
+ * one, only what is bad at 1, 4 and 16 kHz alike: the check at open, with
+ * the device's real rate, finds the rest.
+ */
+static const char *chain_problem(const struct config_device *d, char *key, size_t len)
 {
-	char key[64];
-	const char *bad = chain_problem(d, key, sizeof(key));
+	static const double rates[] = { 1000.0, 4000.0, 16000.0 };
+	size_t i;
 
-	if (bad && !strcmp(bad, k))
-		return fail(p, section, k, "out of range, or inconsistent with the other "
-			    "filter./detect. values (see twitchd.conf(5))");
-	return 1;
+	if (d->rate_hz > 0)
+		return chain_problem_at(d, (double)d->rate_hz, key, len);
+	for (i = 0; i < sizeof(rates) / sizeof(rates[0]); i++)
+		if (!chain_problem_at(d, rates[i], key, len))
+			return NULL;
+	return key;
+}
+
+/* The line of "@key =" in [device @name] of @path, or 0: for the message of a
+ * value found bad only once the whole file was read. */
+static int chain_key_line(const char *path, const char *name, const char *key)
+{
+	char line[1024], section[64] = "";
+	int n = 0, found = 0;
+	FILE *f = fopen(path, "re");
+
+	if (f == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *s = line, *e;
+		size_t k = strlen(key);
+
+		n++;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '[') {
+			e = strchr(s, ']');
+			if (e)
+				snprintf(section, sizeof(section), "%.*s", (int)(e - s - 1), s + 1);
+			continue;
+		}
+		if (strncmp(section, "device ", 7) || strcmp(section + 7, name) ||
+		    strncmp(s, key, k))
+			continue;
+		s += k;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '=' || *s == ':')
+			found = n;
+	}
+	fclose(f);
+	return found;
 }
 
 /* mains, leg_channels, filter.* and detect.*: the EMG chain's keys */
@@ -266,7 +305,7 @@ static int chain_key(struct parse_ctx *p, struct config_device *d, const char *s
 		} else {
 			return fail(p, section, k, "'%s' is not auto, 50, 60 or off", v);
 		}
-		return chain_check(p, d, section, k);
+		return 1;
 	}
 	if (!strcmp(k, "leg_channels")) {
 		char buf[sizeof(d->legs)], *save = NULL, *tok, *s;
@@ -305,7 +344,7 @@ static int chain_key(struct parse_ctx *p, struct config_device *d, const char *s
 			return fail(p, section, k, "'%s' is not %s", v,
 				    ck->is_u32 ? "a whole number 0..1000000" :
 						 "a number 0..1e9");
-		return chain_check(p, d, section, k);
+		return 1;
 	}
 	return fail(p, section, k, "unknown key");
 }
@@ -533,9 +572,18 @@ int config_load(const char *path, struct config *ret, struct config_error *err)
 			return -EINVAL;
 		}
 		if (chain_problem(d, key, sizeof(key))) {
-			snprintf(err->msg, sizeof(err->msg), "device %s: %s: out of range, or "
-				 "inconsistent with the other filter./detect. values (see "
-				 "twitchd.conf(5))", d->name, key);
+			err->line = chain_key_line(path, d->name, key);
+			if (err->line > 0) {
+				snprintf(err->key, sizeof(err->key), "device %s.%.32s", d->name,
+					 key);
+				snprintf(err->msg, sizeof(err->msg), "out of range, or "
+					 "inconsistent with the other filter./detect. values "
+					 "(see twitchd.conf(5))");
+			} else {
+				snprintf(err->msg, sizeof(err->msg), "device %s: %s: out of "
+					 "range, or inconsistent with the other filter./detect. "
+					 "values (see twitchd.conf(5))", d->name, key);
+			}
 			return -EINVAL;
 		}
 	}

@@ -335,9 +335,11 @@ static int analyze_with_config(const struct args *a, struct config *c)
 		if (a->device ? !strcmp(c->dev[i].name, a->device) :
 				strcmp(c->dev[i].profile, "ad5933") != 0)
 			dev = &c->dev[i];
-	if (dev == NULL) {
-		fprintf(stderr, "twitchd --analyze: %s: %s\n", a->config, a->device ?
-			"no such [device] section" : "no EMG [device] section");
+	if (dev == NULL || !strcmp(dev->profile, "ad5933")) {
+		fprintf(stderr, "twitchd --analyze: %s: %s\n", a->config, dev ?
+			"--device names an ad5933 section: it has no filter or detector "
+			"settings" : a->device ? "no such [device] section" :
+			"no EMG [device] section");
 		return EXIT_USAGE;
 	}
 	chain.filt = &dev->filt;

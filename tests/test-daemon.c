@@ -714,6 +714,15 @@ static void test_sighup_reload(void **state)
 			dump_log(&d);
 			fail_msg("no error for a leg channel the device lacks");
 		}
+		/* ... and when the device reopens with it, the samples still flow */
+		write_file(d.conf, "[device emg]\nprofile = ti-ads1298\nrate_hz = 4000\n"
+			   "leg_channels = voltage6, voltage9\n");
+		kill(d.pid, SIGHUP);
+		assert_true(wait_event(re, &u, 3000, is_status, &reloaded));
+		do {
+			n = twitch_reader_next(rs, &u, sizeof(u), 3000);
+			assert_true(n > 0);
+		} while (u.h.type != TWITCH_REC_SAMPLES || u.s.rate_hz != 4000.0f);
 	}
 	/* a broken file is refused and the running configuration kept */
 	write_file(d.conf, "[device emg]\nrate_hz = fast\n");
