@@ -1285,8 +1285,25 @@ int acq_describe(const struct acq_dev *a, char *buf, size_t len)
 {
 	static const char *const st[] = { "closed", "running", "idle", "sweeping" };
 	const struct bioz_live *b = a->bz;
-	char patient[128] = "";
+	char patient[640] = "";
 
+	if (!b && a->info && unit_of(a) == TWITCH_UNIT_UV) {
+		/* the detector as it runs: a clinician checks the legs and mains here */
+		char mains[32];
+
+		if (a->cfg.filt.mains == DSP_MAINS_AUTO && a->has_pipeline && a->pl.mains_hz)
+			snprintf(mains, sizeof(mains), "%u Hz (found)", a->pl.mains_hz);
+		else if (a->cfg.filt.mains == DSP_MAINS_AUTO)
+			snprintf(mains, sizeof(mains), "auto (none found yet)");
+		else
+			snprintf(mains, sizeof(mains), "%s", a->cfg.filt.mains == DSP_MAINS_OFF ?
+				 "off" : a->cfg.filt.mains == DSP_MAINS_50HZ ? "50 Hz" : "60 Hz");
+		if (a->has_pipeline)
+			snprintf(patient, sizeof(patient), ", mains %s, leg channels %s", mains,
+				 a->cfg.legs[0] ? a->cfg.legs : "none (no limb movements)");
+		else
+			snprintf(patient, sizeof(patient), ", no twitch detection (see the log)");
+	}
 	if (b) {
 		double t = bioz_live_temp(b, (double)loop_now_ns() / 1e9);
 		char temp[32] = "no tissue temperature";

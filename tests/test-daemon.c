@@ -770,6 +770,11 @@ static void test_live_limb_movements(void **state)
 	daemon_start(&d, &s, conf);
 	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
 	assert_int_equal(twitch_reader_new(c, "events", TWITCH_FROM_OLDEST, &re), 0);
+	/* the status says which channels are legs, for whoever checks the cart */
+	assert_int_equal(twitch_client_command(c, "status", line, sizeof(line)), 0);
+	print_message("status: %s\n", line);
+	assert_non_null(strstr(line, ", mains "));
+	assert_non_null(strstr(line, ", leg channels voltage6,voltage7"));
 	t_end = now_ns() + 30000000000ull;
 	while (now_ns() < t_end) {
 		if (twitch_reader_next(re, &u, sizeof(u), 200) <= 0 ||
