@@ -85,7 +85,7 @@ void loop_publish_loss(struct twitchd *d, const struct acq_dev *a, uint32_t reas
 
 static void notify_status(struct twitchd *d)
 {
-	char line[256], buf[1200];
+	char line[384], buf[1200];
 	size_t i, off = 0;
 
 	for (i = 0; i < d->n_devs && off < sizeof(buf); i++) {
@@ -149,7 +149,7 @@ static void client_close(struct client *c)
 
 static void cmd_status(struct twitchd *d, struct client *c)
 {
-	char line[256], buf[TWITCH_CTL_MAX_CMD - 8];
+	char line[384], buf[TWITCH_CTL_MAX_CMD - 8];
 	size_t i, off = 0;
 
 	off += (size_t)snprintf(buf, sizeof(buf), "up %llus",
