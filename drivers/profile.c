@@ -643,10 +643,16 @@ int profile_open(const struct device_config *cfg, struct device **ret,
 
 	if (dev->info.block_scans == 0)
 		dev->info.block_scans = cfg->block_scans;
-	/* 5 ms per wake-up: a twitch's onset notice waits for its block */
-	if (dev->info.block_scans == 0)
-		dev->info.block_scans = dev->info.rate_hz >= 400 ?
-					(uint32_t)(dev->info.rate_hz / 200) : 1;
+	/*
+	 * 5 ms per wake-up: a twitch's onset notice waits for its block. Over
+	 * the network (iiod) each block is a request and its reply: 50 ms
+	 * there, where the round trip adds its own delay anyway.
+	 */
+	if (dev->info.block_scans == 0) {
+		double per_block = dev->info.rate_hz / (local ? 200.0 : 20.0);
+
+		dev->info.block_scans = per_block >= 1.0 ? (uint32_t)per_block : 1;
+	}
 	if (cfg->buffer_scans != 0)
 		dev->info.buffer_scans = cfg->buffer_scans;
 	else if (dev->info.buffer_scans == 0)	/* ad5933: a whole sweep */
