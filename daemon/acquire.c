@@ -1081,13 +1081,17 @@ static void on_stream_read(struct acq_dev *a, size_t n)
 {
 	size_t asked = a->rbuf_size - a->rfill, whole;
 
+	bool pieces = a->rfill > 0;
+
 	a->rfill += n;
 	a->stream_off += n;
 	if (a->block_bytes && a->rfill < a->block_bytes && a->stream_off % a->block_bytes != 0)
 		return;		/* the caller reads on into the rest */
 	whole = a->rfill;
 	a->rfill = 0;		/* first: a decoding error ends in device_gone() */
-	on_stream_data(a, a->rbuf, whole, n < asked);
+	/* a block handed over in pieces: a short last piece does not show the
+	 * buffer empty (the simulator's pty after a stall, with more queued) */
+	on_stream_data(a, a->rbuf, whole, n < asked && !pieces);
 }
 
 /*
