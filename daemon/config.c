@@ -29,34 +29,37 @@ struct chain_key {
 	bool is_u32;			/* else double */
 };
 
-#define FK(f, u)	{ "filter." #f, offsetof(struct config_device, filt.f), u }
-#define DK(f, u)	{ "detect." #f, offsetof(struct config_device, det.f), u }
+/* the type comes from the field itself: a field of another type does not build */
+#define CHAIN_U32(m)	_Generic(((struct config_device *)0)->m, uint32_t: true, double: false)
+#define FK(f)	{ "filter." #f, offsetof(struct config_device, filt.f), CHAIN_U32(filt.f) }
+#define DK(f)	{ "detect." #f, offsetof(struct config_device, det.f), CHAIN_U32(det.f) }
 static const struct chain_key chain_keys[] = {
-	FK(hp_cutoff_hz, false), FK(hp_order, true), FK(lp_cutoff_hz, false),
-	FK(lp_order, true), FK(notch_bw_hz, false), FK(notch_max_hz, false),
-	FK(step_window_ms, false), FK(step_gap_ms, false), FK(step_ratio, false),
-	FK(step_min_uv, false), FK(noise.window_ms, false), FK(noise.n_windows, true),
-	FK(noise.min_windows, true), FK(noise.gate_ratio, false),
-	FK(noise.max_reject_s, false),
-	DK(tkeo_smooth_ms, false), DK(threshold_on, false), DK(threshold_off, false),
-	DK(amp_threshold, false), DK(refractory_ms, false), DK(min_potential_ms, false),
-	DK(min_peak_snr, false), DK(fragment_ms, false), DK(potential_min_ratio, false),
-	DK(offset_rel, false), DK(shadow_ratio, false), DK(shadow_tau_ms, false),
-	DK(group_gap_ms, false), DK(fasc_max_ms, false), DK(myoclonus_max_ms, false),
-	DK(burst_min_duty, false), DK(phasic_min_ms, false), DK(phasic_max_ms, false),
-	DK(phasic_ratio, false), DK(lm_envelope_ms, false), DK(lm_onset_uv, false),
-	DK(lm_end_uv, false), DK(lm_end_quiet_ms, false), DK(lm_min_ms, false),
-	DK(lm_max_ms, false), DK(plm_min_imi_s, false), DK(plm_max_imi_s, false),
-	DK(plm_bilateral_s, false), DK(plm_min_count, true), DK(plm_short_imi_breaks, true),
-	DK(epoch_s, false), DK(mini_epoch_s, false), DK(rswa_min_fraction, false),
-	DK(efm_min_per_min, false), DK(efm_window_min, false), DK(merge_ms, false),
-	DK(cm_min_channels, true), DK(cm_max_ratio, false), DK(mains_ratio, false),
-	DK(pop_window_ms, false), DK(invalid_guard_ms, false), DK(max_event_s, false),
-	DK(noise.window_ms, false), DK(noise.n_windows, true), DK(noise.min_windows, true),
-	DK(noise.gate_ratio, false), DK(noise.max_reject_s, false),
+	FK(hp_cutoff_hz), FK(hp_order), FK(lp_cutoff_hz),
+	FK(lp_order), FK(notch_bw_hz), FK(notch_max_hz),
+	FK(step_window_ms), FK(step_gap_ms), FK(step_ratio),
+	FK(step_min_uv), FK(noise.window_ms), FK(noise.n_windows),
+	FK(noise.min_windows), FK(noise.gate_ratio),
+	FK(noise.max_reject_s),
+	DK(tkeo_smooth_ms), DK(threshold_on), DK(threshold_off),
+	DK(amp_threshold), DK(refractory_ms), DK(min_potential_ms),
+	DK(min_peak_snr), DK(fragment_ms), DK(potential_min_ratio),
+	DK(offset_rel), DK(shadow_ratio), DK(shadow_tau_ms),
+	DK(group_gap_ms), DK(fasc_max_ms), DK(myoclonus_max_ms),
+	DK(burst_min_duty), DK(phasic_min_ms), DK(phasic_max_ms),
+	DK(phasic_ratio), DK(lm_envelope_ms), DK(lm_onset_uv),
+	DK(lm_end_uv), DK(lm_end_quiet_ms), DK(lm_min_ms),
+	DK(lm_max_ms), DK(plm_min_imi_s), DK(plm_max_imi_s),
+	DK(plm_bilateral_s), DK(plm_min_count), DK(plm_short_imi_breaks),
+	DK(epoch_s), DK(mini_epoch_s), DK(rswa_min_fraction),
+	DK(efm_min_per_min), DK(efm_window_min), DK(merge_ms),
+	DK(cm_min_channels), DK(cm_max_ratio), DK(mains_ratio),
+	DK(pop_window_ms), DK(invalid_guard_ms), DK(max_event_s),
+	DK(noise.window_ms), DK(noise.n_windows), DK(noise.min_windows),
+	DK(noise.gate_ratio), DK(noise.max_reject_s),
 };
 #undef FK
 #undef DK
+#undef CHAIN_U32
 #define N_CHAIN_KEYS	(sizeof(chain_keys) / sizeof(chain_keys[0]))
 
 struct parse_ctx {
