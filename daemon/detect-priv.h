@@ -202,6 +202,40 @@ void detect_tile(struct detector *d, const float *in, const uint8_t *fl,
 		 uint32_t m, uint64_t n0);
 uint32_t detect_tile_len(const struct detector *d, uint64_t n0, uint32_t m);
 
+/*
+ * A moving sum over a ring of @len values: @v replaces the oldest. @fresh
+ * adds up the ring from slot 0 in order, and becomes the sum when the ring
+ * wraps, so that rounding does not drift. The callers keep the running
+ * values in their own variables (registers) or in the channel: the same
+ * arithmetic either way. |TKEO| is kept in doubles, |x| in floats (the
+ * difference then taken in float, as it always was).
+ */
+static inline void detect_movsum_push(double *ring, uint32_t len, uint32_t *pos,
+				      double *sum, double *fresh, double v)
+{
+	*sum += v - ring[*pos];
+	ring[*pos] = v;
+	*fresh += v;
+	if (++*pos == len) {
+		*pos = 0;
+		*sum = *fresh;
+		*fresh = 0.0;
+	}
+}
+
+static inline void detect_movsum_push_f(float *ring, uint32_t len, uint32_t *pos,
+					double *sum, double *fresh, float v)
+{
+	*sum += v - ring[*pos];
+	ring[*pos] = v;
+	*fresh += v;
+	if (++*pos == len) {
+		*pos = 0;
+		*sum = *fresh;
+		*fresh = 0.0;
+	}
+}
+
 /* Once a scan, or a sample, on both paths: inline, as they were. */
 static inline void detect_epoch_tick(struct detector *d)
 {

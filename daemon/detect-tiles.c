@@ -87,14 +87,7 @@ static void detect_tile_input(struct detector *d, uint32_t c,
 			if (tk_n < UINT32_MAX)
 				tk_n++;
 		}
-		psi_sum += p - psi[psi_pos];
-		psi[psi_pos] = p;
-		psi_fresh += p;
-		if (++psi_pos == psi_len) {
-			psi_pos = 0;
-			psi_sum = psi_fresh;
-			psi_fresh = 0.0;
-		}
+		detect_movsum_push(psi, psi_len, &psi_pos, &psi_sum, &psi_fresh, p);
 		te[i] = psi_sum;
 		dl_x[dl_pos] = (float)v;
 		dl_state[dl_pos] = inv ? AL_INVALID : AL_VALID;
@@ -432,8 +425,6 @@ static uint32_t detect_tile_quiet(struct detector *d, uint32_t c, uint32_t i,
 		if (ch->is_lm)
 			end = i;
 		for (j = i; j < end; j++) {
-			float old;
-
 			e = te[j];
 			x = tx[j];
 			ax = fabsf(x);
@@ -442,15 +433,7 @@ static uint32_t detect_tile_quiet(struct detector *d, uint32_t c, uint32_t i,
 			hist[hist_pos] = x;
 			if (++hist_pos == hist_len)
 				hist_pos = 0;
-			old = a_ring[a_pos];
-			a_sum += ax - old;
-			a_ring[a_pos] = ax;
-			a_fresh += ax;
-			if (++a_pos == a_len) {
-				a_pos = 0;
-				a_sum = a_fresh;
-				a_fresh = 0.0;
-			}
+			detect_movsum_push_f(a_ring, a_len, &a_pos, &a_sum, &a_fresh, ax);
 			acc_e += e;
 			acc_a += ax;
 		}
@@ -489,14 +472,7 @@ static uint32_t detect_tile_quiet(struct detector *d, uint32_t c, uint32_t i,
 			hist_n++;
 		if (a_n < a_len)
 			a_n++;
-		a_sum += ax - a_ring[a_pos];
-		a_ring[a_pos] = ax;
-		a_fresh += ax;
-		if (++a_pos == a_len) {
-			a_pos = 0;
-			a_sum = a_fresh;
-			a_fresh = 0.0;
-		}
+		detect_movsum_push_f(a_ring, a_len, &a_pos, &a_sum, &a_fresh, ax);
 		dsp_noise_push_held(nfe, &acc_e, &n_e, &st_e, e, state);
 		dsp_noise_push_held(nfa, &acc_a, &n_a, &st_a, ax, state);
 		/* detect_aligned_decide() while idle, on the new floors */

@@ -1294,16 +1294,7 @@ void detect_aligned_update(const struct detector *d,
 
 	if (ch->a_n < d->a_len)
 		ch->a_n++;
-	ch->a_sum += ax - ch->a_ring[ch->a_pos];
-	ch->a_ring[ch->a_pos] = ax;
-	ch->a_fresh += ax;
-	if (++ch->a_pos == d->a_len) {
-		/* recompute to stop rounding drift: the sum of a_ring[] in
-		 * order, which a_fresh has added up sample by sample */
-		ch->a_pos = 0;
-		ch->a_sum = ch->a_fresh;
-		ch->a_fresh = 0.0;
-	}
+	detect_movsum_push_f(ch->a_ring, d->a_len, &ch->a_pos, &ch->a_sum, &ch->a_fresh, ax);
 
 	if (ch->had_invalid && t <= ch->invalid_until)
 		state = DSP_NOISE_INVALID;
@@ -1520,15 +1511,7 @@ static inline double detect_input(const struct detector *d,
 		if (ch->tk_n < UINT32_MAX)
 			ch->tk_n++;
 	}
-	ch->psi_sum += psi - ch->psi[ch->psi_pos];
-	ch->psi[ch->psi_pos] = psi;
-	ch->psi_fresh += psi;
-	if (++ch->psi_pos == d->psi_len) {
-		/* recompute to stop rounding drift (as a_sum) */
-		ch->psi_pos = 0;
-		ch->psi_sum = ch->psi_fresh;
-		ch->psi_fresh = 0.0;
-	}
+	detect_movsum_push(ch->psi, d->psi_len, &ch->psi_pos, &ch->psi_sum, &ch->psi_fresh, psi);
 	/* delay line: the sample the envelope is centred on, delay scans
 	 * ago */
 	slot = ch->dl_pos;
