@@ -351,45 +351,56 @@ static void analyze_chain_configs(const struct analyze *a, struct dsp_config *ds
 	}
 }
 
-/* Is @label one of the comma-separated names of @list? */
+/* The next name of the comma-separated list at *@list (its length in *@n),
+ * or NULL past the last. */
+static const char *analyze_list_next(const char **list, size_t *n)
+{
+	const char *p = *list, *e;
+
+	if (p == NULL)
+		return NULL;
+	e = strchr(p, ',');
+	*n = e ? (size_t)(e - p) : strlen(p);
+	*list = e ? e + 1 : NULL;
+	return p;
+}
+
+static bool analyze_name_is(const char *name, size_t n, const char *label)
+{
+	return strlen(label) == n && strncmp(name, label, n) == 0;
+}
+
+/* Is @label one of the names of @list? */
 static bool analyze_in_list(const char *list, const char *label)
 {
-	size_t n = strlen(label);
-	const char *p = list, *e;
+	const char *p;
+	size_t n;
 
-	for (;;) {
-		e = strchr(p, ',');
-		if ((size_t)((e ? e : p + strlen(p)) - p) == n && strncmp(p, label, n) == 0)
+	while ((p = analyze_list_next(&list, &n)))
+		if (analyze_name_is(p, n, label))
 			return true;
-		if (e == NULL)
-			return false;
-		p = e + 1;
-	}
+	return false;
 }
 
 /* Every leg channel the configuration names must be in the recording. */
 static int analyze_check_legs(struct analyze *a)
 {
-	const char *p, *e;
+	const char *list, *p;
 	size_t i, n;
 
 	if (a->chain == NULL || a->chain->legs[0] == '\0')
 		return 0;
-	for (p = a->chain->legs;; p = e + 1) {
-		e = strchr(p, ',');
-		n = e ? (size_t)(e - p) : strlen(p);
+	for (list = a->chain->legs; (p = analyze_list_next(&list, &n));) {
 		for (i = 0; i < a->n_rec_ch; i++)
-			if (strlen(recording_label(a->rec, i)) == n &&
-			    strncmp(recording_label(a->rec, i), p, n) == 0)
+			if (analyze_name_is(p, n, recording_label(a->rec, i)))
 				break;
 		if (i == a->n_rec_ch) {
 			analyze_msg(a, "%s: leg_channels: '%.*s' is not a channel label of the "
 				    "recording", a->path, (int)n, p);
 			return -EINVAL;
 		}
-		if (e == NULL)
-			return 0;
 	}
+	return 0;
 }
 
 /* Decide which channels are analysed and group them by rate. */
