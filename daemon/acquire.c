@@ -254,12 +254,10 @@ static void on_epoch(const struct detect_epoch *ep, void *userdata);
  */
 static int setup_pipeline(struct acq_dev *a)
 {
-	const char *ids[CONFIG_MAX_CHANNELS], *labels[CONFIG_MAX_CHANNELS];
 	const struct device_info *in = a->info;
 	struct detect_config dcfg;
 	struct dsp_config dsp;
 	char msg[160];
-	size_t c;
 	int err;
 
 	if (is_sweeper(a) || unit_of(a) != TWITCH_UNIT_UV || in->rate_hz <= 0)
@@ -270,11 +268,7 @@ static int setup_pipeline(struct acq_dev *a)
 			   in->n_channels, CONFIG_MAX_CHANNELS);
 		return 0;
 	}
-	for (c = 0; c < in->n_channels; c++) {
-		ids[c] = in->channels[c].id;
-		labels[c] = in->channels[c].label;
-	}
-	err = config_chain_for(&a->cfg, in->n_channels, ids, labels, in->rate_hz, &dsp, &dcfg,
+	err = config_chain_for(&a->cfg, in->channels, in->n_channels, in->rate_hz, &dsp, &dcfg,
 			       msg, sizeof(msg));
 	if (err < 0) {
 		log_device(LOG_ERR, a->cfg.name, -1, "%s", msg);
@@ -286,6 +280,18 @@ static int setup_pipeline(struct acq_dev *a)
 	detect_set_epoch_sink(a->pl.det, on_epoch, a);
 	a->has_pipeline = true;
 	return 0;
+}
+
+/* The chain on a device already streaming (a reopen, a reload): a setting
+ * that does not fit turns detection off, not the samples. */
+static int start_detection(struct acq_dev *a)
+{
+	int err = setup_pipeline(a);
+
+	if (err < 0)
+		log_device(LOG_ERR, a->cfg.name, -1, "twitch detection off until the "
+			   "configuration is fixed and reloaded");
+	return err;
 }
 
 /* Size the read, decode and record buffers for the device as opened. */
@@ -349,11 +355,9 @@ static int ensure_ring(struct acq_dev *a)
 	}
 	if (in->sweep_points)
 		per_s = 1;
-	else if (in->block_scans)	/* a read per block, in records of rec_cap */
+	else	/* a read per block (drivers/ makes it >= 1 scan), in records of rec_cap */
 		per_s = (uint64_t)ceil(in->rate_hz / (double)in->block_scans) *
 			((in->block_scans + a->rec_cap_scans - 1) / a->rec_cap_scans) + 1;
-	else
-		per_s = (uint64_t)(in->rate_hz / (double)a->rec_cap_scans) + 1;
 	want = per_s * a->d->cfg.samples_seconds;
 	n_slots = next_pow2(want < 64 ? 64 : want);
 	while ((uint64_t)n_slots * slot > MAX_RING_BYTES && n_slots > 64)
@@ -455,15 +459,16 @@ static int open_device(struct acq_dev *a, bool first)
 		a->info = NULL;
 		return err;
 	}
-	err = setup_pipeline(a);
-	if (err < 0 && first) {
-		a->dev = device_free(a->dev);	/* the configuration's fault: exit 2 */
-		a->info = NULL;
-		return err;
+	if (first) {
+		err = setup_pipeline(a);
+		if (err < 0) {
+			a->dev = device_free(a->dev);	/* the configuration's fault: exit 2 */
+			a->info = NULL;
+			return err;
+		}
+	} else {
+		start_detection(a);	/* the samples matter more than the detector */
 	}
-	if (err < 0)	/* a reopen: the samples matter more than the detector */
-		log_device(LOG_ERR, a->cfg.name, -1, "twitch detection off until the "
-			   "configuration is fixed and reloaded");
 	if (!first)
 		a->index_epoch++;
 	a->sample_index = 0;
@@ -1080,7 +1085,6 @@ static void on_sweep_data(struct acq_dev *a, size_t n_bytes)
 static void on_stream_read(struct acq_dev *a, size_t n)
 {
 	size_t asked = a->rbuf_size - a->rfill, whole;
-
 	bool pieces = a->rfill > 0;
 
 	a->rfill += n;
@@ -1199,38 +1203,27 @@ void acq_on_tick(struct acq_dev *a, uint64_t now)
 	}
 }
 
-/* New filter or detector settings on a running device: the events open now
- * end here, and the new chain starts learning its noise floors. */
-static void rebuild_pipeline(struct acq_dev *a)
-{
-	int err;
-
-	if (a->has_pipeline) {
-		finish_events(a);
-		pipeline_deinit(&a->pl);
-		a->has_pipeline = false;
-	}
-	err = setup_pipeline(a);
-	if (err < 0)
-		log_device(LOG_ERR, a->cfg.name, -1, "twitch detection off until the "
-			   "configuration is fixed and reloaded");
-	else
-		log_device(LOG_INFO, a->cfg.name, -1, "new filter and detector settings");
-}
-
 void acq_reconfigure(struct acq_dev *a, const struct config_device *cfg)
 {
 	bool same = config_device_equal(&a->cfg, cfg);
-	size_t i;
-
 	bool chain_same = config_chain_equal(&a->cfg, cfg);
+	size_t i;
 
 	bioz_settings(a, cfg, false);
 	a->cfg = *cfg;		/* thresholds and subject too, even when nothing reopens */
 	for (i = 0; i < cfg->n_channels; i++)
 		a->cfg.channels[i] = a->cfg.channels_buf + (cfg->channels[i] - cfg->channels_buf);
-	if (same && !chain_same && a->state == DEV_RUNNING && !a->stop_requested)
-		rebuild_pipeline(a);	/* the stream goes on; only detection restarts */
+	if (same && !chain_same && a->state == DEV_RUNNING && !a->stop_requested) {
+		/* the stream goes on: open events end here, the new chain learns
+		 * its noise floors */
+		if (a->has_pipeline) {
+			finish_events(a);
+			pipeline_deinit(&a->pl);
+			a->has_pipeline = false;
+		}
+		if (start_detection(a) == 0)
+			log_device(LOG_INFO, a->cfg.name, -1, "new filter and detector settings");
+	}
 	if (same && !chain_same && a->state == DEV_CLOSED)
 		a->next_attempt_ns = 0;	/* it may have failed on the old chain */
 	if (same)
@@ -1289,7 +1282,7 @@ int acq_describe(const struct acq_dev *a, char *buf, size_t len)
 {
 	static const char *const st[] = { "closed", "running", "idle", "sweeping" };
 	const struct bioz_live *b = a->bz;
-	char patient[640] = "";
+	char extra[640] = "";	/* the detector, or the patient context */
 
 	if (!b && a->info && unit_of(a) == TWITCH_UNIT_UV) {
 		/* the detector as it runs: a clinician checks the legs and mains here */
@@ -1303,10 +1296,10 @@ int acq_describe(const struct acq_dev *a, char *buf, size_t len)
 			snprintf(mains, sizeof(mains), "%s", a->cfg.filt.mains == DSP_MAINS_OFF ?
 				 "off" : a->cfg.filt.mains == DSP_MAINS_50HZ ? "50 Hz" : "60 Hz");
 		if (a->has_pipeline)
-			snprintf(patient, sizeof(patient), ", mains %s, leg channels %s", mains,
+			snprintf(extra, sizeof(extra), ", mains %s, leg channels %s", mains,
 				 a->cfg.legs[0] ? a->cfg.legs : "none (no limb movements)");
 		else
-			snprintf(patient, sizeof(patient), ", no twitch detection (see the log)");
+			snprintf(extra, sizeof(extra), ", no twitch detection (see the log)");
 	}
 	if (b) {
 		double t = bioz_live_temp(b, (double)loop_now_ns() / 1e9);
@@ -1314,7 +1307,7 @@ int acq_describe(const struct acq_dev *a, char *buf, size_t len)
 
 		if (isfinite(t))
 			snprintf(temp, sizeof(temp), "tissue %.1f degC", t);
-		snprintf(patient, sizeof(patient), ", %s, %s, %s",
+		snprintf(extra, sizeof(extra), ", %s, %s, %s",
 			 b->has_subject ? "subject data set" : "no subject data",
 			 b->ri.n_base ? "baseline set" : "baseline being taken", temp);
 	}
@@ -1329,5 +1322,5 @@ int acq_describe(const struct acq_dev *a, char *buf, size_t len)
 			(unsigned long long)a->n_scans_total, (unsigned long long)a->n_lost_total,
 			(unsigned long long)(a->bz ? a->n_estimates : a->n_twitches),
 			a->bz ? (a->bz->n_cal ? "estimates" : "estimates (not calibrated)") :
-			"twitches", patient);
+			"twitches", extra);
 }

@@ -215,17 +215,22 @@ static struct config_device *device_section(struct parse_ctx *p, const char *sec
 	return NULL;
 }
 
-/* The key of the first bad chain value of @d at @rate ("filter.x", "detect.x",
- * "mains"), or NULL. */
-static const char *chain_problem_at(const struct config_device *d, double rate, char *key,
-				    size_t len)
+/* Bytes of a chain key's field. */
+static size_t chain_key_size(const struct chain_key *ck)
 {
-	size_t n = d->n_channels ? d->n_channels : 8;
+	return ck->is_u32 ? sizeof(uint32_t) : sizeof(double);
+}
+
+/* The key of the first bad value of @filt and @det for @n channels at @rate
+ * ("filter.x", "detect.x", "mains"), or NULL. */
+static const char *chain_bad_key(const struct dsp_config *filt, const struct detect_config *det,
+				 size_t n, double rate, char *key, size_t len)
+{
 	const char *bad = NULL;
 
-	if (dsp_config_check(&d->filt, rate, &bad) < 0)
+	if (dsp_config_check(filt, rate, &bad) < 0)
 		snprintf(key, len, "%s%s", strcmp(bad, "mains") ? "filter." : "", bad);
-	else if (detect_config_check(&d->det, n, rate, &bad) < 0)
+	else if (detect_config_check(det, n, rate, &bad) < 0)
 		snprintf(key, len, "detect.%s", bad);
 	else
 		return NULL;
@@ -241,12 +246,12 @@ static const char *chain_problem_at(const struct config_device *d, double rate, 
 static const char *chain_problem(const struct config_device *d, char *key, size_t len)
 {
 	static const double rates[] = { 1000.0, 4000.0, 16000.0 };
-	size_t i;
+	size_t i, n = d->n_channels ? d->n_channels : 8;
 
 	if (d->rate_hz > 0)
-		return chain_problem_at(d, (double)d->rate_hz, key, len);
+		return chain_bad_key(&d->filt, &d->det, n, (double)d->rate_hz, key, len);
 	for (i = 0; i < sizeof(rates) / sizeof(rates[0]); i++)
-		if (!chain_problem_at(d, rates[i], key, len))
+		if (!chain_bad_key(&d->filt, &d->det, n, rates[i], key, len))
 			return NULL;
 	return key;
 }
@@ -640,17 +645,16 @@ bool config_chain_equal(const struct config_device *a, const struct config_devic
 		return false;
 	for (i = 0; i < N_CHAIN_KEYS; i++)
 		if (memcmp((const char *)a + chain_keys[i].off, (const char *)b + chain_keys[i].off,
-			   chain_keys[i].is_u32 ? sizeof(uint32_t) : sizeof(double)))
+			   chain_key_size(&chain_keys[i])))
 			return false;
 	return true;
 }
 
-int config_chain_for(const struct config_device *d, size_t n_channels,
-		     const char *const *ids, const char *const *labels, double rate_hz,
-		     struct dsp_config *filt, struct detect_config *det, char *msg, size_t len)
+int config_chain_for(const struct config_device *d, const struct device_channel *ch,
+		     size_t n_channels, double rate_hz, struct dsp_config *filt,
+		     struct detect_config *det, char *msg, size_t len)
 {
-	char buf[sizeof(d->legs)], *save = NULL, *tok, *s;
-	const char *bad = NULL;
+	char buf[sizeof(d->legs)], *save = NULL, *tok, *s, key[64];
 	size_t c;
 
 	*filt = d->filt;
@@ -659,7 +663,7 @@ int config_chain_for(const struct config_device *d, size_t n_channels,
 	memcpy(buf, d->legs, sizeof(buf));
 	for (s = buf; (tok = strtok_r(s, ",", &save)); s = NULL) {
 		for (c = 0; c < n_channels; c++)
-			if (!strcmp(tok, ids[c]) || !strcmp(tok, labels[c]))
+			if (!strcmp(tok, ch[c].id) || !strcmp(tok, ch[c].label))
 				break;
 		if (c == n_channels || c >= 64) {
 			snprintf(msg, len, "leg_channels: '%s' is not a channel of this device",
@@ -668,13 +672,8 @@ int config_chain_for(const struct config_device *d, size_t n_channels,
 		}
 		det->lm_channel_mask |= UINT64_C(1) << c;
 	}
-	if (dsp_config_check(filt, rate_hz, &bad) < 0) {
-		snprintf(msg, len, "%s%s: out of range at %.0f Hz", strcmp(bad, "mains") ?
-			 "filter." : "", bad, rate_hz);
-		return -EINVAL;
-	}
-	if (detect_config_check(det, n_channels, rate_hz, &bad) < 0) {
-		snprintf(msg, len, "detect.%s: out of range for %zu channels at %.0f Hz", bad,
+	if (chain_bad_key(filt, det, n_channels, rate_hz, key, sizeof(key))) {
+		snprintf(msg, len, "%s: out of range for %zu channels at %.0f Hz", key,
 			 n_channels, rate_hz);
 		return -EINVAL;
 	}
@@ -695,7 +694,7 @@ int config_chain_describe(const struct config_device *d, char *buf, size_t len)
 		const struct chain_key *ck = &chain_keys[i];
 		const void *v = (const char *)d + ck->off, *v0 = (const char *)&def + ck->off;
 
-		if (!memcmp(v, v0, ck->is_u32 ? sizeof(uint32_t) : sizeof(double)))
+		if (!memcmp(v, v0, chain_key_size(ck)))
 			continue;
 		if (ck->is_u32)
 			n += (size_t)snprintf(buf + n, len - n, ", %s = %u", ck->key,

@@ -95,13 +95,13 @@ int config_chain_describe(const struct config_device *d, char *buf, size_t len);
 
 /*
  * config_chain_for() - the filter and detector configurations of @d for a
- * device opened with @n_channels channels (@ids and @labels, in scan order)
- * at @rate_hz: leg_channels resolved to the detector's channel mask, every
- * value checked. Return: 0, or -EINVAL with "key: message" in @msg.
+ * device opened with @n_channels channels @ch (in scan order) at @rate_hz:
+ * leg_channels resolved (by id or label) to the detector's channel mask,
+ * every value checked. Return: 0, or -EINVAL with "key: message" in @msg.
  */
-int config_chain_for(const struct config_device *d, size_t n_channels,
-		     const char *const *ids, const char *const *labels, double rate_hz,
-		     struct dsp_config *filt, struct detect_config *det, char *msg, size_t len);
+int config_chain_for(const struct config_device *d, const struct device_channel *ch,
+		     size_t n_channels, double rate_hz, struct dsp_config *filt,
+		     struct detect_config *det, char *msg, size_t len);
 
 /* The drivers/ view of one configured device (borrows from @d). */
 void config_device_to_driver(const struct config_device *d, struct device_config *ret);
