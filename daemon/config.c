@@ -114,8 +114,7 @@ static int parse_bool(const char *v, bool *ret)
 	return -EINVAL;
 }
 
-/* A finite number in [min, max]; a sign, a decimal point and an exponent are fine. */
-static int parse_double(const char *v, double min, double max, double *ret)
+int config_parse_number(const char *v, double min, double max, double *ret)
 {
 	char *end;
 	double x;
@@ -348,7 +347,7 @@ static int chain_key(struct parse_ctx *p, struct config_device *d, const char *s
 		if (strcmp(k, ck->key))
 			continue;
 		if (ck->is_u32 ? parse_u32(v, 0, 1000000, 10, field) < 0 :
-				 parse_double(v, 0.0, 1e9, field) < 0)
+				 config_parse_number(v, 0.0, 1e9, field) < 0)
 			return fail(p, section, k, "'%s' is not %s", v,
 				    ck->is_u32 ? "a whole number 0..1000000" :
 						 "a number 0..1e9");
@@ -423,13 +422,13 @@ static int device_key(struct parse_ctx *p, struct config_device *d, const char *
 			return fail(p, section, k, "'%s' is not in 1..86400 s", v);
 		d->sweep_interval_ms = u * 1000;
 	} else if (!strcmp(k, "alert_phase_drop_deg")) {
-		if (parse_double(v, 0.1, 20.0, &d->alert_phase_drop_deg) < 0)
+		if (config_parse_number(v, 0.1, 20.0, &d->alert_phase_drop_deg) < 0)
 			return fail(p, section, k, "'%s' is not 0.1..20 degrees", v);
 	} else if (!strcmp(k, "alert_ecw_tbw_rise")) {
-		if (parse_double(v, 0.001, 0.2, &d->alert_ecw_tbw_rise) < 0)
+		if (config_parse_number(v, 0.001, 0.2, &d->alert_ecw_tbw_rise) < 0)
 			return fail(p, section, k, "'%s' is not 0.001..0.2", v);
 	} else if (!strcmp(k, "alert_ri_k")) {
-		if (parse_double(v, 1.0, 10.0, &d->alert_ri_k) < 0)
+		if (config_parse_number(v, 1.0, 10.0, &d->alert_ri_k) < 0)
 			return fail(p, section, k, "'%s' is not 1..10 (times the uncertainty)", v);
 	} else if (!strcmp(k, "subject")) {
 		struct sweepcsv_err serr;
@@ -441,11 +440,11 @@ static int device_key(struct parse_ctx *p, struct config_device *d, const char *
 		}
 		d->has_subject = true;
 	} else if (!strcmp(k, "alert_twitch_rise_ratio")) {
-		if (parse_double(v, 1.1, 100.0, &d->alert_twitch_rise_ratio) < 0)
+		if (config_parse_number(v, 1.1, 100.0, &d->alert_twitch_rise_ratio) < 0)
 			return fail(p, section, k, "'%s' is not 1.1..100 (times the earlier rate)",
 				    v);
 	} else if (!strcmp(k, "alert_twitch_rise_min")) {
-		if (parse_double(v, 0.1, 1000.0, &d->alert_twitch_rise_min) < 0)
+		if (config_parse_number(v, 0.1, 1000.0, &d->alert_twitch_rise_min) < 0)
 			return fail(p, section, k, "'%s' is not 0.1..1000 twitches per minute", v);
 	} else {
 		return chain_key(p, d, section, k, v);

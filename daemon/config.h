@@ -80,6 +80,11 @@ void config_default(struct config *c);
  */
 int config_load(const char *path, struct config *ret, struct config_error *err);
 
+/* config_parse_number() - @v as a number in [@min, @max] (a sign, a decimal
+ * point and an exponent are fine; nothing may follow). The config's values
+ * and the control socket's arguments alike. Return: 0 or -ERANGE. */
+int config_parse_number(const char *v, double min, double max, double *ret);
+
 /* "file:line: key: message" for one clear error line. */
 int config_strerror(const struct config_error *err, char *buf, size_t len);
 

@@ -168,7 +168,7 @@ static void cmd_bioz(struct twitchd *d, struct client *c, const struct control_c
 	struct acq_dev *a = acq_find_bioz(d);
 	struct sweepcsv_err serr;
 	struct bioz_subject subj;
-	char msg[256], *end;
+	char msg[256];
 	double ohm;
 
 	if (a == NULL) {
@@ -195,9 +195,7 @@ static void cmd_bioz(struct twitchd *d, struct client *c, const struct control_c
 		log_msg(LOG_NOTICE, "%s: calibration against %g ohm + (%g ohm || %g nF) "
 			"requested by uid %u", a->cfg.name, rs, rp, c_nf, c->cred.uid);
 	} else if (!strcmp(cmd->verb, "calibrate")) {
-		errno = 0;
-		ohm = strtod(cmd->args, &end);
-		if (errno || end == cmd->args || *end || !(ohm >= 1 && ohm <= 1e6)) {
+		if (config_parse_number(cmd->args, 1, 1e6, &ohm) < 0) {
 			control_reply(c->fd, EINVAL, "calibrate OHM: the known resistor, 1..1000000 "
 				      "ohm; or calibrate rc RS RP C_NF");
 			return;
@@ -219,9 +217,7 @@ static void cmd_bioz(struct twitchd *d, struct client *c, const struct control_c
 				a->cfg.name, c->cred.uid);
 			return;
 		}
-		errno = 0;
-		tc = strtod(cmd->args, &end);
-		if (errno || end == cmd->args || *end || !(tc >= 25.0 && tc <= 45.0)) {
+		if (config_parse_number(cmd->args, 25.0, 45.0, &tc) < 0) {
 			control_reply(c->fd, EINVAL, "temperature C: the tissue (skin or core) "
 				      "temperature, 25..45 degC, or none");
 			return;
