@@ -2,7 +2,7 @@
  *
  * The per-sample path is inline because both run it inside their loops.
  * What it and the fast paths call less often than once a sample (on a
- * restart, a mains decision, the end of a 1-ms step block, once a stretch
+ * restart, a mains decision, the end of a step block, once a stretch
  * or a call) is out of line: in dsp.c, but dsp_one_run() in dsp-lanes.c.
  * None of these allocate, block or log; pointers are borrowed.
  */

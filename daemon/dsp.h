@@ -17,13 +17,14 @@
  *   plus both notch families while auto-detecting mains (<= 24 harmonics).
  * - 256 noise windows: 256 x 50 ms = 12.8 s of history; a sorted-array
  *   median costs O(n) per window, which stays negligible at this size.
- * - 256 step blocks: the step detector keeps 2 x 60 + 10 one-ms blocks;
- *   room for 2 x 120 + 16 ms.
+ * - 256 step blocks: the step detector keeps (2 x 60 + 10) / 5 = 26
+ *   blocks of 5 ms; room for windows of 600 ms.
  */
 #define DSP_MAX_SECTIONS	32
 #define DSP_MAX_ORDER		8
 #define DSP_NOISE_MAX_WINDOWS	256
 #define DSP_STEP_MAX_BLOCKS	256
+#define DSP_STEP_BLOCK_MS	5	/* step detector's time step */
 #define DSP_MAINS_N_BINS	7
 #define DSP_MAINS_HISTORY	8
 
@@ -129,7 +130,8 @@ struct dsp_mains_detector {
 	double hist[DSP_MAINS_HISTORY][DSP_MAINS_N_BINS];
 };
 
-/* Step (electrode pop) detector on the raw input, in 1-ms blocks. */
+/* Step (electrode pop) detector on the raw input, in DSP_STEP_BLOCK_MS
+ * blocks. */
 struct dsp_step_detector {
 	uint32_t block_len;	/* samples per block */
 	uint32_t n_win;		/* blocks per mean window */

@@ -811,7 +811,7 @@ static void test_step_running_sums(void **state)
 	assert_non_null(bmean);
 	assert_non_null(bpeak);
 	dsp_config_default(&cfg);
-	dsp_step_init(&sd, &cfg, 2000);	/* 2-sample blocks */
+	dsp_step_init(&sd, &cfg, 2000);	/* 10-sample blocks */
 	dsp_step_reset(&sd);
 	rng_state = 13;
 	for (i = 0; i < n; i++) {
