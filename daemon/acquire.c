@@ -1283,6 +1283,7 @@ int acq_describe(const struct acq_dev *a, char *buf, size_t len)
 	static const char *const st[] = { "closed", "running", "idle", "sweeping" };
 	const struct bioz_live *b = a->bz;
 	char extra[640] = "";	/* the detector, or the patient context */
+	char rate[48];
 
 	if (!b && a->info && unit_of(a) == TWITCH_UNIT_UV) {
 		/* the detector as it runs: a clinician checks the legs and mains here */
@@ -1316,9 +1317,13 @@ int acq_describe(const struct acq_dev *a, char *buf, size_t len)
 				a->stop_requested ? "stopping" : "absent",
 				(unsigned long long)a->n_scans_total,
 				(unsigned long long)a->n_lost_total);
-	return snprintf(buf, len, "%s: %s %s %zu ch @ %.0f Hz, %s, epoch %u, %llu scans, "
+	if (is_sweeper(a))	/* a sweep has no sampling rate: say what it is */
+		snprintf(rate, sizeof(rate), "sweeps of %u points", a->info->sweep_points);
+	else
+		snprintf(rate, sizeof(rate), "@ %.0f Hz", a->info->rate_hz);
+	return snprintf(buf, len, "%s: %s %s %zu ch %s, %s, epoch %u, %llu scans, "
 			"%llu lost, %llu %s%s", a->cfg.name, a->info->profile, a->info->id,
-			a->info->n_channels, a->info->rate_hz, st[a->state], a->index_epoch,
+			a->info->n_channels, rate, st[a->state], a->index_epoch,
 			(unsigned long long)a->n_scans_total, (unsigned long long)a->n_lost_total,
 			(unsigned long long)(a->bz ? a->n_estimates : a->n_twitches),
 			a->bz ? (a->bz->n_cal ? "estimates" : "estimates (not calibrated)") :
