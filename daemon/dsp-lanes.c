@@ -13,6 +13,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "dsp-chain.h"
 #include "dsp.h"
 
@@ -65,6 +69,21 @@ static inline void dsp_put2(double *p, dsp_v2 v)
 	memcpy(p, &v, sizeof(v));
 }
 
+/* Two floats at @p, as doubles (exact). GCC 12 converts a generic pair
+ * one float at a time, through memory; SSE2 has the instruction. */
+static inline dsp_v2 dsp_get2f(const float *p)
+{
+#ifdef __SSE2__
+	return (dsp_v2)_mm_cvtps_pd(_mm_castsi128_ps(
+		_mm_loadl_epi64((const __m128i *)(const void *)p)));
+#else
+	dsp_v2f xf;
+
+	memcpy(&xf, p, sizeof(xf));
+	return __builtin_convertvector(xf, dsp_v2);
+#endif
+}
+
 /* Fold "every lane of the scan at @x is below @lim in magnitude" (so
  * neither NaN nor Inf) into @ok. */
 static inline void dsp_scan_below(const double *x, const struct dsp_scan *lim,
@@ -73,6 +92,8 @@ static inline void dsp_scan_below(const double *x, const struct dsp_scan *lim,
 	const dsp_m2 abs_bits = { INT64_MAX, INT64_MAX };
 	uint32_t j;
 
+	/* unrolled, or the mask goes through memory every scan */
+#pragma GCC unroll 4
 	for (j = 0; j < DSP_V2; j++)
 		ok[j] &= (dsp_v2)((dsp_m2)dsp_get2(&x[2 * j]) & abs_bits) <
 			 lim->v[j];
@@ -163,14 +184,10 @@ static size_t dsp_tile_load(const struct dsp_chain *c, size_t n_lanes,
 
 		memset(ok, 0xff, sizeof(ok));
 		for (t = 0; t < n; t++) {
-			for (j = 0; j < DSP_V2; j++) {
-				dsp_v2f xf;
-
-				memcpy(&xf, &in[t * stride + 2 * j],
-				       sizeof(xf));
+#pragma GCC unroll 4
+			for (j = 0; j < DSP_V2; j++)
 				dsp_put2(&buf[t * DSP_LANES + 2 * j],
-					 __builtin_convertvector(xf, dsp_v2));
-			}
+					 dsp_get2f(&in[t * stride + 2 * j]));
 			dsp_scan_below(&buf[t * DSP_LANES], &lim, ok);
 		}
 		if (dsp_all(ok))
