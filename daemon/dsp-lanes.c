@@ -487,6 +487,141 @@ static void dsp_tile_finish(struct dsp_chain *c, const double *yv,
 	r->n_valid += (uint32_t)n;
 }
 
+/* a > b ? a : b, lane by lane (dsp_tile_finish()'s "if (ay > peak)") */
+static inline dsp_v2 dsp_max2(dsp_v2 a, dsp_v2 b)
+{
+	dsp_m2 gt = a > b;
+
+	return (dsp_v2)(((dsp_m2)a & gt) | ((dsp_m2)b & ~gt));
+}
+
+/*
+ * dsp_tile_finish() for all DSP_LANES lanes at once: the sums, peaks and
+ * outputs in the lanes of vectors, the same operations in the same order
+ * on each lane. The lanes must be at the same place in their step blocks
+ * and noise windows (they are, unless one had invalid input): the ends
+ * then fall on the same scan for all, where each lane's own end runs as
+ * in dsp_tile_finish(). The step holds differ from lane to lane, but
+ * only count down inside a stretch between ends, so they are done lane
+ * by lane, once a stretch. Return: 0 if the lanes are not in step
+ * (nothing done), else 1.
+ */
+static int dsp_tile_finish_lanes(struct dsp_chain *c, const double *buf,
+				 const float *in, float *out, uint8_t *flags,
+				 size_t stride, size_t n, struct dsp_run *r)
+{
+	const dsp_m2 abs_bits = { INT64_MAX, INT64_MAX };
+	uint32_t s_len = c[0].step.block_len, s_n = c[0].step.acc_n;
+	uint32_t n_len = c[0].noise.win_len, n_n = c[0].noise.acc_n;
+	struct dsp_scan s_acc, s_peak, n_acc, sum_sq, peak;
+	uint32_t hold[DSP_LANES], j;
+	size_t l, t, u, m;
+
+	if (s_n >= s_len || n_n >= n_len)
+		return 0;
+	for (l = 1; l < DSP_LANES; l++)
+		if (c[l].step.block_len != s_len || c[l].step.acc_n != s_n ||
+		    c[l].noise.win_len != n_len || c[l].noise.acc_n != n_n)
+			return 0;
+	for (l = 0; l < DSP_LANES; l++) {
+		DSP_LANE(s_acc, l) = c[l].step.acc;
+		DSP_LANE(s_peak, l) = c[l].step.acc_peak;
+		DSP_LANE(n_acc, l) = c[l].noise.acc;
+		DSP_LANE(sum_sq, l) = r[l].sum_sq;
+		DSP_LANE(peak, l) = r[l].st.peak_uv;
+		hold[l] = c[l].step.hold;
+	}
+	for (t = 0; t < n; t += m) {
+		int s_end, n_end;
+
+		/* up to the next block or window end, that one included */
+		m = n - t;
+		if (s_len - s_n < m)
+			m = s_len - s_n;
+		if (n_len - n_n < m)
+			m = n_len - n_n;
+		for (u = t; u < t + m; u++) {
+#pragma GCC unroll 4
+			for (j = 0; j < DSP_V2; j++) {
+				dsp_v2 y = dsp_get2(&buf[u * DSP_LANES + 2 * j]);
+				dsp_v2 ay = (dsp_v2)((dsp_m2)y & abs_bits);
+				dsp_v2f yf = __builtin_convertvector(y, dsp_v2f);
+
+				s_acc.v[j] += dsp_get2f(&in[u * stride + 2 * j]);
+				s_peak.v[j] = dsp_max2(ay, s_peak.v[j]);
+				memcpy(&out[u * stride + 2 * j], &yf, sizeof(yf));
+				sum_sq.v[j] += y * y;
+				peak.v[j] = dsp_max2(ay, peak.v[j]);
+				n_acc.v[j] += ay;
+			}
+			if (flags)
+				memset(&flags[u * stride], 0, DSP_LANES);
+		}
+		s_n += (uint32_t)m;
+		n_n += (uint32_t)m;
+		s_end = s_n == s_len;
+		n_end = n_n == n_len;
+		/* the holds before the block end, if any, then at it */
+		for (l = 0; l < DSP_LANES; l++) {
+			uint32_t k = hold[l] < m - s_end ? hold[l]
+							 : (uint32_t)(m - s_end);
+
+			if (!k)
+				continue;
+			if (flags)
+				for (u = t; u < t + k; u++)
+					flags[u * stride + l] = DSP_FLAG_STEP;
+			hold[l] -= k;
+			r[l].st.n_steps += k;
+		}
+		if (s_end) {
+			for (l = 0; l < DSP_LANES; l++) {
+				struct dsp_step_detector *s = &c[l].step;
+
+				s->acc = DSP_LANE(s_acc, l);
+				s->acc_peak = DSP_LANE(s_peak, l);
+				s->acc_n = s_n;
+				s->hold = hold[l];
+				dsp_step_end_block(s);
+				hold[l] = s->hold;
+				if (hold[l]) {
+					hold[l]--;
+					if (flags)
+						flags[(t + m - 1) * stride + l] =
+							DSP_FLAG_STEP;
+					r[l].st.n_steps++;
+				}
+			}
+			memset(&s_acc, 0, sizeof(s_acc));
+			memset(&s_peak, 0, sizeof(s_peak));
+			s_n = 0;
+		}
+		if (n_end) {
+			for (l = 0; l < DSP_LANES; l++) {
+				struct dsp_noise_floor *nf = &c[l].noise;
+
+				nf->acc = DSP_LANE(n_acc, l);
+				nf->acc_n = n_n;
+				dsp_noise_window_end(nf);
+				DSP_LANE(n_acc, l) = nf->acc;
+			}
+			n_n = 0;	/* as the window's end leaves it */
+		}
+	}
+	for (l = 0; l < DSP_LANES; l++) {
+		c[l].step.acc = DSP_LANE(s_acc, l);
+		c[l].step.acc_peak = DSP_LANE(s_peak, l);
+		c[l].step.acc_n = s_n;
+		c[l].step.hold = hold[l];
+		c[l].noise.acc = DSP_LANE(n_acc, l);
+		c[l].noise.acc_n = n_n;
+		r[l].sum_sq = DSP_LANE(sum_sq, l);
+		r[l].st.peak_uv = DSP_LANE(peak, l);
+		r[l].n_valid += (uint32_t)n;
+	}
+	return 1;
+}
+
 /* Are all @n scans finite (unused lanes hold zeros)? */
 static int dsp_tile_finite(const double *buf, size_t n)
 {
@@ -547,6 +682,9 @@ static void dsp_tile_run(struct dsp_chain *c, size_t n_lanes, const float *in,
 		}
 		return;
 	}
+	if (n_lanes == DSP_LANES &&
+	    dsp_tile_finish_lanes(c, buf, in, out, flags, stride, n, run))
+		return;
 	for (l = 0; l < n_lanes; l++)
 		dsp_tile_finish(&c[l], buf + l, DSP_LANES, in + l, out + l,
 				flags ? flags + l : NULL, stride, n, &run[l]);

@@ -621,6 +621,93 @@ static void test_channels_match(void **state)
 #endif
 }
 
+/* Eight channels whose step blocks and noise windows stay in step (no
+ * invalid input till the end), so dsp_chains_process_flags() finishes
+ * them all in vectors: pops on several channels at different times (step
+ * holds on some lanes, not others, across block and call boundaries)
+ * give, to the bit, what one sample at a time gives. A saturated sample
+ * on one channel then puts the lanes out of step, and the lanes one by
+ * one must still agree. */
+static void channels_in_step(double rate)
+{
+	static const size_t blocks[] = { 4096, 1, 129, 3, 1000, 2500, 127 };
+	const size_t nch = 8, n = (size_t)(6.0 * rate);
+	struct dsp_chain a[8], b[8];
+	struct dsp_block_stats sa[8], sb[8];
+	struct dsp_config cfg;
+	float *x = xalloc(n * nch), *ya = xalloc(n * nch);
+	float *yb = xalloc(n * nch);
+	uint8_t *fa = calloc(n * nch, 1), *fb = calloc(n * nch, 1);
+	uint32_t steps = 0;
+	size_t i, c, k, start, m;
+
+	assert_non_null(fa);
+	assert_non_null(fb);
+	rng_state = 17;
+	for (i = 0; i < n; i++) {
+		for (c = 0; c < nch; c++) {
+			double t = i / rate, t0 = 1.5 + 0.37 * (double)c;
+			double v = 5.0 * rng_gauss() + 20.0 * (double)c;
+
+			if (c % 3 != 1 && t >= t0)	/* a pop */
+				v += 400.0 * exp(-(t - t0) / 0.3);
+			x[i * nch + c] = (float)v;
+		}
+	}
+	x[(n - n / 8) * nch + 5] = 1e6f;	/* saturated */
+	dsp_config_default(&cfg);
+	cfg.saturation_uv = 2500.0;
+	for (c = 0; c < nch; c++) {
+		assert_int_equal(dsp_chain_init(&a[c], &cfg, rate), 0);
+		assert_int_equal(dsp_chain_init(&b[c], &cfg, rate), 0);
+	}
+	for (start = 0, k = 0; start < n; start += m, k++) {
+		size_t o = start * nch;
+
+		m = blocks[k % 7] < n - start ? blocks[k % 7] : n - start;
+		dsp_chains_process_flags(a, nch, x + o, ya + o, fa + o, m, sa);
+		for (c = 0; c < nch; c++)
+			per_sample(&b[c], x + o + c, yb + o + c, fb + o + c, m,
+				   nch, &sb[c]);
+		for (c = 0; c < nch; c++) {
+			assert_same_chain(&a[c], &b[c], &sa[c], &sb[c]);
+			assert_true(sa[c].peak_uv == sb[c].peak_uv);
+			assert_true(sa[c].rms_uv == sb[c].rms_uv);
+			assert_true(a[c].noise.acc == b[c].noise.acc);
+			assert_true(a[c].step.acc == b[c].step.acc);
+			assert_true(a[c].step.post_sum == b[c].step.post_sum);
+			assert_int_equal(a[c].step.hold, b[c].step.hold);
+			steps += sa[c].n_steps;
+		}
+	}
+	for (i = 0; i < n * nch; i++) {
+		assert_true(ya[i] == yb[i]);
+		assert_int_equal(fa[i], fb[i]);
+	}
+	assert_true(steps > 0);
+	free(x);
+	free(ya);
+	free(yb);
+	free(fa);
+	free(fb);
+}
+
+static void test_channels_in_step(void **state)
+{
+	static const double rates[] = { 1000, 2000, 4000 };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		channels_in_step(rates[i]);
+#ifdef DSP_AVX2
+		dsp_avx2_off = 1;
+		channels_in_step(rates[i]);
+		dsp_avx2_off = 0;
+#endif
+	}
+}
+
 /* A non-finite output (only absurd state or input can make one) undoes
  * the vector tile (or one channel's stretch), and the per-sample path
  * restarts that channel. */
@@ -995,6 +1082,7 @@ int main(void)
 		cmocka_unit_test(test_dc_offset_start),
 		cmocka_unit_test(test_stride),
 		cmocka_unit_test(test_channels_match),
+		cmocka_unit_test(test_channels_in_step),
 		cmocka_unit_test(test_channels_nonfinite_output),
 		cmocka_unit_test(test_mains_detection),
 		cmocka_unit_test(test_step_flag),
