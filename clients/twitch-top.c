@@ -393,12 +393,16 @@ static void on_rates(struct top *t, const struct twitch_rec_rates *r)
 		e->noise_uv[r->channel] = r->noise_floor_uv;
 }
 
+static void query_calibration(struct top *t);
+
 static void top_daemon_new(struct top *t)
 {
 	int i;
 
-	/* a new twitchd knows nothing of the old one's calibration or rates */
-	t->cal = CAL_NO;
+	/* a new twitchd restores its calibration from its state directory,
+	 * but not its rates or the last estimate: ask it, as at start */
+	t->cal = CAL_UNKNOWN;
+	query_calibration(t);
 	t->have_bioz = false;
 	t->have_prev_ri = false;
 	for (i = 0; i < t->n_emg; i++)
@@ -605,7 +609,7 @@ static int connect_or_explain(const char *path, struct twitch_client **ret)
  */
 static void query_calibration(struct top *t)
 {
-	char reply[512];
+	char reply[4096];	/* every device's line: the bioz one may be last */
 
 	if (twitch_client_command(t->c, "status", reply, sizeof(reply)) != 0)
 		return;
@@ -1103,8 +1107,7 @@ static void draw(struct top *t)
 	} else if (t->restarted_real_ns &&
 		   now_ns(CLOCK_REALTIME) - t->restarted_real_ns < 30000000000u) {
 		fmt_clock(t->restarted_real_ns, when);
-		mvprintw(LINES - 2, 0, "daemon restarted at %s (calibration and rates start "
-			 "over)", when);
+		mvprintw(LINES - 2, 0, "daemon restarted at %s (rates start over)", when);
 	} else if (t->last_status[0]) {
 		char line[192];
 
