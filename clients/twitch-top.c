@@ -443,8 +443,12 @@ static void on_status(struct top *t, const struct twitch_rec_status *s)
 		snprintf(t->dev_state[d], sizeof(t->dev_state[d]), "%s",
 			 s->state == TWITCH_STATUS_DEVICE_UP ? "up" : "LOST");
 		snprintf(t->dev_name[d], sizeof(t->dev_name[d]), "%s", s->dev_name);
-		if (s->n_channels && s->rate_hz == 0)	/* a sweeper: bioimpedance */
+		if (s->n_channels && s->rate_hz == 0) {	/* a sweeper: bioimpedance */
 			t->bioz_device = true;
+			if (t->cal == CAL_UNKNOWN &&
+			    s->state == TWITCH_STATUS_DEVICE_UP)
+				query_calibration(t);
+		}
 		if (strstr(s->text, " calibrated over "))
 			t->cal = CAL_YES;
 	}
@@ -605,21 +609,22 @@ static int connect_or_explain(const char *path, struct twitch_client **ret)
 
 /*
  * Whether the bioimpedance device is calibrated is not in any record until
- * it happens; the daemon's status answer says "(not calibrated)" until then.
+ * it happens: ask twitchd ("calibration", one plain answer). No device
+ * opened (ENODEV) or an older twitchd that does not know the question
+ * leaves the state as it is. Blocks for at most about 2 s: at start, after
+ * a restart, and when a bioimpedance device comes up still unknown.
  */
 static void query_calibration(struct top *t)
 {
-	char reply[4096];	/* every device's line: the bioz one may be last */
+	char reply[256];
 
-	if (twitch_client_command(t->c, "status", reply, sizeof(reply)) != 0)
+	if (twitch_client_command(t->c, "calibration", reply, sizeof(reply)) != 0)
 		return;
-	if (strstr(reply, "estimates (not calibrated)")) {
-		t->bioz_device = true;
+	t->bioz_device = true;
+	if (strstr(reply, ": not calibrated"))
 		t->cal = CAL_NO;
-	} else if (strstr(reply, " estimates")) {
-		t->bioz_device = true;
+	else if (strstr(reply, ": calibrated"))
 		t->cal = CAL_YES;
-	}
 }
 
 static int open_streams(struct top *t)

@@ -37,6 +37,7 @@ static const char usage_text[] =
 	"  calibrate OHM          the next bioimpedance sweep calibrates against a known\n"
 	"                         resistor put in place of the electrodes\n"
 	"  calibrate rc RS RP C   ... or an R-C phantom RS + (RP || C), ohm, ohm, nF\n"
+	"  calibration            whether the bioimpedance device is calibrated\n"
 	"  subject height_cm=H,weight_kg=W,sex=m|f,age=A\n"
 	"                         subject data, needed for body-water estimates\n"
 	"  subject none           forget them (a new patient, data not yet known)\n"
@@ -639,6 +640,8 @@ int main(int argc, char **argv)
 		return cmd_simple("ping");
 	if (!strcmp(argv[0], "baseline") && argc == 1)
 		return cmd_simple("baseline");
+	if (!strcmp(argv[0], "calibration") && argc == 1)
+		return cmd_simple("calibration");
 	if (!strcmp(argv[0], "calibrate") && argc == 5 && !strcmp(argv[1], "rc")) {
 		snprintf(cmd, sizeof(cmd), "calibrate rc %s %s %s", argv[2], argv[3], argv[4]);
 		return cmd_simple(cmd);

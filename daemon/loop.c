@@ -161,8 +161,8 @@ static void cmd_status(struct twitchd *d, struct client *c)
 	control_reply(c->fd, 0, "%s", buf);
 }
 
-/* calibrate OHM | subject SPEC|none | baseline | temperature C|none: the first
- * bioimpedance device. */
+/* calibrate OHM | calibration | subject SPEC|none | baseline |
+ * temperature C|none: the first bioimpedance device. */
 static void cmd_bioz(struct twitchd *d, struct client *c, const struct control_cmd *cmd)
 {
 	struct acq_dev *a = acq_find_bioz(d);
@@ -175,7 +175,15 @@ static void cmd_bioz(struct twitchd *d, struct client *c, const struct control_c
 		control_reply(c->fd, ENODEV, "no bioimpedance device has been opened");
 		return;
 	}
-	if (!strcmp(cmd->verb, "calibrate") && !strncmp(cmd->args, "rc ", 3)) {
+	if (!strcmp(cmd->verb, "calibration")) {
+		/* one plain answer: a client need not parse the status line */
+		if (a->bz->n_cal)
+			control_reply(c->fd, 0, "%s: calibrated over %zu frequencies",
+				      a->cfg.name, a->bz->n_cal);
+		else
+			control_reply(c->fd, 0, "%s: not calibrated (twitchctl calibrate OHM)",
+				      a->cfg.name);
+	} else if (!strcmp(cmd->verb, "calibrate") && !strncmp(cmd->args, "rc ", 3)) {
 		double rs, rp, c_nf;
 		char extra;
 
@@ -292,12 +300,13 @@ static void handle_command(struct twitchd *d, struct client *c, size_t len)
 		log_msg(LOG_INFO, "marker from uid %u: %s", c->cred.uid, m.text);
 	} else if (!strcmp(cmd.verb, "status")) {
 		cmd_status(d, c);
-	} else if (!strcmp(cmd.verb, "calibrate") || !strcmp(cmd.verb, "subject") ||
+	} else if (!strcmp(cmd.verb, "calibrate") || !strcmp(cmd.verb, "calibration") ||
+		   !strcmp(cmd.verb, "subject") ||
 		   !strcmp(cmd.verb, "baseline") || !strcmp(cmd.verb, "temperature")) {
 		cmd_bioz(d, c, &cmd);
 	} else {
 		control_reply(c->fd, EOPNOTSUPP, "unknown command '%s' (try ping, mark, status, "
-			      "calibrate, subject, baseline, temperature)", cmd.verb);
+			      "calibrate, calibration, subject, baseline, temperature)", cmd.verb);
 	}
 }
 

@@ -900,10 +900,15 @@ static void test_bioz_calibrate_and_estimate(void **test_state)
 	assert_int_equal(twitch_client_command(c, "calibrate 0", reply, sizeof(reply)), EINVAL);
 	assert_int_equal(twitch_client_command(c, "subject height_cm=abc", reply, sizeof(reply)),
 			 EINVAL);
+	/* the plain question twitch-top asks */
+	assert_int_equal(twitch_client_command(c, "calibration", reply, sizeof(reply)), 0);
+	assert_non_null(strstr(reply, "bioz: not calibrated"));
 	command_ok(c, "calibrate 1000");
 	do
 		assert_true(wait_event(re, &u, 5000, is_status, &up));
 	while (strstr(u.st.text, "calibrated") == NULL);
+	assert_int_equal(twitch_client_command(c, "calibration", reply, sizeof(reply)), 0);
+	assert_string_equal(reply, "bioz: calibrated over 96 frequencies");
 	sim_ctl(&s, "load iio:device0 body");
 	/* the sweep under way may still see the resistor: take a later one */
 	for (i = 0; i < 3; i++)
@@ -965,6 +970,9 @@ static void test_bioz_calibrate_and_estimate(void **test_state)
 	assert_true(file_contains(ppath, "subject height_cm=175,weight_kg=70,sex=m,age=40 "));
 	daemon_start(&d, &s, conf);
 	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
+	/* calibrated from the state directory before any sweep */
+	assert_int_equal(twitch_client_command(c, "calibration", reply, sizeof(reply)), 0);
+	assert_string_equal(reply, "bioz: calibrated over 96 frequencies");
 	assert_int_equal(twitch_reader_new(c, "events", TWITCH_FROM_OLDEST, &re), 0);
 	if (!wait_event(re, &u, 8000, is_bioz, NULL)) {
 		dump_log(&d);
