@@ -94,11 +94,25 @@ static uint32_t dsp_step_block_len(double rate_hz)
 	return (uint32_t)fmax(1.0, round(rate_hz * DSP_STEP_BLOCK_MS / 1000.0));
 }
 
+/* The step detector's mean window and gap in blocks, rounded as
+ * dsp_step_init() takes them (doubles: the check sees them before any
+ * conversion). The check and the init share this, so what passes the
+ * check is what fills the ring: checking the unrounded sum let a ring of
+ * 257 blocks pass for 256. */
+static void dsp_step_blocks(const struct dsp_config *cfg, double rate_hz,
+			    double *ret_win, double *ret_gap)
+{
+	double block_ms = dsp_step_block_len(rate_hz) * 1000.0 / rate_hz;
+
+	*ret_win = fmax(1.0, round(cfg->step_window_ms / block_ms));
+	*ret_gap = round(cfg->step_gap_ms / block_ms);
+}
+
 int dsp_config_check(const struct dsp_config *cfg, double rate_hz,
 		     const char **ret_field)
 {
 	const char *bad = NULL;
-	double lp, block_ms, blocks;
+	double lp, block_ms, n_win, n_gap;
 
 	if (!cfg || !isfinite(rate_hz) || rate_hz < 100.0 || rate_hz > 1e6) {
 		if (ret_field)
@@ -107,7 +121,7 @@ int dsp_config_check(const struct dsp_config *cfg, double rate_hz,
 	}
 	lp = dsp_lp_effective(cfg, rate_hz);
 	block_ms = dsp_step_block_len(rate_hz) * 1000.0 / rate_hz;
-	blocks = (2.0 * cfg->step_window_ms + cfg->step_gap_ms) / block_ms;
+	dsp_step_blocks(cfg, rate_hz, &n_win, &n_gap);
 	if (cfg->lp_order < 1 || cfg->lp_order > DSP_MAX_ORDER)
 		bad = "lp_order";
 	else if (!(cfg->lp_cutoff_hz > 0.0) || !isfinite(cfg->lp_cutoff_hz))
@@ -127,9 +141,10 @@ int dsp_config_check(const struct dsp_config *cfg, double rate_hz,
 	else if (!(cfg->saturation_uv >= 0.0) || !isfinite(cfg->saturation_uv))
 		bad = "saturation_uv";
 	else if (!(cfg->step_window_ms >= block_ms) ||
-		 !(blocks <= DSP_STEP_MAX_BLOCKS))
+		 !(2.0 * n_win <= DSP_STEP_MAX_BLOCKS))
 		bad = "step_window_ms";
-	else if (!(cfg->step_gap_ms >= 0.0) || !isfinite(cfg->step_gap_ms))
+	else if (!(cfg->step_gap_ms >= 0.0) ||
+		 !(2.0 * n_win + n_gap <= DSP_STEP_MAX_BLOCKS))
 		bad = "step_gap_ms";
 	else if (!(cfg->step_ratio > 0.0) || !isfinite(cfg->step_ratio))
 		bad = "step_ratio";
@@ -478,13 +493,13 @@ unsigned int dsp_mains_decide(const struct dsp_mains_detector *m)
 static void dsp_step_init(struct dsp_step_detector *s,
 			  const struct dsp_config *cfg, double rate_hz)
 {
-	double block_ms;
+	double n_win, n_gap;
 
 	memset(s, 0, sizeof(*s));
 	s->block_len = dsp_step_block_len(rate_hz);
-	block_ms = s->block_len * 1000.0 / rate_hz;
-	s->n_win = (uint32_t)fmax(1.0, round(cfg->step_window_ms / block_ms));
-	s->n_gap = (uint32_t)round(cfg->step_gap_ms / block_ms);
+	dsp_step_blocks(cfg, rate_hz, &n_win, &n_gap);	/* checked: fit */
+	s->n_win = (uint32_t)n_win;
+	s->n_gap = (uint32_t)n_gap;
 	s->ratio = cfg->step_ratio;
 	s->min_uv = cfg->step_min_uv;
 	s->hold_len = s->block_len;

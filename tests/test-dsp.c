@@ -1070,6 +1070,41 @@ static void test_config_check(void **state)
 	dsp_config_default(&cfg);
 	cfg.saturation_uv = -1;
 	assert_int_equal(dsp_chain_init(&c, &cfg, 1000), -EINVAL);
+
+	/* the pop detector's ring, in 5-ms blocks: what passes is what fits.
+	 * 637.5 + 2.5 ms rounds to 128 + 1 blocks, a ring of 257 > 256,
+	 * though the unrounded 2 x 637.5 + 2.5 ms is only 255.5 blocks */
+	dsp_config_default(&cfg);
+	cfg.step_window_ms = 637.5;
+	cfg.step_gap_ms = 2.5;
+	assert_int_equal(dsp_config_check(&cfg, 1000, &field), -EINVAL);
+	assert_string_equal(field, "step_gap_ms");
+	cfg.step_window_ms = 1e300;
+	assert_int_equal(dsp_config_check(&cfg, 1000, &field), -EINVAL);
+	assert_string_equal(field, "step_window_ms");
+	cfg.step_window_ms = 4.0;	/* under one block */
+	assert_int_equal(dsp_config_check(&cfg, 1000, &field), -EINVAL);
+	assert_string_equal(field, "step_window_ms");
+	cfg.step_window_ms = 60.0;
+	cfg.step_gap_ms = NAN;
+	assert_int_equal(dsp_config_check(&cfg, 1000, &field), -EINVAL);
+	assert_string_equal(field, "step_gap_ms");
+	/* the largest ring: 2 x 128 blocks, no gap; run it round twice */
+	cfg.step_window_ms = 640.0;
+	cfg.step_gap_ms = 0.0;
+	assert_int_equal(dsp_config_check(&cfg, 1000, &field), 0);
+	assert_int_equal(dsp_chain_init(&c, &cfg, 1000), 0);
+	assert_int_equal(c.step.n_win, 128);
+	assert_int_equal(c.step.n_gap, 0);
+	{
+		static float x[3000], y[3000];
+		size_t i;
+
+		for (i = 0; i < 3000; i++)
+			x[i] = (float)(i < 1500 ? 0.0 : 300.0);	/* a step */
+		dsp_chain_process(&c, x, y, 3000, 1, NULL);
+	}
+	assert_true(c.step.n_blocks == 256);
 }
 
 int main(void)
