@@ -174,18 +174,44 @@ static struct fill stream_fill(struct twitch_client *c, const char *name)
 	return f;
 }
 
+/*
+ * Device @i's status line ("status I"), whole: the summary answer holds as
+ * many whole lines as fit, and says how many more there are. Return: 0,
+ * ENODEV past the last device, or another error (an older twitchd refuses
+ * the argument: then the summary is all there is).
+ */
+static int device_line(struct twitch_client *c, int i, char *buf, size_t len)
+{
+	char cmd[32];
+
+	snprintf(cmd, sizeof(cmd), "status %d", i);
+	return twitch_client_command(c, cmd, buf, len);
+}
+
+static void print_json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++)		/* the daemon's lines are plain text */
+		printf(*s == '"' || *s == '\\' ? "\\%c" : "%c", *s);
+	putchar('"');
+}
+
 static void print_status_json(const char *epoch, const char *reply, struct twitch_client *c,
 			      const struct latest *l)
 {
 	struct twitch_stream_info si;
-	char json[4096];
-	const char *q;
+	char json[4096], line[512];
 	int i, n;
 
-	printf("{\"running\":true,\"epoch\":\"%s\",\"daemon\":\"", epoch);
-	for (q = reply; *q; q++)	/* the daemon's line is plain text: escape it */
-		printf(*q == '"' || *q == '\\' ? "\\%c" : "%c", *q);
-	printf("\",\"streams\":[");
+	printf("{\"running\":true,\"epoch\":\"%s\",\"daemon\":", epoch);
+	print_json_string(reply);
+	printf(",\"devices\":[");
+	for (i = 0; i < 64 && device_line(c, i, line, sizeof(line)) == 0; i++) {
+		if (i)
+			putchar(',');
+		print_json_string(line);
+	}
+	printf("],\"streams\":[");
 	n = twitch_client_n_streams(c);
 	for (i = 0; i < n; i++) {
 		struct fill f;
@@ -221,7 +247,7 @@ static int cmd_status(bool json)
 	struct twitch_stream_info si;
 	struct twitch_client *c;
 	static struct latest l;
-	char reply[512], epoch[33], *p, *save = NULL;
+	char reply[512], line[512], epoch[33], *p, *save = NULL;
 	int i, n, err, rc;
 
 	rc = connect_or_explain(&c);
@@ -241,8 +267,18 @@ static int cmd_status(bool json)
 		return EXIT_SUCCESS;
 	}
 	printf("twitchd: running, epoch %s\n", epoch);
-	for (p = strtok_r(reply, ";", &save); p; p = strtok_r(NULL, ";", &save))
-		printf("  %s\n", p + (*p == ' '));
+	err = device_line(c, 0, line, sizeof(line));
+	if (err == 0 || err == ENODEV) {
+		/* the uptime from the summary, then each device's whole line */
+		printf("  %s\n", strtok_r(reply, ";", &save));
+		for (i = 1; err == 0 && i <= 64; i++) {
+			printf("  %s\n", line);
+			err = i < 64 ? device_line(c, i, line, sizeof(line)) : ENODEV;
+		}
+	} else {
+		for (p = strtok_r(reply, ";", &save); p; p = strtok_r(NULL, ";", &save))
+			printf("  %s\n", p + (*p == ' '));
+	}
 	printf("device scans lost (as far back as the events ring reaches): %llu\n",
 	       (unsigned long long)l.losses);
 	for (i = 0, n = 0; i < 64; i++) {

@@ -147,17 +147,47 @@ static void client_close(struct client *c)
 	c->fd = -1;
 }
 
-static void cmd_status(struct twitchd *d, struct client *c)
+/*
+ * status: "up Ns; DEVICE; DEVICE...", as many whole device lines as one
+ * reply holds, then "; N more device(s) (status I)" if some did not fit: a
+ * line is never cut (a cut one can read as something else, e.g.
+ * "calibrated"). status I: device I's line alone, ENODEV past the last.
+ */
+static void cmd_status(struct twitchd *d, struct client *c, const char *args)
 {
-	char line[384], buf[TWITCH_CTL_MAX_CMD - 8];
-	size_t i, off = 0;
+	char line[TWITCH_CTL_MAX_CMD - 8], buf[TWITCH_CTL_MAX_CMD - 8];
+	size_t i, off;
+	double v;
 
-	off += (size_t)snprintf(buf, sizeof(buf), "up %llus",
-				(unsigned long long)((loop_now_ns() - d->start_mono_ns) / 1000000000u));
-	for (i = 0; i < d->n_devs && off < sizeof(buf); i++) {
-		acq_describe(&d->devs[i], line, sizeof(line));
+	if (args[0]) {
+		if (config_parse_number(args, 0, 1e9, &v) < 0 || v != floor(v)) {
+			control_reply(c->fd, EINVAL, "status [DEVICE]: a device number from 0");
+			return;
+		}
+		if (v >= (double)d->n_devs) {
+			control_reply(c->fd, ENODEV, "no device %.0f (%zu configured)", v,
+				      d->n_devs);
+			return;
+		}
+		acq_describe(&d->devs[(size_t)v], line, sizeof(line));
+		control_reply(c->fd, 0, "%s", line);
+		return;
+	}
+	off = (size_t)snprintf(buf, sizeof(buf), "up %llus",
+			       (unsigned long long)((loop_now_ns() - d->start_mono_ns) /
+						    1000000000u));
+	for (i = 0; i < d->n_devs; i++) {
+		int n = acq_describe(&d->devs[i], line, sizeof(line));
+		size_t len = n < 0 ? 0 : strlen(line);
+
+		/* room for this line and, after it, the note on the rest */
+		if (off + 2 + len + (i + 1 < d->n_devs ? 48 : 0) >= sizeof(buf))
+			break;
 		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "; %s", line);
 	}
+	if (i < d->n_devs)
+		snprintf(buf + off, sizeof(buf) - off, "; %zu more device%s (status %zu)",
+			 d->n_devs - i, d->n_devs - i == 1 ? "" : "s", i);
 	control_reply(c->fd, 0, "%s", buf);
 }
 
@@ -299,7 +329,7 @@ static void handle_command(struct twitchd *d, struct client *c, size_t len)
 		control_reply(c->fd, 0, "%llu", (unsigned long long)m.hdr.seqno);
 		log_msg(LOG_INFO, "marker from uid %u: %s", c->cred.uid, m.text);
 	} else if (!strcmp(cmd.verb, "status")) {
-		cmd_status(d, c);
+		cmd_status(d, c, cmd.args);
 	} else if (!strcmp(cmd.verb, "calibrate") || !strcmp(cmd.verb, "calibration") ||
 		   !strcmp(cmd.verb, "subject") ||
 		   !strcmp(cmd.verb, "baseline") || !strcmp(cmd.verb, "temperature")) {

@@ -114,7 +114,8 @@ static int reap_kids(void **state)
 	return 0;
 }
 
-static void sim_start(struct sim *s, const char *spec1, const char *spec2)
+static void sim_start3(struct sim *s, const char *spec1, const char *spec2,
+		       const char *spec3)
 {
 	char sim_path[256];
 	int i;
@@ -131,7 +132,10 @@ static void sim_start(struct sim *s, const char *spec1, const char *spec2)
 		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 
 		dup2(null, STDOUT_FILENO);
-		if (spec2)
+		if (spec3)
+			execl(sim_path, sim_path, "--serve", "-l", "-e", s->envfile, "-d", spec1,
+			      "-d", spec2, "-d", spec3, (char *)NULL);
+		else if (spec2)
 			execl(sim_path, sim_path, "--serve", "-l", "-e", s->envfile, "-d", spec1,
 			      "-d", spec2, (char *)NULL);
 		else
@@ -142,6 +146,11 @@ static void sim_start(struct sim *s, const char *spec1, const char *spec2)
 	for (i = 0; i < 200 && access(s->envfile, F_OK) != 0; i++)
 		msleep(50);
 	assert_int_equal(devsim_env_read(s->envfile, &s->env), 0);
+}
+
+static void sim_start(struct sim *s, const char *spec1, const char *spec2)
+{
+	sim_start3(s, spec1, spec2, NULL);
 }
 
 static void sim_stop(struct sim *s)
@@ -738,6 +747,95 @@ static void test_sighup_reload(void **state)
 }
 
 /*
+ * More devices than one status answer holds: the summary gives whole lines
+ * only and says how many more there are; "status I" gives each one whole,
+ * ENODEV past the last; twitchctl status prints every device whole.
+ */
+static void test_status_many_devices(void **state)
+{
+	static const char *const names[] = { "left_leg_emg", "right_leg_emg", "bioz" };
+	static const char conf[] =
+		"[device left_leg_emg]\nprofile = ti-ads1298\ndevice = iio:device0\n"
+		"rate_hz = 1000\nleg_channels = voltage0, voltage1, voltage2, voltage3, "
+		"voltage4, voltage5, voltage6, voltage7\n"
+		"[device right_leg_emg]\nprofile = ti-ads1298\ndevice = iio:device1\n"
+		"rate_hz = 1000\nleg_channels = voltage0, voltage1, voltage2, voltage3, "
+		"voltage4, voltage5, voltage6, voltage7\n"
+		"[device bioz]\nprofile = ad5933\ndevice = iio:device2\n";
+	char reply[600], one[600], cmd[PATH_MAX + 64], out[4096], want[64], *p, *save;
+	struct twitch_client *c;
+	unsigned int k = 0, more = 0, from = 0;
+	struct daemon d;
+	struct sim s;
+	size_t n;
+	FILE *f;
+
+	(void)state;
+	sim_start3(&s, "ads1298:rate=1000", "ads1298:rate=1000", "ad5933");
+	daemon_start(&d, &s, conf);
+	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
+	assert_int_equal(twitch_client_command(c, "status", reply, sizeof(reply)), 0);
+	print_message("status: %s\n", reply);
+	/* whole lines in device order, then how many more: never a cut one */
+	for (p = strtok_r(reply, ";", &save); p; p = strtok_r(NULL, ";", &save)) {
+		p += *p == ' ';
+		if (!strncmp(p, "up ", 3))
+			continue;
+		if (sscanf(p, "%u more device", &more) == 1) {
+			assert_non_null(strstr(p, "(status "));
+			assert_int_equal(sscanf(strstr(p, "(status "), "(status %u)", &from), 1);
+			break;
+		}
+		assert_true(k < 3);
+		snprintf(want, sizeof(want), "%s: ", names[k]);
+		assert_true(!strncmp(p, want, strlen(want)));
+		assert_non_null(strstr(p, k < 2 ? "leg channels voltage0,voltage1,voltage2,"
+					  "voltage3,voltage4,voltage5,voltage6,voltage7" :
+					  "tissue temperature"));
+		k++;
+	}
+	assert_true(more > 0);		/* three do not fit in one answer */
+	assert_int_equal(from, k);
+	assert_int_equal(k + more, 3);
+	for (k = 0; k < 3; k++) {
+		snprintf(cmd, sizeof(cmd), "status %u", k);
+		assert_int_equal(twitch_client_command(c, cmd, one, sizeof(one)), 0);
+		snprintf(want, sizeof(want), "%s: ", names[k]);
+		assert_true(!strncmp(one, want, strlen(want)));
+	}
+	assert_int_equal(twitch_client_command(c, "status 3", one, sizeof(one)), ENODEV);
+	assert_int_equal(twitch_client_command(c, "status x", one, sizeof(one)), EINVAL);
+	assert_int_equal(twitch_client_command(c, "status 0.5", one, sizeof(one)), EINVAL);
+	twitch_client_free(c);
+	/* twitchctl prints every device whole */
+	snprintf(cmd, sizeof(cmd), "%s/twitchctl -s %s status", build_dir(), d.sock);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	assert_int_equal(pclose(f), 0);
+	print_message("%s", out);
+	assert_non_null(strstr(out, "\n  left_leg_emg: ti-ads1298 iio:device0"));
+	assert_non_null(strstr(out, "\n  right_leg_emg: ti-ads1298 iio:device1"));
+	assert_non_null(strstr(out, "\n  bioz: ad5933 iio:device2 2 ch sweeps of "));
+	assert_null(strstr(out, "more device"));
+	/* and as JSON: valid, each device one string of "devices" */
+	snprintf(cmd, sizeof(cmd), "%s/twitchctl -s %s status --json | /usr/bin/python3 -c "
+		 "'import json, sys; d = json.load(sys.stdin); "
+		 "print(\"|\".join(x.split(\":\")[0] for x in d[\"devices\"]))'",
+		 build_dir(), d.sock);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	assert_int_equal(pclose(f), 0);
+	assert_string_equal(out, "left_leg_emg|right_leg_emg|bioz\n");
+	assert_int_equal(daemon_stop(&d, NULL), 0);
+	daemon_cleanup(&d);
+	sim_stop(&s);
+}
+
+/*
  * Limb movements live: the simulated subject makes them only on channels 6
  * and 7, twitchd is told those are the legs, and every limb movement of the
  * ground truth comes back as a final LIMB_MOVEMENT record on a leg channel,
@@ -1302,6 +1400,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_vanish_and_return, reap_kids),
 		cmocka_unit_test_teardown(test_sighup_reload, reap_kids),
 		cmocka_unit_test_teardown(test_live_limb_movements, reap_kids),
+		cmocka_unit_test_teardown(test_status_many_devices, reap_kids),
 		cmocka_unit_test_teardown(test_bioz_calibrate_and_estimate, reap_kids),
 		cmocka_unit_test_teardown(test_remote_through_iiod, reap_kids),
 		cmocka_unit_test_teardown(test_samples_exact_without_loss, reap_kids),
