@@ -67,10 +67,15 @@ struct twitch_reader {
 	bool stalled;			/* stalled reported */
 	uint64_t last_check_ns;		/* last liveness check of a polling reader */
 	unsigned int n_pending;		/* local records queued for delivery */
+	/*
+	 * Three: one reader_follow_restart() may queue "gone", "restarted" and
+	 * the loss of what the new daemon overwrote before we came back, all
+	 * at once (a reader that looks again only after the new ring wrapped).
+	 */
 	union {
 		struct twitch_rec_loss loss;
 		struct twitch_rec_status status;
-	} pending[2];
+	} pending[3];
 };
 
 static uint64_t now_ns(void)
@@ -544,8 +549,8 @@ static int deliver_pending(struct twitch_reader *r, void *buf, size_t buf_size)
 		return -EMSGSIZE;
 	memcpy(buf, &r->pending[0], size);
 	r->n_pending--;
-	if (r->n_pending)
-		memmove(&r->pending[0], &r->pending[1], sizeof(r->pending[0]));
+	if (r->n_pending)	/* every one still queued moves up, not just the next */
+		memmove(&r->pending[0], &r->pending[1], r->n_pending * sizeof(r->pending[0]));
 	return (int)size;
 }
 

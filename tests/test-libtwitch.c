@@ -456,6 +456,61 @@ static void test_polling_reader_follows_restart(void **state)
 	stop(pid);
 }
 
+/*
+ * A reader that looks again only after the restarted daemon's ring wrapped:
+ * one call finds the daemon gone, reconnects and counts what was
+ * overwritten, so "gone", "restarted" and the loss are queued at once. All
+ * three come out, in that order (libtwitch had room for two: the third was
+ * written past the reader).
+ */
+static void test_restart_after_wrap_reports_gone_restart_and_loss(void **state)
+{
+	struct testpub_opts o = opts();
+	struct twitch_client *c, *c2;
+	struct twitch_reader *r;
+	union {
+		struct twitch_rec_status s;
+		struct twitch_rec_loss l;
+		struct twitch_rec_test t;
+		char b[512];
+	} u;
+	uint64_t seq;
+	pid_t pid;
+
+	(void)state;
+	o.test_slots = 8;	/* the fewest: 100 records wrap it many times */
+	pid = testpub_spawn(&o);
+	assert_true(pid > 0);
+	assert_int_equal(twitch_client_connect(sock_path, &c), 0);
+	assert_int_equal(twitch_reader_new(c, "test", TWITCH_FROM_NEWEST, &r), 0);
+	stop(pid);
+	pid = testpub_spawn(&o);
+	assert_true(pid > 0);
+	assert_int_equal(twitch_client_connect(sock_path, &c2), 0);
+	cmd_ok(c2, "pub test 100");
+
+	assert_int_equal(twitch_reader_next(r, &u, sizeof(u), 2000), sizeof(u.s));
+	assert_int_equal(u.s.hdr.type, TWITCH_REC_STATUS);
+	assert_int_equal(u.s.state, TWITCH_STATUS_DAEMON_GONE);
+	assert_int_equal(twitch_reader_next(r, &u, sizeof(u), 2000), sizeof(u.s));
+	assert_int_equal(u.s.hdr.type, TWITCH_REC_STATUS);
+	assert_int_equal(u.s.state, TWITCH_STATUS_DAEMON_RESTARTED);
+	assert_int_equal(twitch_reader_next(r, &u, sizeof(u), 2000), sizeof(u.l));
+	assert_int_equal(u.l.hdr.type, TWITCH_REC_LOSS);
+	assert_int_equal(u.l.reason, TWITCH_LOSS_RESTART);
+	assert_int_equal(u.l.count, 100 - 7);	/* oldest safe: 7 of the 8 slots kept */
+	for (seq = 93; seq < 100; seq++) {
+		assert_int_equal(twitch_reader_next(r, &u, sizeof(u), 2000), sizeof(u.t));
+		assert_int_equal(u.t.hdr.type, TWITCH_REC_TEST);
+		assert_int_equal(u.t.hdr.seqno, seq);
+	}
+	assert_int_equal(twitch_reader_lost(r), 93);
+	twitch_reader_free(r);
+	twitch_client_free(c);
+	twitch_client_free(c2);
+	stop(pid);
+}
+
 static void test_clean_close_is_noticed(void **state)
 {
 	struct testpub_opts o = opts();
@@ -669,6 +724,7 @@ int main(void)
 		cmocka_unit_test(test_kill9_reader_leaves_others_unaffected),
 		cmocka_unit_test(test_producer_restart_is_followed),
 		cmocka_unit_test(test_polling_reader_follows_restart),
+		cmocka_unit_test(test_restart_after_wrap_reports_gone_restart_and_loss),
 		cmocka_unit_test(test_clean_close_is_noticed),
 		cmocka_unit_test(test_stalled_producer_is_reported),
 		cmocka_unit_test(test_peer_without_group_is_refused),
