@@ -78,7 +78,9 @@ static int fail(struct parse_ctx *p, const char *section, const char *key, const
 	if (p->failed)
 		return 0;	/* keep the first error */
 	p->failed = true;
-	snprintf(p->err->key, sizeof(p->err->key), "%s%s%s", section, *section ? "." : "", key);
+	/* "section.key"; a section's own error (key "") names just the section */
+	snprintf(p->err->key, sizeof(p->err->key), "%s%s%s", section,
+		 *section && *key ? "." : "", key);
 	va_start(ap, fmt);
 	vsnprintf(p->err->msg, sizeof(p->err->msg), fmt, ap);
 	va_end(ap);
@@ -479,6 +481,9 @@ static int handler(void *user, const char *section, const char *key, const char 
 		return 1;	/* one message is enough */
 	if (!strcmp(section, "daemon"))
 		return daemon_key(p, key, value);
+	if (*section == '\0')		/* not "unknown section []" */
+		return fail(p, "", key, "a key before any section; expected [daemon] or "
+			    "[device NAME] first");
 	if (strncmp(section, "device ", 7))
 		return fail(p, section, "", "unknown section [%s]; expected [daemon] or "
 			    "[device NAME]", section);

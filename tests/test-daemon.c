@@ -1404,7 +1404,11 @@ static void test_bad_config_and_usage(void **state)
 				     sizeof(err)), 2);
 	assert_non_null(strstr(err, "are for EMG devices, not ad5933"));
 	assert_int_equal(run_twitchd("[devices emg]\nrate_hz = 1\n", NULL, err, sizeof(err)), 2);
-	assert_non_null(strstr(err, "unknown section [devices emg]"));
+	assert_non_null(strstr(err, "bad.conf:2: devices emg: unknown section [devices emg]"));
+	assert_int_equal(run_twitchd("rate_hz = 1\n[device emg]\n", NULL, err, sizeof(err)), 2);
+	assert_non_null(strstr(err, "bad.conf:1: rate_hz: a key before any section"));
+	assert_int_equal(run_twitchd("[device EMG]\nrate_hz = 1\n", NULL, err, sizeof(err)), 2);
+	assert_non_null(strstr(err, "bad.conf:2: device EMG: device name may hold only"));
 	assert_int_equal(run_twitchd("[daemon]\nlog_level = debug\n", NULL, err, sizeof(err)), 2);
 	assert_non_null(strstr(err, "no [device NAME] section"));
 	assert_int_equal(run_twitchd("this is not ini\n", NULL, err, sizeof(err)), 2);
