@@ -172,7 +172,7 @@ int calstore_load(const char *dir, const char *dev, struct bioz_cal_point *cal, 
 		  struct calstore_info *ret_info, char *err, size_t err_size)
 {
 	struct calstore_info info = { 0 };
-	char path[512], line[256];
+	char path[512], line[256], extra;
 	unsigned int ln;
 	size_t n = 0, i;
 	FILE *f;
@@ -184,12 +184,18 @@ int calstore_load(const char *dir, const char *dev, struct bioz_cal_point *cal, 
 		return rc;
 	rc = -EINVAL;
 #define NEXT() next_line(f, line, sizeof(line), &ln)
-	if (!NEXT() || (sscanf(line, "resistor_ohm %lf", &info.resistor_ohm) != 1 &&
-			sscanf(line, "rc_network %lf %lf %lf", &info.resistor_ohm, &info.rp_ohm,
-			       &info.c_f) != 3) ||
-	    !(info.resistor_ohm >= 1 && info.resistor_ohm <= 1e6) ||
-	    !(info.rp_ohm == 0 || (info.rp_ohm >= 1 && info.rp_ohm <= 1e6 &&
-				   info.c_f >= 1e-12 && info.c_f <= 1e-3))) {
+	/*
+	 * RP and C are checked whenever the line is an rc_network one: an
+	 * "rc_network RS 0 C" passed as a plain resistor with a stray C (any
+	 * C, NaN too), which calstore_save() then wrote back as another file.
+	 * Nor may either line carry trailing text (a point's line may not).
+	 */
+	if (!NEXT() || (sscanf(line, "resistor_ohm %lf %c", &info.resistor_ohm, &extra) != 1 &&
+			(sscanf(line, "rc_network %lf %lf %lf %c", &info.resistor_ohm,
+				&info.rp_ohm, &info.c_f, &extra) != 3 ||
+			 !(info.rp_ohm >= 1 && info.rp_ohm <= 1e6 &&
+			   info.c_f >= 1e-12 && info.c_f <= 1e-3))) ||
+	    !(info.resistor_ohm >= 1 && info.resistor_ohm <= 1e6)) {
 		rc = bad(err, err_size, path, ln, "resistor_ohm (1..1e6) or rc_network (RS RP C_F) "
 			 "missing or out of range");
 		goto out;
@@ -204,7 +210,6 @@ int calstore_load(const char *dir, const char *dev, struct bioz_cal_point *cal, 
 	}
 	for (i = 0; i < n; i++) {
 		struct bioz_cal_point p;
-		char extra;
 
 		if (!NEXT() || sscanf(line, "%lf %lf %lf %c", &p.freq_hz, &p.gain,
 				      &p.sys_phase_rad, &extra) != 3 ||

@@ -94,6 +94,12 @@ static void test_damaged_files(void **state)
 		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\n", ":4: time_real_ns" },
 		{ "twitchd-calibration 1\ndevice bioz\nrc_network 200 800\n", ":3: resistor_ohm" },
 		{ "twitchd-calibration 1\ndevice bioz\nrc_network 200 800 1\n", ":3: resistor_ohm" },
+		/* RP 0 is no R-C phantom (it passed as a plain resistor, with any C) */
+		{ "twitchd-calibration 1\ndevice bioz\nrc_network 200 0 1e-9\n", ":3: resistor_ohm" },
+		{ "twitchd-calibration 1\ndevice bioz\nrc_network 200 0 nan\n", ":3: resistor_ohm" },
+		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000 ohm\n", ":3: resistor_ohm" },
+		{ "twitchd-calibration 1\ndevice bioz\nrc_network 200 800 1e-9 x\n",
+		  ":3: resistor_ohm" },
 		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1\n"
 		  "points 1\n", ":5: points" },
 		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1\n"
