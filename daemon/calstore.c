@@ -200,11 +200,12 @@ int calstore_load(const char *dir, const char *dev, struct bioz_cal_point *cal, 
 			 "missing or out of range");
 		goto out;
 	}
-	if (!NEXT() || sscanf(line, "time_real_ns %" SCNu64, &info.t_real_ns) != 1) {
+	if (!NEXT() || sscanf(line, "time_real_ns %" SCNu64 " %c", &info.t_real_ns, &extra) != 1) {
 		rc = bad(err, err_size, path, ln, "time_real_ns missing");
 		goto out;
 	}
-	if (!NEXT() || sscanf(line, "points %zu", &n) != 1 || n < 2 || n > max) {
+	/* "points 2e-08" is not 2 points */
+	if (!NEXT() || sscanf(line, "points %zu %c", &n, &extra) != 1 || n < 2 || n > max) {
 		rc = bad(err, err_size, path, ln, "points missing or out of range");
 		goto out;
 	}

@@ -103,6 +103,10 @@ static void test_damaged_files(void **state)
 		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1\n"
 		  "points 1\n", ":5: points" },
 		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1\n"
+		  "points 2e-08\n5000 1e-7 0\n6000 1e-7 0\nend\n", ":5: points" },
+		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1 s\n",
+		  ":4: time_real_ns" },
+		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1\n"
 		  "points 2\n5000 1e-7 0\n", ":7: not a point" },
 		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1\n"
 		  "points 2\n5000 1e-7 0\n4000 1e-7 0\nend\n", ":7: not a point" },
