@@ -26,6 +26,21 @@
 #include "records.h"
 #include "twitchd.h"
 
+/* How old a stored file's time stamp is, for the log. A cart without a
+ * clock battery may start before NTP has set the time: then a file made
+ * later can look as if it came from the future, and says so (an unsigned
+ * difference read as 18446744073 s ago). */
+static void age_text(uint64_t then_ns, char *buf, size_t len)
+{
+	uint64_t now = record_clock_ns(CLOCK_REALTIME);
+
+	if (then_ns <= now)
+		snprintf(buf, len, "%" PRIu64 " s ago", (now - then_ns) / 1000000000u);
+	else
+		snprintf(buf, len, "dated %" PRIu64 " s ahead of this clock: is the time set?",
+			 (then_ns - now) / 1000000000u);
+}
+
 /* Where calibrations are kept: the config, systemd's StateDirectory=, or the FHS place. */
 static const char *state_dir(const struct twitchd *d)
 {
@@ -43,7 +58,7 @@ static const char *state_dir(const struct twitchd *d)
 static void load_calibration(struct acq_dev *a)
 {
 	struct calstore_info info;
-	char err[600];
+	char err[600], age[96];
 	int n;
 
 	n = calstore_load(state_dir(a->d), a->cfg.name, a->bz->cal, BIOZLIVE_MAX_POINTS, &info,
@@ -57,10 +72,10 @@ static void load_calibration(struct acq_dev *a)
 	}
 	a->bz->n_cal = (size_t)n;
 	a->bz->cal_from_file = true;
+	age_text(info.t_real_ns, age, sizeof(age));
 	log_device(LOG_NOTICE, a->cfg.name, -1, "calibration against %g ohm%s from %s "
-		   "(%zu frequencies, made %" PRIu64 " s ago)", info.resistor_ohm,
-		   info.rp_ohm > 0 ? " + (R || C)" : "", state_dir(a->d), a->bz->n_cal,
-		   (record_clock_ns(CLOCK_REALTIME) - info.t_real_ns) / 1000000000u);
+		   "(%zu frequencies, made %s)", info.resistor_ohm,
+		   info.rp_ohm > 0 ? " + (R || C)" : "", state_dir(a->d), a->bz->n_cal, age);
 }
 
 /* Keep the calibration just made, so a restart does not lose it. */
@@ -85,8 +100,7 @@ static void save_calibration(struct acq_dev *a, double ohm, double rp_ohm, doubl
 static void load_patient(struct acq_dev *a)
 {
 	struct calstore_patient p;
-	uint64_t now = record_clock_ns(CLOCK_REALTIME);
-	char err[600];
+	char err[600], age[96];
 	int rc;
 
 	if (a->d->cfg.forget_patient)
@@ -108,13 +122,12 @@ static void load_patient(struct acq_dev *a)
 		a->bz->baseline_t_real_ns = p.baseline_t_real_ns;
 	if (!p.has_subject && !p.has_baseline)
 		return;
-	log_device(LOG_NOTICE, a->cfg.name, -1, "restored from %s: %s%s%s (set %" PRIu64 " s "
-		   "ago); for a new patient: twitchctl subject ... and twitchctl baseline",
+	age_text(p.has_subject ? p.subject_t_real_ns : p.baseline_t_real_ns, age, sizeof(age));
+	log_device(LOG_NOTICE, a->cfg.name, -1, "restored from %s: %s%s%s (set %s); for a "
+		   "new patient: twitchctl subject ... and twitchctl baseline",
 		   state_dir(a->d), p.has_subject ? "subject data" : "",
 		   p.has_subject && p.has_baseline ? " and " : "",
-		   p.has_baseline ? "resistance-index baseline" : "",
-		   (now - (p.has_subject ? p.subject_t_real_ns : p.baseline_t_real_ns)) /
-		   1000000000u);
+		   p.has_baseline ? "resistance-index baseline" : "", age);
 }
 
 void acq_save_patient(struct acq_dev *a)

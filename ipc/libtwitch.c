@@ -520,9 +520,20 @@ static void local_hdr(struct twitch_record_hdr *h, uint16_t type, uint16_t size)
 	h->seqno = UINT64_MAX;
 }
 
+/* Room for another local record? pending[] is sized for the most one call
+ * can queue (see struct twitch_reader); a miscount must not write past it. */
+static bool pending_full(const struct twitch_reader *r)
+{
+	return r->n_pending >= sizeof(r->pending) / sizeof(r->pending[0]);
+}
+
 static void queue_loss(struct twitch_reader *r, uint32_t reason, uint64_t count)
 {
-	struct twitch_rec_loss *l = &r->pending[r->n_pending++].loss;
+	struct twitch_rec_loss *l;
+
+	if (pending_full(r))
+		return;
+	l = &r->pending[r->n_pending++].loss;
 
 	local_hdr(&l->hdr, TWITCH_REC_LOSS, sizeof(*l));
 	l->reason = reason;
@@ -532,7 +543,11 @@ static void queue_loss(struct twitch_reader *r, uint32_t reason, uint64_t count)
 
 static void queue_status(struct twitch_reader *r, uint32_t state, const char *text)
 {
-	struct twitch_rec_status *s = &r->pending[r->n_pending++].status;
+	struct twitch_rec_status *s;
+
+	if (pending_full(r))
+		return;
+	s = &r->pending[r->n_pending++].status;
 
 	local_hdr(&s->hdr, TWITCH_REC_STATUS, sizeof(*s));
 	s->state = state;
@@ -620,7 +635,7 @@ TWITCH_API int twitch_reader_seek(struct twitch_reader *r, uint64_t seqno)
 		return -EINVAL;
 	if (r->map == NULL)
 		return -ENOTCONN;
-	if (r->n_pending >= sizeof(r->pending) / sizeof(r->pending[0]))
+	if (pending_full(r))
 		return -EBUSY;
 	head = ring_head(&r->ring);
 	oldest = ring_oldest_safe(&r->ring, head);

@@ -363,8 +363,9 @@ TWITCH_API uint64_t twitch_reader_lost(const struct twitch_reader *r);
  * Records the ring no longer holds are reported like a lapped read: one
  * local TWITCH_REC_LOSS (READER_LAPPED) with the exact count, then the
  * oldest record still held. A @seqno past the newest means "only new ones".
- * Return: 0, -ENOTCONN while the daemon is gone, -EBUSY if local records
- * are still waiting to be delivered.
+ * Return: 0, -ENOTCONN while the daemon is gone, -EBUSY if the reader's
+ * queue of local records waiting to be delivered is full (three: read
+ * them first).
  */
 TWITCH_API int twitch_reader_seek(struct twitch_reader *r, uint64_t seqno);
 
