@@ -171,6 +171,39 @@ int control_reply(int fd, int err, const char *fmt, ...)
 	return n < 0 ? -errno : 0;
 }
 
+/*
+ * Length of the well-formed UTF-8 sequence at @s (at most @n bytes) that is
+ * not a C1 control (U+0080-U+009F: 0x9b alone is a terminal's CSI), or 0.
+ * Overlong forms, surrogates and code points past U+10FFFF are refused.
+ */
+static size_t utf8_ok(const unsigned char *s, size_t n)
+{
+	uint32_t cp;
+	size_t k, len;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;	/* a continuation byte first, or 0xc0, 0xc1, 0xf5+ */
+	if (len > n)
+		return 0;
+	for (k = 1; k < len; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[k] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
+		return 0;
+	return len;
+}
+
 int control_parse(char *buf, size_t len, struct control_cmd *ret)
 {
 	size_t i, v;
@@ -182,13 +215,19 @@ int control_parse(char *buf, size_t len, struct control_cmd *ret)
 	/* strip one trailing newline, as `echo` adds */
 	if (buf[len - 1] == '\n')
 		len--;
-	for (i = 0; i < len; i++) {
+	for (i = 0; i < len;) {
 		unsigned char c = (unsigned char)buf[i];
+		size_t k;
 
 		if (c < 0x20 && c != '\t')
 			return -EINVAL;
 		if (c == 0x7f)
 			return -EINVAL;
+		/* text goes to the journal, terminals and MQTT: UTF-8 only */
+		k = utf8_ok((const unsigned char *)buf + i, len - i);
+		if (k == 0)
+			return -EINVAL;
+		i += k;
 	}
 	buf[len] = '\0';
 	for (v = 0; v < len && buf[v] != ' ' && buf[v] != '\t'; v++)

@@ -52,7 +52,8 @@ struct control_cmd {
 /*
  * control_parse() - split one command message (@len bytes in @buf, which
  * must have room for one more byte) into verb and arguments. Rejects NUL
- * bytes, control characters and overlong verbs.
+ * bytes, control characters (C0, DEL and C1), text that is not well-formed
+ * UTF-8, and overlong verbs.
  * Return: 0, or -EINVAL (bad message) or -EMSGSIZE (too long).
  */
 int control_parse(char *buf, size_t len, struct control_cmd *ret);

@@ -42,6 +42,21 @@ static void test_parse(void **state)
 	assert_int_equal(control_parse(buf, 8, &cmd), -EINVAL);
 	strcpy(buf, "mark \x1b[2J");					/* escape sequence */
 	assert_int_equal(control_parse(buf, strlen(buf), &cmd), -EINVAL);
+	strcpy(buf, "mark caf\xc3\xa9 \xe2\x86\x92 \xf0\x9f\x98\xb4");	/* UTF-8 */
+	assert_int_equal(control_parse(buf, strlen(buf), &cmd), 0);
+	assert_string_equal(cmd.args, "caf\xc3\xa9 \xe2\x86\x92 \xf0\x9f\x98\xb4");
+	strcpy(buf, "mark \x9b[2J");					/* raw C1 CSI */
+	assert_int_equal(control_parse(buf, strlen(buf), &cmd), -EINVAL);
+	strcpy(buf, "mark \xc2\x9b[2J");				/* U+009B, CSI */
+	assert_int_equal(control_parse(buf, strlen(buf), &cmd), -EINVAL);
+	strcpy(buf, "mark \xc0\xaf");					/* overlong '/' */
+	assert_int_equal(control_parse(buf, strlen(buf), &cmd), -EINVAL);
+	strcpy(buf, "mark \xed\xa0\x80");				/* a surrogate */
+	assert_int_equal(control_parse(buf, strlen(buf), &cmd), -EINVAL);
+	strcpy(buf, "mark caf\xc3");					/* cut short */
+	assert_int_equal(control_parse(buf, strlen(buf), &cmd), -EINVAL);
+	strcpy(buf, "mark \xff");
+	assert_int_equal(control_parse(buf, strlen(buf), &cmd), -EINVAL);
 	strcpy(buf, " leading");					/* empty verb */
 	assert_int_equal(control_parse(buf, strlen(buf), &cmd), -EINVAL);
 	strcpy(buf, "averyveryverylongverb x");
