@@ -102,7 +102,8 @@ TESTS = test-ring test-record test-control test-libtwitch \
 	test-scan test-profile test-daemon test-analyze test-spool test-mqtt test-calstore
 # Shell tests, run after the programs (they use the built binaries).
 SHELL_TESTS = tests/devsim/test-tools.sh tests/test-analyze.sh \
-	tests/test-systemd.sh tests/test-install.sh tests/test-top.sh tests/test-record-edf.sh
+	tests/test-systemd.sh tests/test-install.sh tests/test-top.sh tests/test-record-edf.sh \
+	tests/test-fuzz-replay.sh
 
 test-ring_SRCS = $(IPC_CORE_SRCS) daemon/publish.c
 test-ring_LIBS = -lpthread
@@ -251,6 +252,7 @@ check: all $(TEST_BINS)
 	@pass=0; fail=0; skip=0; failed=""; \
 	export TWITCH_BUILD=$(O) TWITCH_SHARED=$(CURDIR)/../shared \
 		TWITCH_DEVSIM=$(CURDIR)/$(O)/twitch-devsim LD_LIBRARY_PATH=$(CURDIR)/$(O) \
+		TWITCH_SANITIZE=$(SANITIZE) \
 		ASAN_OPTIONS=verify_asan_link_order=0; \
 	for t in $(addprefix $(O)/tests/,$(TESTS)) $(SHELL_TESTS); do \
 		echo "== $$t"; \

@@ -190,46 +190,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef FUZZ_STANDALONE
-/* Replay files (a corpus, or crashes found by the fuzzer) without libFuzzer. */
-int main(int argc, char **argv)
+static void fuzz_cleanup(void)
 {
 	static const char *const files[] = { "calibration-fz", "patient-fz", "calibration-rt",
 					     "patient-rt" };
 	char path[4100];
 	size_t k;
-	int i;
 
-	for (i = 1; i < argc; i++) {
-		FILE *f = fopen(argv[i], "rbe");
-		uint8_t *b = NULL;
-		size_t n = 0, cap = 0;
-
-		if (f == NULL) {
-			perror(argv[i]);
-			return 1;
-		}
-		for (;;) {
-			if (n == cap) {
-				uint8_t *p = realloc(b, cap = cap ? cap * 2 : 4096);
-
-				if (p == NULL) {
-					fprintf(stderr, "%s: out of memory\n", argv[i]);
-					return 1;
-				}
-				b = p;
-			}
-			size_t r = fread(b + n, 1, cap - n, f);
-
-			if (r == 0)
-				break;
-			n += r;
-		}
-		fclose(f);
-		fuzz_result[0] = '\0';
-		LLVMFuzzerTestOneInput(b, n);
-		printf("%s: %s\n", argv[i], fuzz_result);
-		free(b);
-	}
 	bioz_live_deinit(&fuzz_bz);
 	if (fuzz_dir[0]) {
 		for (k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
@@ -238,7 +205,9 @@ int main(int argc, char **argv)
 		}
 		rmdir(fuzz_dir);
 	}
-	printf("fuzz-calstore: %d inputs replayed\n", argc - 1);
-	return 0;
 }
+
+#define FUZZ_CLEANUP()	fuzz_cleanup()
+#define FUZZ_NAME	"fuzz-calstore"
+#include "fuzz-standalone.h"
 #endif

@@ -125,43 +125,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef FUZZ_STANDALONE
-/* Replay files (a corpus, or crashes found by the fuzzer) without libFuzzer. */
-int main(int argc, char **argv)
-{
-	int i;
-
-	for (i = 1; i < argc; i++) {
-		FILE *f = fopen(argv[i], "rbe");
-		uint8_t *b = NULL;
-		size_t n = 0, cap = 0;
-
-		if (f == NULL) {
-			perror(argv[i]);
-			return 1;
-		}
-		for (;;) {
-			if (n == cap) {
-				uint8_t *p = realloc(b, cap = cap ? cap * 2 : 4096);
-
-				if (p == NULL) {
-					fprintf(stderr, "%s: out of memory\n", argv[i]);
-					return 1;
-				}
-				b = p;
-			}
-			size_t r = fread(b + n, 1, cap - n, f);
-
-			if (r == 0)
-				break;
-			n += r;
-		}
-		fclose(f);
-		fuzz_result[0] = '\0';
-		LLVMFuzzerTestOneInput(b, n);
-		printf("%s: %s\n", argv[i], fuzz_result);
-		free(b);
-	}
-	printf("fuzz-sweepcsv: %d inputs replayed\n", argc - 1);
-	return 0;
-}
+#define FUZZ_NAME	"fuzz-sweepcsv"
+#include "fuzz-standalone.h"
 #endif
