@@ -177,15 +177,21 @@ static struct fill stream_fill(struct twitch_client *c, const char *name)
 /*
  * Device @i's status line ("status I"), whole: the summary answer holds as
  * many whole lines as fit, and says how many more there are. Return: 0,
- * ENODEV past the last device, or another error (an older twitchd refuses
- * the argument: then the summary is all there is).
+ * ENODEV past the last device, or another error. A twitchd older than
+ * "status I" ignores the argument and answers its summary ("up Ns; ..."),
+ * as it still runs after an upgrade until restarted: EOPNOTSUPP, and the
+ * summary is all there is.
  */
 static int device_line(struct twitch_client *c, int i, char *buf, size_t len)
 {
 	char cmd[32];
+	int err;
 
 	snprintf(cmd, sizeof(cmd), "status %d", i);
-	return twitch_client_command(c, cmd, buf, len);
+	err = twitch_client_command(c, cmd, buf, len);
+	if (err == 0 && !strncmp(buf, "up ", 3))
+		return EOPNOTSUPP;
+	return err;
 }
 
 static void print_json_string(const char *s)
@@ -267,18 +273,13 @@ static int cmd_status(bool json)
 		return EXIT_SUCCESS;
 	}
 	printf("twitchd: running, epoch %s\n", epoch);
-	err = device_line(c, 0, line, sizeof(line));
-	if (err == 0 || err == ENODEV) {
-		/* the uptime from the summary, then each device's whole line */
-		printf("  %s\n", strtok_r(reply, ";", &save));
-		for (i = 1; err == 0 && i <= 64; i++) {
-			printf("  %s\n", line);
-			err = i < 64 ? device_line(c, i, line, sizeof(line)) : ENODEV;
-		}
-	} else {
-		for (p = strtok_r(reply, ";", &save); p; p = strtok_r(NULL, ";", &save))
+	/* the uptime from the summary, then each device's whole line */
+	printf("  %s\n", strtok_r(reply, ";", &save));
+	for (i = 0; i < 64 && (err = device_line(c, i, line, sizeof(line))) == 0; i++)
+		printf("  %s\n", line);
+	if (i == 0 && err != ENODEV)	/* an older twitchd: its summary's lines */
+		while ((p = strtok_r(NULL, ";", &save)))
 			printf("  %s\n", p + (*p == ' '));
-	}
 	printf("device scans lost (as far back as the events ring reaches): %llu\n",
 	       (unsigned long long)l.losses);
 	for (i = 0, n = 0; i < 64; i++) {
