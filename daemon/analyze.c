@@ -27,6 +27,7 @@
 
 #include "analyze.h"
 #include "bioz.h"
+#include "config.h"	/* the leg_channels list */
 #include "detect.h"
 #include "dsp.h"
 #include "pipeline.h"
@@ -351,33 +352,14 @@ static void analyze_chain_configs(const struct analyze *a, struct dsp_config *ds
 	}
 }
 
-/* The next name of the comma-separated list at *@list (its length in *@n),
- * or NULL past the last. */
-static const char *analyze_list_next(const char **list, size_t *n)
-{
-	const char *p = *list, *e;
-
-	if (p == NULL)
-		return NULL;
-	e = strchr(p, ',');
-	*n = e ? (size_t)(e - p) : strlen(p);
-	*list = e ? e + 1 : NULL;
-	return p;
-}
-
-static bool analyze_name_is(const char *name, size_t n, const char *label)
-{
-	return strlen(label) == n && strncmp(name, label, n) == 0;
-}
-
-/* Is @label one of the names of @list? */
+/* Is @label one of the names of @list (the config's leg_channels)? */
 static bool analyze_in_list(const char *list, const char *label)
 {
 	const char *p;
 	size_t n;
 
-	while ((p = analyze_list_next(&list, &n)))
-		if (analyze_name_is(p, n, label))
+	while ((p = config_list_next(&list, &n)))
+		if (config_name_is(p, n, label))
 			return true;
 	return false;
 }
@@ -390,9 +372,9 @@ static int analyze_check_legs(struct analyze *a)
 
 	if (a->chain == NULL || a->chain->legs[0] == '\0')
 		return 0;
-	for (list = a->chain->legs; (p = analyze_list_next(&list, &n));) {
+	for (list = a->chain->legs; (p = config_list_next(&list, &n));) {
 		for (i = 0; i < a->n_rec_ch; i++)
-			if (analyze_name_is(p, n, recording_label(a->rec, i)))
+			if (config_name_is(p, n, recording_label(a->rec, i)))
 				break;
 		if (i == a->n_rec_ch) {
 			analyze_msg(a, "%s: leg_channels: '%.*s' is not a channel label of the "

@@ -578,7 +578,7 @@ int config_load(const char *path, struct config *ret, struct config_error *err)
 
 		if (!p.chain_set[i])
 			continue;
-		if (!strcmp(d->profile, "ad5933")) {
+		if (!config_has_chain(d)) {
 			snprintf(err->msg, sizeof(err->msg), "device %s: mains, leg_channels, "
 				 "filter.* and detect.* are for EMG devices, not ad5933", d->name);
 			return -EINVAL;
@@ -639,6 +639,11 @@ bool config_device_equal(const struct config_device *a, const struct config_devi
 	       a->sweep_interval_ms == b->sweep_interval_ms;
 }
 
+bool config_has_chain(const struct config_device *d)
+{
+	return strcmp(d->profile, "ad5933") != 0;
+}
+
 bool config_chain_equal(const struct config_device *a, const struct config_device *b)
 {
 	size_t i;
@@ -658,20 +663,20 @@ int config_chain_for(const struct config_device *d, const struct device_channel 
 		     size_t n_channels, double rate_hz, struct dsp_config *filt,
 		     struct detect_config *det, char *msg, size_t len)
 {
-	char buf[sizeof(d->legs)], *save = NULL, *tok, *s, key[64];
-	size_t c;
+	const char *list = d->legs, *p;
+	char key[64];
+	size_t c, n;
 
 	*filt = d->filt;
 	*det = d->det;
 	det->lm_channel_mask = 0;
-	memcpy(buf, d->legs, sizeof(buf));
-	for (s = buf; (tok = strtok_r(s, ",", &save)); s = NULL) {
+	while ((p = config_list_next(&list, &n))) {
 		for (c = 0; c < n_channels; c++)
-			if (!strcmp(tok, ch[c].id) || !strcmp(tok, ch[c].label))
+			if (config_name_is(p, n, ch[c].id) || config_name_is(p, n, ch[c].label))
 				break;
 		if (c == n_channels || c >= 64) {
-			snprintf(msg, len, "leg_channels: '%s' is not a channel of this device",
-				 tok);
+			snprintf(msg, len, "leg_channels: '%.*s' is not a channel of this device",
+				 (int)n, p);
 			return -EINVAL;
 		}
 		det->lm_channel_mask |= UINT64_C(1) << c;

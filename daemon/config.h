@@ -91,6 +91,37 @@ int config_strerror(const struct config_error *err, char *buf, size_t len);
 /* Same settings (compares the channel text, not its pointers). */
 bool config_device_equal(const struct config_device *a, const struct config_device *b);
 
+/* Does @d's section take the EMG chain's keys (mains, leg_channels, filter.*,
+ * detect.*)? Every profile but the AD5933's, which sweeps. */
+bool config_has_chain(const struct config_device *d);
+
+/*
+ * The next name of a comma-separated list as the config keeps it (trimmed:
+ * "voltage6,Tib L"), its length in *@n, or NULL past the last; *@list moves
+ * on. config_name_is(): is that name @s?
+ */
+static inline const char *config_list_next(const char **list, size_t *n)
+{
+	const char *p = *list, *e;
+
+	if (p == NULL || *p == '\0')
+		return NULL;
+	for (e = p; *e && *e != ','; e++)
+		;
+	*n = (size_t)(e - p);
+	*list = *e ? e + 1 : NULL;
+	return p;
+}
+
+static inline bool config_name_is(const char *name, size_t n, const char *s)
+{
+	size_t k;
+
+	for (k = 0; k < n && s[k] == name[k]; k++)
+		;
+	return k == n && s[k] == '\0';
+}
+
 /* Same filter and detector settings (a reload rebuilds only the chain). */
 bool config_chain_equal(const struct config_device *a, const struct config_device *b);
 

@@ -333,10 +333,9 @@ static int analyze_with_config(const struct args *a, struct config *c)
 		return EXIT_USAGE;
 	}
 	for (i = 0; i < c->n_devices && dev == NULL; i++)
-		if (a->device ? !strcmp(c->dev[i].name, a->device) :
-				strcmp(c->dev[i].profile, "ad5933") != 0)
+		if (a->device ? !strcmp(c->dev[i].name, a->device) : config_has_chain(&c->dev[i]))
 			dev = &c->dev[i];
-	if (dev == NULL || !strcmp(dev->profile, "ad5933")) {
+	if (dev == NULL || !config_has_chain(dev)) {
 		fprintf(stderr, "twitchd --analyze: %s: %s\n", a->config, dev ?
 			"--device names an ad5933 section: it has no filter or detector "
 			"settings" : a->device ? "no such [device] section" :
@@ -383,7 +382,7 @@ int main(int argc, char **argv)
 			       d.cfg.dev[i].uri, d.cfg.dev[i].profile,
 			       d.cfg.dev[i].device[0] ? d.cfg.dev[i].device : "(first match)",
 			       d.cfg.dev[i].rate_hz);
-			if (strcmp(d.cfg.dev[i].profile, "ad5933")) {
+			if (config_has_chain(&d.cfg.dev[i])) {
 				config_chain_describe(&d.cfg.dev[i], chain, sizeof(chain));
 				printf("    EMG chain: %s\n", chain);
 			}
