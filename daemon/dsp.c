@@ -98,14 +98,15 @@ static uint32_t dsp_step_block_len(double rate_hz)
  * dsp_step_init() takes them (doubles: the check sees them before any
  * conversion). The check and the init share this, so what passes the
  * check is what fills the ring: checking the unrounded sum let a ring of
- * 257 blocks pass for 256. */
-static void dsp_step_blocks(const struct dsp_config *cfg, double rate_hz,
-			    double *ret_win, double *ret_gap)
+ * 257 blocks pass for 256. Return: a block's length in ms. */
+static double dsp_step_blocks(const struct dsp_config *cfg, double rate_hz,
+			      double *ret_win, double *ret_gap)
 {
 	double block_ms = dsp_step_block_len(rate_hz) * 1000.0 / rate_hz;
 
 	*ret_win = fmax(1.0, round(cfg->step_window_ms / block_ms));
 	*ret_gap = round(cfg->step_gap_ms / block_ms);
+	return block_ms;
 }
 
 int dsp_config_check(const struct dsp_config *cfg, double rate_hz,
@@ -120,8 +121,7 @@ int dsp_config_check(const struct dsp_config *cfg, double rate_hz,
 		return -EINVAL;
 	}
 	lp = dsp_lp_effective(cfg, rate_hz);
-	block_ms = dsp_step_block_len(rate_hz) * 1000.0 / rate_hz;
-	dsp_step_blocks(cfg, rate_hz, &n_win, &n_gap);
+	block_ms = dsp_step_blocks(cfg, rate_hz, &n_win, &n_gap);
 	if (cfg->lp_order < 1 || cfg->lp_order > DSP_MAX_ORDER)
 		bad = "lp_order";
 	else if (!(cfg->lp_cutoff_hz > 0.0) || !isfinite(cfg->lp_cutoff_hz))

@@ -177,9 +177,10 @@ static void cmd_status(struct twitchd *d, struct client *c, const char *args)
 			       (unsigned long long)((loop_now_ns() - d->start_mono_ns) /
 						    1000000000u));
 	for (i = 0; i < d->n_devs; i++) {
-		int n = acq_describe(&d->devs[i], line, sizeof(line));
-		size_t len = n < 0 ? 0 : strlen(line);
+		size_t len;
 
+		acq_describe(&d->devs[i], line, sizeof(line));
+		len = strlen(line);
 		/* room for this line and, after it, the note on the rest */
 		if (off + 2 + len + (i + 1 < d->n_devs ? 48 : 0) >= sizeof(buf))
 			break;
