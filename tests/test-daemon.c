@@ -198,6 +198,21 @@ static bool file_contains(const char *path, const char *needle)
 }
 
 /* Start twitchd under the testbed with @conf; wait until it answers. */
+/* Run @cmd with sh; its stdout (and what it sends to 2>&1) in @out.
+ * Return: its exit code, -1 if it did not exit. */
+static int run_capture(const char *cmd, char *out, size_t len)
+{
+	FILE *p = popen(cmd, "r");
+	size_t n;
+	int st;
+
+	assert_non_null(p);
+	n = fread(out, 1, len - 1, p);
+	out[n] = '\0';
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 static void daemon_start(struct daemon *d, const struct sim *s, const char *conf)
 {
 	struct twitch_client *c = NULL;
@@ -767,8 +782,6 @@ static void test_status_many_devices(void **state)
 	unsigned int k = 0, more = 0, from = 0;
 	struct daemon d;
 	struct sim s;
-	size_t n;
-	FILE *f;
 
 	(void)state;
 	sim_start3(&s, "ads1298:rate=1000", "ads1298:rate=1000", "ad5933");
@@ -809,11 +822,7 @@ static void test_status_many_devices(void **state)
 	twitch_client_free(c);
 	/* twitchctl prints every device whole */
 	snprintf(cmd, sizeof(cmd), "%s/twitchctl -s %s status", build_dir(), d.sock);
-	f = popen(cmd, "r");
-	assert_non_null(f);
-	n = fread(out, 1, sizeof(out) - 1, f);
-	out[n] = '\0';
-	assert_int_equal(pclose(f), 0);
+	assert_int_equal(run_capture(cmd, out, sizeof(out)), 0);
 	print_message("%s", out);
 	assert_non_null(strstr(out, "\n  left_leg_emg: ti-ads1298 iio:device0"));
 	assert_non_null(strstr(out, "\n  right_leg_emg: ti-ads1298 iio:device1"));
@@ -824,11 +833,7 @@ static void test_status_many_devices(void **state)
 		 "'import json, sys; d = json.load(sys.stdin); "
 		 "print(\"|\".join(x.split(\":\")[0] for x in d[\"devices\"]))'",
 		 build_dir(), d.sock);
-	f = popen(cmd, "r");
-	assert_non_null(f);
-	n = fread(out, 1, sizeof(out) - 1, f);
-	out[n] = '\0';
-	assert_int_equal(pclose(f), 0);
+	assert_int_equal(run_capture(cmd, out, sizeof(out)), 0);
 	assert_string_equal(out, "left_leg_emg|right_leg_emg|bioz\n");
 	assert_int_equal(daemon_stop(&d, NULL), 0);
 	daemon_cleanup(&d);
@@ -1335,9 +1340,7 @@ static void test_remote_through_iiod(void **state)
 static int run_twitchd(const char *conf, const char *arg, char *err, size_t err_size)
 {
 	char dir[] = "/tmp/twitch-bad-XXXXXX", cpath[128], cmd[512];
-	FILE *p;
-	size_t n;
-	int st;
+	int rc;
 
 	assert_non_null(mkdtemp(dir));
 	snprintf(cpath, sizeof(cpath), "%s/bad.conf", dir);
@@ -1345,15 +1348,11 @@ static int run_twitchd(const char *conf, const char *arg, char *err, size_t err_
 		write_file(cpath, conf);
 	snprintf(cmd, sizeof(cmd), "%s/twitchd %s %s -s %s/c.sock 2>&1 </dev/null", build_dir(),
 		 conf ? "-c" : "", conf ? cpath : arg, dir);
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	n = fread(err, 1, err_size - 1, p);
-	err[n] = '\0';
-	st = pclose(p);
+	rc = run_capture(cmd, err, err_size);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		print_message("cannot remove %s\n", dir);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return rc;
 }
 
 static void test_bad_config_and_usage(void **state)
