@@ -460,6 +460,8 @@ static void subject_add_noise(struct subject *s, struct subject_event *e, unsign
 	k->len = len;
 	k->gain_uv = rms_uv;
 	k->ramp = ramp < 1.0 ? 1.0 : ramp;
+	if (k->ramp > e->truth.ramp_scans)
+		e->truth.ramp_scans = k->ramp;
 	subject_rng_seed(&k->rng, subject_rng_next(&s->ev_rng), 7);
 }
 

@@ -35,6 +35,9 @@ enum subject_class {
  *	bursts with a raised-cosine ramp of up to 50 ms.
  * @n_scans: injected span in scans; @duration_ms is the same in ms.
  * @peak_uv: max |injected signal| over the mask, background excluded.
+ * @ramp_scans: bursts (phasic, LM): length of the raised-cosine rise
+ *	0.5 - 0.5 cos(pi j / ramp_scans) of their envelope from onset_index,
+ *	and of its fall; 0 for potentials.
  */
 struct subject_truth {
 	enum subject_class cls;
@@ -45,6 +48,7 @@ struct subject_truth {
 	double t_s;
 	double duration_ms;
 	double peak_uv;
+	double ramp_scans;
 };
 
 /* Called once per event when generation reaches its onset scan. */

@@ -126,6 +126,25 @@ static int popcount64(uint64_t m)
  * No background, no hum: the output is exactly the injected events, so the
  * truth can be checked sample by sample.
  */
+static double window_rms(const double *x, size_t nc, unsigned int ch, uint64_t a, uint64_t b);
+
+/* A burst's ramp as its truth states it (2 kHz: 50 ms = 100 scans, or a
+ * tenth of the burst), and the signal follows it: the ramp's first fifth
+ * (envelope <= 0.1) holds a small share of the bulk's rms. */
+static void check_ramp(const double *x, size_t nc, const struct subject_truth *t,
+		       uint64_t end)
+{
+	double ramp = fmin(0.1 * (double)t->n_scans, 100.0);
+	uint64_t a = t->onset_index, k = (uint64_t)(0.2 * t->ramp_scans);
+
+	assert_near(t->ramp_scans, ramp, 1e-9);
+	if (end < a + (uint64_t)(2 * ramp) || k < 10)
+		return;
+	assert_true(window_rms(x, nc, t->channel, a, a + k) <
+		    0.3 * window_rms(x, nc, t->channel, a + (uint64_t)ramp,
+				     end - (uint64_t)ramp));
+}
+
 static void test_truth_is_exact(void **state)
 {
 	struct subject_config c = subject_config_default();
@@ -187,6 +206,9 @@ static void test_truth_is_exact(void **state)
 			assert_int_equal(peak_ch, t->channel);
 		}
 		assert_true(started);	/* the onset is where it begins */
+		if (t->cls == SUBJECT_FASCICULATION || t->cls == SUBJECT_DOUBLET ||
+		    t->cls == SUBJECT_MYOCLONUS)
+			assert_true(t->ramp_scans == 0.0);
 		prev_end = t->onset_index + t->n_scans;
 		switch (t->cls) {
 		case SUBJECT_FASCICULATION:
@@ -234,11 +256,13 @@ static void test_truth_is_exact(void **state)
 				assert_true(ss >= 10 - 1e-9 && ss <= 20 + 1e-9);
 			}
 			assert_true(ms >= 100 - 0.5 && ms <= 5000 + 0.5);
+			check_ramp(x, nc, t, end);
 			break;
 		}
 		case SUBJECT_LIMB_MOVEMENT:
 			assert_true(ms >= 500 - 0.5 && ms <= 10000 + 0.5);
 			assert_true(popcount64(t->channel_mask) <= 2);
+			check_ramp(x, nc, t, end);
 			break;
 		default:
 			fail_msg("class %d", t->cls);

@@ -70,7 +70,10 @@
  * Matching (identical for both detectors):
  * - Truth onset: the first sample of the injected signal on the event's
  *   largest channel at >= 10% of its peak (the usual departure from
- *   baseline; bursts: their ramp, up to 50 ms, reaching 10%).
+ *   baseline). Bursts: where their envelope's ramp (up to 50 ms) reaches
+ *   10%. Not their first sample at 10% of the peak: a burst is noise, its
+ *   peak some 3.5x its RMS, so that sample is one lucky swing early in the
+ *   ramp, below the baseline's noise, 10-20 ms before anyone can see it.
  * - Only FINAL events count (twitchd's REJECT records are its artefact
  *   decisions; onset records are provisional). Any FINAL class may match.
  * - A pair (truth, event) is a candidate if the onsets are within +-15 ms
@@ -1118,6 +1121,9 @@ static void build_and_run(size_t id, FILE *manifest)
 				continue;
 			span_rms(s + t->onset_index * nch + t->channel, len,
 				 nch, &first, NULL);
+			if (t->ramp_scans > 0.0)	/* its envelope at 10% */
+				first = (size_t)ceil(t->ramp_scans *
+						     acos(0.8) / M_PI);
 			u->on = t->onset_index + first;
 			u->start = t->onset_index;
 			u->end = t->onset_index + t->n_scans;
