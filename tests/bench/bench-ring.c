@@ -8,6 +8,9 @@
  *     65536-slot ring (readers are libtwitch clients in their own processes);
  *   - one-way latency from the intended send time (coordinated omission
  *     counted) for a polling reader at 100 k/s and a sleeping reader at 1 kHz;
+ *   - the machine's floor under those latencies: the same pacing and the
+ *     same two processes passing a counter in one shared word (polling) or
+ *     one futex word (sleeping), no ring;
  *   - the producer's rate while one reader is stopped with SIGSTOP asleep;
  *   - baselines, lossless: AF_UNIX SOCK_STREAM fan-out with 64 records per
  *     write and 4 MiB socket buffers, SOCK_SEQPACKET with sendmmsg batches of
@@ -27,7 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/futex.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,6 +69,8 @@ struct shared {
 	_Atomic uint64_t done_ns[MAX_READERS];
 	_Atomic uint32_t ready;
 	_Atomic uint32_t go;
+	_Atomic uint32_t floor_seq;	/* latency_floor(): messages sent */
+	uint64_t floor_t0, floor_period;
 	uint64_t n_lat;
 	uint64_t lat_ns[];		/* latency samples of reader 0 */
 };
@@ -402,6 +409,71 @@ static void latency_run(enum rmode mode, double rate, double secs, double *p50, 
 }
 
 /*
+ * This machine's floor under those latencies: the same pacing, the same two
+ * processes, no ring. The producer bumps one shared 32-bit counter (and, for
+ * a sleeping reader, FUTEX_WAKEs it); the reader spins on it (or sleeps in
+ * FUTEX_WAIT on it) and times every message it finds, counter value j due
+ * at t0 + j x period, late ones included. Nothing can pass a message faster
+ * than a cache line and a futex: what this measures is the CPUs and the
+ * scheduler (on a VM, the hypervisor's too), and any ring's p99 sits above it.
+ */
+static int floor_reader(enum rmode mode, uint32_t n)
+{
+	uint32_t seen = 0, cur;
+
+	atomic_fetch_add(&sh->ready, 1);
+	while (seen < n) {
+		cur = atomic_load_explicit(&sh->floor_seq, memory_order_acquire);
+		if (cur == seen) {
+			if (mode == R_SLEEP)
+				syscall(SYS_futex, &sh->floor_seq, FUTEX_WAIT, seen, NULL,
+					NULL, 0);
+			continue;
+		}
+		for (; seen < cur; seen++) {
+			uint64_t t = now_ns();
+
+			if (sh->n_lat < MAX_LAT)
+				sh->lat_ns[sh->n_lat++] = t - (sh->floor_t0 + seen * sh->floor_period);
+		}
+	}
+	return 0;
+}
+
+static void latency_floor(enum rmode mode, double rate, double secs, double *p50, double *p99,
+			  double *p999)
+{
+	uint32_t n = (uint32_t)(rate * secs), i;
+	pid_t kid;
+
+	reset_shared();
+	atomic_store(&sh->floor_seq, 0);
+	sh->floor_period = (uint64_t)(1e9 / rate);
+	sh->floor_t0 = now_ns() + 30000000;	/* after the child is up */
+	kid = fork();
+	if (kid == 0)
+		_exit(floor_reader(mode, n));
+	while (atomic_load(&sh->ready) < 1)
+		usleep(1000);
+	for (i = 0; i < n; i++) {
+		uint64_t due = sh->floor_t0 + (uint64_t)i * sh->floor_period;
+
+		if (mode == R_SLEEP)
+			sleep_until(due);
+		else
+			while (now_ns() < due)
+				;
+		atomic_store_explicit(&sh->floor_seq, i + 1, memory_order_release);
+		if (mode == R_SLEEP)
+			syscall(SYS_futex, &sh->floor_seq, FUTEX_WAKE, 1, NULL, NULL, 0);
+	}
+	waitpid(kid, NULL, 0);
+	*p50 = pct(sh->lat_ns, sh->n_lat, 50) / 1000.0;
+	*p99 = pct(sh->lat_ns, sh->n_lat, 99) / 1000.0;
+	*p999 = pct(sh->lat_ns, sh->n_lat, 99.9) / 1000.0;
+}
+
+/*
  * Producer rate with one reader stopped while asleep, vs none, interleaved.
  * The effect sought is well under 1%, run-to-run noise on a VM is about 2%:
  * 21 pairs of 0.1-s runs, medians.
@@ -697,6 +769,7 @@ int main(void)
 {
 	char dir[] = "/tmp/twitch-bench-XXXXXX";
 	double p50[4], p99[4], tput1, tput8, lp50, lp99, lp999, sp50, sp99, sp999;
+	double fp50, fp99, fp999, fs50, fs99, fs999;
 	double stalled_pct, free_rate, stalled_rate, base1[3], base8[3];
 	uint64_t stall_wakes = 0;
 	static const int n_readers[4] = { 0, 1, 4, 8 };
@@ -733,6 +806,7 @@ int main(void)
 	memset(p50, 0, sizeof(p50));
 	memset(p99, 0, sizeof(p99));
 	tput1 = tput8 = lp50 = lp99 = lp999 = sp50 = sp99 = sp999 = NAN;
+	fp50 = fp99 = fp999 = fs50 = fs99 = fs999 = NAN;
 	stalled_pct = free_rate = stalled_rate = NAN;
 	for (i = 0; i < 3; i++)
 		base1[i] = base8[i] = NAN;
@@ -758,6 +832,12 @@ int main(void)
 	latency_run(R_SLEEP, 1000, 4.0, &sp50, &sp99, &sp999);
 	printf("latency, sleeping reader at 1 kHz: p50 %.1f us, p99 %.1f us, p99.9 %.1f us\n",
 	       sp50, sp99, sp999);
+	latency_floor(R_POLL, 100000, 2.0, &fp50, &fp99, &fp999);
+	printf("floor, one shared word, polling at 100 k/s: p50 %.2f us, p99 %.2f us, "
+	       "p99.9 %.2f us\n", fp50, fp99, fp999);
+	latency_floor(R_SLEEP, 1000, 4.0, &fs50, &fs99, &fs999);
+	printf("floor, one futex word, sleeping at 1 kHz: p50 %.1f us, p99 %.1f us, "
+	       "p99.9 %.1f us\n", fs50, fs99, fs999);
 	}
 	if (strchr(phases, 's')) {
 	stalled_pct = stalled_slowdown_pct(&free_rate, &stalled_rate, &stall_wakes);
@@ -781,11 +861,13 @@ int main(void)
 	       "lat_sleep_p50_us=%.1f lat_sleep_p99_us=%.1f lat_sleep_p999_us=%.1f "
 	       "stalled_reader_slowdown_pct=%.2f stream_8r_mps=%.3f seqpacket_8r_mps=%.3f "
 	       "zmq_8r_mps=%.3f vs_stream_8r_ratio=%.1f vs_seqpacket_8r_ratio=%.1f "
-	       "vs_zmq_8r_ratio=%.1f vs_stream_1r_ratio=%.1f vs_zmq_1r_ratio=%.1f\n",
+	       "vs_zmq_8r_ratio=%.1f vs_stream_1r_ratio=%.1f vs_zmq_1r_ratio=%.1f "
+	       "floor_poll_p99_us=%.2f floor_sleep_p99_us=%.1f lat_poll_p99_vs_floor=%.2f "
+	       "lat_sleep_p99_vs_floor=%.2f\n",
 	       p50[0], p50[1], p50[2], p50[3], p99[3], tput1 / 1e6, tput8 / 1e6, lp50, lp99,
 	       lp999, sp50, sp99, sp999, stalled_pct, base8[0] / 1e6, base8[1] / 1e6,
 	       base8[2] / 1e6, tput8 / base8[0], tput8 / base8[1], tput8 / base8[2],
-	       tput1 / base1[0], tput1 / base1[2]);
+	       tput1 / base1[0], tput1 / base1[2], fp99, fs99, lp99 / fp99, sp99 / fs99);
 	unlink(sock_path);
 	rmdir(dir);
 	return 0;
