@@ -275,6 +275,11 @@ static int setup_pipeline(struct acq_dev *a)
 
 	if (is_sweeper(a) || unit_of(a) != TWITCH_UNIT_UV || in->rate_hz <= 0)
 		return 0;
+	if (a->cfg.no_detect) {
+		log_device(LOG_INFO, a->cfg.name, -1, "samples only, no twitch detection "
+			   "(detect = no)");
+		return 0;
+	}
 	if (in->rate_hz < 100.0 || in->n_channels > CONFIG_MAX_CHANNELS) {
 		log_device(LOG_NOTICE, a->cfg.name, -1, "no twitch detection at %.0f Hz and "
 			   "%zu channels (it needs >= 100 Hz, <= %d channels)", in->rate_hz,
@@ -1234,7 +1239,7 @@ void acq_reconfigure(struct acq_dev *a, const struct config_device *cfg)
 			pipeline_deinit(&a->pl);
 			a->has_pipeline = false;
 		}
-		if (start_detection(a) == 0)
+		if (start_detection(a) == 0 && a->has_pipeline)
 			log_device(LOG_INFO, a->cfg.name, -1, "new filter and detector settings");
 	}
 	if (same && !chain_same && a->state == DEV_CLOSED)

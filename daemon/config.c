@@ -293,7 +293,7 @@ static int chain_key_line(const char *path, const char *name, const char *key)
 	return found;
 }
 
-/* mains, leg_channels, filter.* and detect.*: the EMG chain's keys */
+/* detect, mains, leg_channels, filter.* and detect.*: the EMG chain's keys */
 static int chain_key(struct parse_ctx *p, struct config_device *d, const char *section,
 		     const char *k, const char *v)
 {
@@ -301,6 +301,14 @@ static int chain_key(struct parse_ctx *p, struct config_device *d, const char *s
 
 	p->chain_set[d - p->c->dev] = true;
 
+	if (!strcmp(k, "detect")) {
+		bool b;
+
+		if (parse_bool(v, &b) < 0)
+			return fail(p, section, k, "'%s' is not yes or no", v);
+		d->no_detect = !b;
+		return 1;
+	}
 	if (!strcmp(k, "mains")) {
 		if (!strcmp(v, "auto")) {
 			d->filt.mains = DSP_MAINS_AUTO;
@@ -579,8 +587,9 @@ int config_load(const char *path, struct config *ret, struct config_error *err)
 		if (!p.chain_set[i])
 			continue;
 		if (!config_has_chain(d)) {
-			snprintf(err->msg, sizeof(err->msg), "device %s: mains, leg_channels, "
-				 "filter.* and detect.* are for EMG devices, not ad5933", d->name);
+			snprintf(err->msg, sizeof(err->msg), "device %s: detect, mains, "
+				 "leg_channels, filter.* and detect.* are for EMG devices, "
+				 "not ad5933", d->name);
 			return -EINVAL;
 		}
 		if (chain_problem(d, key, sizeof(key))) {
@@ -649,8 +658,8 @@ bool config_chain_equal(const struct config_device *a, const struct config_devic
 	size_t i;
 
 	/* by the keys, not memcmp(): the structures have padding */
-	if (a->filt.mains != b->filt.mains || a->det.mains_hz != b->det.mains_hz ||
-	    strcmp(a->legs, b->legs))
+	if (a->no_detect != b->no_detect || a->filt.mains != b->filt.mains ||
+	    a->det.mains_hz != b->det.mains_hz || strcmp(a->legs, b->legs))
 		return false;
 	for (i = 0; i < N_CHAIN_KEYS; i++)
 		if (memcmp((const char *)a + chain_keys[i].off, (const char *)b + chain_keys[i].off,

@@ -32,6 +32,7 @@ struct config_device {
 	uint32_t block_scans;
 	uint32_t buffer_scans;
 	bool no_timestamp;
+	bool no_detect;			/* detect = no: samples only, no EMG chain */
 	struct device_sweep_config sweep;	/* ad5933 */
 	uint32_t sweep_interval_ms;		/* ad5933: one sweep this often */
 	/* ad5933: alert thresholds against the baseline; NaN = bioz.c's default */

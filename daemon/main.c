@@ -382,7 +382,9 @@ int main(int argc, char **argv)
 			       d.cfg.dev[i].uri, d.cfg.dev[i].profile,
 			       d.cfg.dev[i].device[0] ? d.cfg.dev[i].device : "(first match)",
 			       d.cfg.dev[i].rate_hz);
-			if (config_has_chain(&d.cfg.dev[i])) {
+			if (config_has_chain(&d.cfg.dev[i]) && d.cfg.dev[i].no_detect) {
+				printf("    EMG chain: none (detect = no: samples only)\n");
+			} else if (config_has_chain(&d.cfg.dev[i])) {
 				config_chain_describe(&d.cfg.dev[i], chain, sizeof(chain));
 				printf("    EMG chain: %s\n", chain);
 			}

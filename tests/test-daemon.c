@@ -761,6 +761,78 @@ static void test_sighup_reload(void **state)
 	daemon_cleanup(&d);
 }
 
+static bool is_twitch(const union rec *u, const void *arg)
+{
+	(void)arg;
+	return u->h.type == TWITCH_REC_TWITCH;
+}
+
+/*
+ * detect = no on a reload: the stream goes on, its samples still come and
+ * no twitch record does, though the subject twitches ten times a second;
+ * detect = yes brings them back, again without a reopen.
+ */
+static void test_detect_off(void **state)
+{
+	static const char off_conf[] = "[daemon]\nlog_level = debug\n"
+				       "[device emg]\nprofile = ti-ads1298\n"
+				       "rate_hz = 4000\ndetect = no\n";
+	struct twitch_client *c;
+	struct twitch_reader *re, *rs;
+	static union rec u;
+	uint32_t reloaded = TWITCH_STATUS_CONFIG_RELOADED, epoch = 0;
+	uint64_t next = 0, end, scans = 0;
+	struct sim s;
+	struct daemon d;
+	int n;
+
+	(void)state;
+	sim_start(&s, "ads1298:rate=4000,mup_per_min=600", NULL);
+	daemon_start(&d, &s, emg_conf);
+	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
+	assert_int_equal(twitch_reader_new(c, "events", TWITCH_FROM_NEWEST, &re), 0);
+	assert_true(wait_event(re, &u, 5000, is_twitch, NULL));	/* it detects */
+	write_file(d.conf, off_conf);
+	kill(d.pid, SIGHUP);
+	assert_true(wait_event(re, &u, 3000, is_status, &reloaded));
+	msleep(100);
+	assert_true(file_contains(d.log, "samples only, no twitch detection (detect = no)"));
+	assert_int_equal(twitch_reader_new(c, "samples-emg", TWITCH_FROM_NEWEST, &rs), 0);
+	/* what was open at the reload has ended by now: nothing more comes */
+	while (twitch_reader_next(re, &u, sizeof(u), 0) > 0)
+		;
+	end = now_ns() + 2000000000u;
+	while (now_ns() < end) {
+		n = twitch_reader_next(rs, &u, sizeof(u), 100);
+		assert_true(n >= 0);
+		if (n > 0 && u.h.type == TWITCH_REC_SAMPLES) {
+			if (scans > 0) {	/* the same stream, nothing skipped */
+				assert_int_equal(u.s.index_epoch, epoch);
+				assert_int_equal(u.h.sample_index, next);
+			}
+			epoch = u.s.index_epoch;
+			next = u.h.sample_index + u.s.n_scans;
+			scans += u.s.n_scans;
+		}
+		while ((n = twitch_reader_next(re, &u, sizeof(u), 0)) > 0)
+			if (u.h.type == TWITCH_REC_TWITCH)
+				fail_msg("a twitch record with detect = no");
+		assert_true(n >= 0);
+	}
+	assert_true(scans >= 4000);	/* 2 s at 4 kHz, less a block or two */
+	write_file(d.conf, "[device emg]\nprofile = ti-ads1298\nrate_hz = 4000\n"
+		   "detect = yes\n");
+	kill(d.pid, SIGHUP);
+	assert_true(wait_event(re, &u, 3000, is_status, &reloaded));
+	assert_true(wait_event(re, &u, 5000, is_twitch, NULL));
+	twitch_reader_free(re);
+	twitch_reader_free(rs);
+	twitch_client_free(c);
+	assert_int_equal(daemon_stop(&d, NULL), 0);
+	sim_stop(&s);
+	daemon_cleanup(&d);
+}
+
 /*
  * More devices than one status answer holds: the summary gives whole lines
  * only and says how many more there are; "status I" gives each one whole,
@@ -1402,6 +1474,11 @@ static void test_bad_config_and_usage(void **state)
 	assert_int_equal(run_twitchd("[device bz]\nprofile = ad5933\nmains = 50\n", NULL, err,
 				     sizeof(err)), 2);
 	assert_non_null(strstr(err, "are for EMG devices, not ad5933"));
+	assert_int_equal(run_twitchd("[device emg]\ndetect = maybe\n", NULL, err, sizeof(err)), 2);
+	assert_non_null(strstr(err, "bad.conf:2: device emg.detect: 'maybe' is not yes or no"));
+	assert_int_equal(run_twitchd("[device bz]\nprofile = ad5933\ndetect = no\n", NULL, err,
+				     sizeof(err)), 2);
+	assert_non_null(strstr(err, "are for EMG devices, not ad5933"));
 	assert_int_equal(run_twitchd("[devices emg]\nrate_hz = 1\n", NULL, err, sizeof(err)), 2);
 	assert_non_null(strstr(err, "bad.conf:2: devices emg: unknown section [devices emg]"));
 	assert_int_equal(run_twitchd("rate_hz = 1\n[device emg]\n", NULL, err, sizeof(err)), 2);
@@ -1425,6 +1502,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_overflow_with_timestamp, reap_kids),
 		cmocka_unit_test_teardown(test_vanish_and_return, reap_kids),
 		cmocka_unit_test_teardown(test_sighup_reload, reap_kids),
+		cmocka_unit_test_teardown(test_detect_off, reap_kids),
 		cmocka_unit_test_teardown(test_live_limb_movements, reap_kids),
 		cmocka_unit_test_teardown(test_status_many_devices, reap_kids),
 		cmocka_unit_test_teardown(test_bioz_calibrate_and_estimate, reap_kids),
