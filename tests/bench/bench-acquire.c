@@ -4,6 +4,8 @@
  * competent engineer would otherwise run (iio_readdev on the same simulated
  * device and data), one after the other in one run: 8 channels x 4 kHz
  * (ti-ads1298) and 64 x 16 kHz (a generic ADC with a timestamp channel),
+ * the latter twice: with twitch detection, as twitchd runs by default, and
+ * with detect = no, acquisition alone, which is all iio_readdev does;
  * BENCH_SECONDS (default 30) each. Measured: CPU per second of signal (both),
  * samples/s read back through libtwitch, loss, peak RSS and the acquisition
  * latency p50/p99 (twitchd). The last line is RESULT name=value ...
@@ -100,12 +102,17 @@ struct bench_config {
 	const char *profile;		/* twitchd profile= */
 	uint32_t rate_hz;
 	uint32_t n_channels;
+	bool no_detect;			/* detect = no: acquisition alone */
 };
 
+/* The third is the second with detect = no: what twitchd's acquisition
+ * costs against iio_readdev's, which does no more than acquire. */
 static const struct bench_config configs[] = {
-	{ "8x4k", "ads1298:rate=4000,mup_per_min=120", "emg", "ti-ads1298", 4000, 8 },
+	{ "8x4k", "ads1298:rate=4000,mup_per_min=120", "emg", "ti-ads1298", 4000, 8, false },
 	{ "64x16k", "generic:channels=64,rate=16000,timestamp=1", "adc", "generic",
-	  16000, 64 },
+	  16000, 64, false },
+	{ "64x16k-acq", "generic:channels=64,rate=16000,timestamp=1", "adc", "generic",
+	  16000, 64, true },
 };
 #define N_CONFIGS (sizeof(configs) / sizeof(configs[0]))
 
@@ -1223,7 +1230,8 @@ static int run_twitchd(const struct bench_config *cfg, const struct sim *s,
 	snprintf(stream, sizeof(stream), "samples-%s", cfg->dev_name);
 	/* everything else is twitchd's default: block size, buffer, ring size */
 	snprintf(text, sizeof(text), "[daemon]\nsocket_group =\n\n[device %s]\nprofile = %s\n"
-		 "rate_hz = %u\n", cfg->dev_name, cfg->profile, cfg->rate_hz);
+		 "rate_hz = %u\n%s", cfg->dev_name, cfg->profile, cfg->rate_hz,
+		 cfg->no_detect ? "detect = no\n" : "");
 	err = write_file(conf, text);
 	if (err < 0)
 		return err;
@@ -1612,15 +1620,18 @@ int main(void)
 		if (acq[i].mem.hwm_kb > rss)
 			rss = acq[i].mem.hwm_kb;
 	}
-	printf("ratio of twitchd's CPU to iio_readdev's: 8x4k %.2f, 64x16k %.2f\n",
-	       acq[0].cpu_pct / rd[0].cpu_pct, acq[1].cpu_pct / rd[1].cpu_pct);
+	printf("ratio of twitchd's CPU to iio_readdev's: 8x4k %.2f, 64x16k %.2f, 64x16k with "
+	       "detect = no %.2f\n", acq[0].cpu_pct / rd[0].cpu_pct,
+	       acq[1].cpu_pct / rd[1].cpu_pct, acq[2].cpu_pct / rd[2].cpu_pct);
 	printf("note: rss_kb below is the larger peak of the two runs; lat_* are 64x16k's\n");
 	printf("RESULT cpu_pct_8x4k=%.3f cpu_pct_64x16k=%.3f loss=%" PRIu64 " rss_kb=%" PRIu64
 	       " lat_p50_us=%.0f lat_p99_us=%.0f readdev_cpu_pct_8x4k=%.3f "
 	       "readdev_cpu_pct_64x16k=%.3f vs_readdev_cpu_ratio=%.2f "
-	       "final_lat_p99_ms_8x4k=%.1f onset_lat_p99_ms_8x4k=%.1f n_finals_8x4k=%zu\n",
+	       "final_lat_p99_ms_8x4k=%.1f onset_lat_p99_ms_8x4k=%.1f n_finals_8x4k=%zu "
+	       "cpu_pct_64x16k_acq=%.3f vs_readdev_cpu_ratio_acq=%.2f\n",
 	       acq[0].cpu_pct, acq[1].cpu_pct, loss, rss, acq[1].lat_p50_us, acq[1].lat_p99_us,
 	       rd[0].cpu_pct, rd[1].cpu_pct, acq[1].cpu_pct / rd[1].cpu_pct,
-	       acq[0].final_p99_ms, acq[0].onset_p99_ms, acq[0].n_finals);
+	       acq[0].final_p99_ms, acq[0].onset_p99_ms, acq[0].n_finals, acq[2].cpu_pct,
+	       acq[2].cpu_pct / rd[2].cpu_pct);
 	return 0;
 }
