@@ -772,8 +772,6 @@ TWITCH_API int twitch_reader_next(struct twitch_reader *r, void *buf, size_t buf
 		return -EINVAL;
 	if (r->map && buf_size < ring_max_record(&r->ring) && r->n_pending == 0)
 		return -EMSGSIZE;
-	if (timeout_ms > 0)
-		deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
 
 	for (i = 0; i < SPIN_PAUSES + SPIN_YIELDS; i++) {
 		res = reader_try(r, buf, buf_size);
@@ -781,6 +779,10 @@ TWITCH_API int twitch_reader_next(struct twitch_reader *r, void *buf, size_t buf
 			return res;
 		if (timeout_ms == 0)
 			return reader_poll_liveness(r, buf, buf_size);
+		/* the clock only once there is a wait: a reader that is
+		 * behind reads record after record without it */
+		if (i == 0 && timeout_ms > 0)
+			deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
 		if (i < SPIN_PAUSES)
 			cpu_relax();
 		else
