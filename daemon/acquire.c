@@ -1318,7 +1318,8 @@ int acq_describe(const struct acq_dev *a, char *buf, size_t len)
 			snprintf(extra, sizeof(extra), ", mains %s, leg channels %s", mains,
 				 a->cfg.legs[0] ? a->cfg.legs : "none (no limb movements)");
 		else
-			snprintf(extra, sizeof(extra), ", no twitch detection (see the log)");
+			snprintf(extra, sizeof(extra), ", no twitch detection (%s)",
+				 a->cfg.no_detect ? "detect = no" : "see the log");
 	}
 	if (b) {
 		double t = bioz_live_temp(b, (double)loop_now_ns() / 1e9);

@@ -797,6 +797,14 @@ static void test_detect_off(void **state)
 	assert_true(wait_event(re, &u, 3000, is_status, &reloaded));
 	msleep(100);
 	assert_true(file_contains(d.log, "samples only, no twitch detection (detect = no)"));
+	{
+		char cmd[PATH_MAX + 128], out[4096];
+
+		snprintf(cmd, sizeof(cmd), "%s/twitchctl -s %s status", build_dir(), d.sock);
+		assert_int_equal(run_capture(cmd, out, sizeof(out)), 0);
+		if (!strstr(out, "running") || !strstr(out, "no twitch detection (detect = no)"))
+			fail_msg("twitchctl status with detect = no: %s", out);
+	}
 	assert_int_equal(twitch_reader_new(c, "samples-emg", TWITCH_FROM_NEWEST, &rs), 0);
 	/* what was open at the reload has ended by now: nothing more comes */
 	while (twitch_reader_next(re, &u, sizeof(u), 0) > 0)
