@@ -53,7 +53,8 @@ static void usage(FILE *f)
 		"                      stdout\n"
 		"  --subject SPEC      subject data for body-water estimates (with --analyze)\n"
 		"  --device NAME       with --analyze -c: the device section whose filter and\n"
-		"                      detector settings apply (default: the first EMG one)\n"
+		"                      detector settings apply (default: the first EMG one\n"
+		"                      with detection)\n"
 		"  -c, --config FILE   configuration (default %s if it exists,\n"
 		"                      else the built-in ADS1298 + AD5933 layout)\n"
 		"  -s, --socket PATH   control socket (overrides [daemon] socket)\n"
@@ -333,13 +334,16 @@ static int analyze_with_config(const struct args *a, struct config *c)
 		return EXIT_USAGE;
 	}
 	for (i = 0; i < c->n_devices && dev == NULL; i++)
-		if (a->device ? !strcmp(c->dev[i].name, a->device) : config_has_chain(&c->dev[i]))
+		if (a->device ? !strcmp(c->dev[i].name, a->device) :
+		    config_has_chain(&c->dev[i]) && !c->dev[i].no_detect)
 			dev = &c->dev[i];
-	if (dev == NULL || !config_has_chain(dev)) {
-		fprintf(stderr, "twitchd --analyze: %s: %s\n", a->config, dev ?
-			"--device names an ad5933 section: it has no filter or detector "
-			"settings" : a->device ? "no such [device] section" :
-			"no EMG [device] section");
+	if (dev == NULL || !config_has_chain(dev) || dev->no_detect) {
+		fprintf(stderr, "twitchd --analyze: %s: %s\n", a->config, !dev ?
+			(a->device ? "no such [device] section" :
+			 "no EMG [device] section with detection") :
+			!config_has_chain(dev) ? "--device names an ad5933 section: it has "
+			"no filter or detector settings" : "--device names a section with "
+			"detect = no: it detects nothing");
 		return EXIT_USAGE;
 	}
 	chain.filt = &dev->filt;

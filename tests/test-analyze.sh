@@ -7,7 +7,9 @@
 #     ignore) and nothing else varies between two runs;
 #  3. exit codes and messages: missing file, unknown format, bad CSV line,
 #     bad --subject -> 2 with one message naming file/line/field and no
-#     output; no FILE -> 2; a full disk -> 1.
+#     output; no FILE -> 2; a full disk -> 1;
+#  4. -c CONF [--device NAME]: which section's settings apply, and the
+#     errors for a section that cannot apply.
 # Usage: TWITCH_BUILD=build TWITCH_SHARED=../shared tests/test-analyze.sh
 # (TWITCHD overrides the binary.) Exit 0 pass, 1 fail, 77 skip.
 set -u
@@ -106,6 +108,32 @@ check "bad --subject: exit 2" bad 2 "field 'weight_kg'" --analyze "$here/replay/
 	--subject height_cm=170,weight_kg=-1,sex=m
 check "no FILE: exit 2" bad 2 "" --analyze
 check "--subject without --analyze: exit 2" bad 2 "" --subject height_cm=170,weight_kg=70,sex=m
+
+# 4. -c CONF [--device NAME]: a section's filter and detector settings. The
+# default section is the first EMG one that detects: not the detect = no ADC
+# before it, whose different mains would change the events.
+printf '%s\n' '[device adc]' 'profile = generic' 'detect = no' 'mains = 50' \
+	'[device emg]' 'profile = ti-ads1298' 'mains = 60' 'detect.threshold_on = 20' \
+	'[device bz]' 'profile = ad5933' >"$tmp/two.conf"
+strip_speed() { sed -E 's/,"samples_per_s":[^,}]*//' "$1"; }
+default_section() {
+	"$twitchd" --analyze "$in" -c "$tmp/two.conf" >"$tmp/c" 2>"$tmp/err" &&
+	"$twitchd" --analyze "$in" -c "$tmp/two.conf" --device emg >"$tmp/d" 2>>"$tmp/err" &&
+	strip_speed "$tmp/c" >"$tmp/c2" && strip_speed "$tmp/d" >"$tmp/d2" &&
+	strip_speed "$tmp/a" >"$tmp/a3" &&
+	cmp -s "$tmp/c2" "$tmp/d2" && ! cmp -s "$tmp/c2" "$tmp/a3" && [ ! -s "$tmp/err" ]
+}
+check "-c: the first EMG section with detection, its settings applied" default_section
+check "--device naming a detect = no section: exit 2" bad 2 "detect = no: it detects nothing" \
+	--analyze "$in" -c "$tmp/two.conf" --device adc
+check "--device naming an ad5933 section: exit 2" bad 2 "names an ad5933 section" \
+	--analyze "$in" -c "$tmp/two.conf" --device bz
+check "--device naming no section: exit 2" bad 2 "no such [device] section" \
+	--analyze "$in" -c "$tmp/two.conf" --device nope
+printf '%s\n' '[device adc]' 'profile = generic' 'detect = no' >"$tmp/none.conf"
+check "-c with no section that detects: exit 2" bad 2 "no EMG [device] section with detection" \
+	--analyze "$in" -c "$tmp/none.conf"
+
 full_disk() {
 	"$twitchd" --analyze "$in" >/dev/full 2>"$tmp/err"
 	[ $? = 1 ] && grep -q "No space left" "$tmp/err"
