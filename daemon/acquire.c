@@ -297,6 +297,7 @@ static int setup_pipeline(struct acq_dev *a)
 		return err;
 	detect_set_epoch_sink(a->pl.det, on_epoch, a);
 	a->has_pipeline = true;
+	a->next_rates_ns = 0;	/* a new detector's first rates: a period from now */
 	return 0;
 }
 
