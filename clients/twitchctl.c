@@ -89,14 +89,35 @@ static int cmd_simple(const char *cmd)
 	return EXIT_SUCCESS;
 }
 
-/* The newest rates record per channel and the newest estimate, from the ring. */
+/*
+ * The newest rates record of each device's channel, if it is current, and the
+ * newest estimate, from the ring. A channel's rates come every 10 s while its
+ * detector runs: older than STALE_RATES_NS, they belong to a detector that
+ * stopped (the device went away, detect = no, a reload dropped the channel).
+ */
+#define MAX_RATES	256
+#define STALE_RATES_NS	25000000000ull
 struct latest {
-	struct twitch_rec_rates rates[64];
-	bool have_rates[64];
+	struct twitch_rec_rates rates[MAX_RATES];
+	size_t n_rates;
 	struct twitch_rec_bioz bioz;
 	bool have_bioz;
 	uint64_t losses;		/* device scans lost, as the ring still shows */
 };
+
+static void drop_stale_rates(struct latest *l)
+{
+	struct timespec ts;
+	uint64_t now;
+	size_t i, k = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	for (i = 0; i < l->n_rates; i++)
+		if (l->rates[i].hdr.t_mono_ns + STALE_RATES_NS >= now)
+			l->rates[k++] = l->rates[i];
+	l->n_rates = k;
+}
 
 static void scan_events(struct twitch_client *c, struct latest *l)
 {
@@ -110,10 +131,16 @@ static void scan_events(struct twitch_client *c, struct latest *l)
 	while ((n = twitch_reader_next(r, &u, sizeof(u), 0)) > 0) {
 		if (u.h.type == TWITCH_REC_RATES) {
 			const struct twitch_rec_rates *x = (const void *)&u;
+			size_t i;
 
-			if (x->channel < 64) {
-				l->rates[x->channel] = *x;
-				l->have_rates[x->channel] = true;
+			for (i = 0; i < l->n_rates; i++)
+				if (l->rates[i].hdr.device == x->hdr.device &&
+				    l->rates[i].channel == x->channel)
+					break;
+			if (i < MAX_RATES) {
+				l->rates[i] = *x;
+				if (i == l->n_rates)
+					l->n_rates++;
 			}
 		} else if (u.h.type == TWITCH_REC_BIOZ) {
 			memcpy(&l->bioz, &u, sizeof(l->bioz));
@@ -123,6 +150,7 @@ static void scan_events(struct twitch_client *c, struct latest *l)
 		}
 	}
 	twitch_reader_free(r);
+	drop_stale_rates(l);
 }
 
 /* How full a stream's ring is and how far back in time it reaches. */
@@ -236,9 +264,9 @@ static void print_status_json(const char *epoch, const char *reply, struct twitc
 		printf("}");
 	}
 	printf("],\"device_scans_lost\":%llu,\"rates\":[", (unsigned long long)l->losses);
-	for (i = 0, n = 0; i < 64; i++)
-		if (l->have_rates[i] && twitch_record_json(&l->rates[i], sizeof(l->rates[i]), 0,
-							   json, sizeof(json)) > 0)
+	for (i = 0, n = 0; i < (int)l->n_rates; i++)
+		if (twitch_record_json(&l->rates[i], sizeof(l->rates[i]), 0, json,
+				       sizeof(json)) > 0)
 			printf("%s%s", n++ ? "," : "", json);
 	printf("],\"last_estimate\":");
 	if (l->have_bioz && twitch_record_json(&l->bioz, sizeof(l->bioz), 0, json,
@@ -253,6 +281,7 @@ static int cmd_status(bool json)
 	struct twitch_stream_info si;
 	struct twitch_client *c;
 	static struct latest l;
+	static char names[64][32];	/* device names by index, from their lines */
 	char reply[512], line[512], epoch[33], *p, *save = NULL;
 	int i, n, err, rc;
 
@@ -275,20 +304,23 @@ static int cmd_status(bool json)
 	printf("twitchd: running, epoch %s\n", epoch);
 	/* the uptime from the summary, then each device's whole line */
 	printf("  %s\n", strtok_r(reply, ";", &save));
-	for (i = 0; i < 64 && (err = device_line(c, i, line, sizeof(line))) == 0; i++)
+	for (i = 0; i < 64 && (err = device_line(c, i, line, sizeof(line))) == 0; i++) {
 		printf("  %s\n", line);
+		snprintf(names[i], sizeof(names[i]), "%.*s", (int)strcspn(line, ":"), line);
+	}
 	if (i == 0 && err != ENODEV)	/* an older twitchd: its summary's lines */
 		while ((p = strtok_r(NULL, ";", &save)))
 			printf("  %s\n", p + (*p == ' '));
 	printf("device scans lost (as far back as the events ring reaches): %llu\n",
 	       (unsigned long long)l.losses);
-	for (i = 0, n = 0; i < 64; i++) {
-		if (!l.have_rates[i])
-			continue;
-		if (n++ == 0)
+	for (i = 0; i < (int)l.n_rates; i++) {
+		const struct twitch_rec_rates *x = &l.rates[i];
+
+		if (i == 0)
 			printf("channels (twitches/min over 1, 5, 15 min; noise floor):\n");
-		printf("  ch%-2d %6.1f %6.1f %6.1f   %.1f uV\n", i, l.rates[i].per_min_1,
-		       l.rates[i].per_min_5, l.rates[i].per_min_15, l.rates[i].noise_floor_uv);
+		printf("  %s ch%-2u %6.1f %6.1f %6.1f   %.1f uV\n",
+		       x->hdr.device < 64 && names[x->hdr.device][0] ? names[x->hdr.device] : "?",
+		       x->channel, x->per_min_1, x->per_min_5, x->per_min_15, x->noise_floor_uv);
 	}
 	if (l.have_bioz) {
 		const struct twitch_rec_bioz *z = &l.bioz;
