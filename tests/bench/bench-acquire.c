@@ -1623,7 +1623,7 @@ int main(void)
 	printf("ratio of twitchd's CPU to iio_readdev's: 8x4k %.2f, 64x16k %.2f, 64x16k with "
 	       "detect = no %.2f\n", acq[0].cpu_pct / rd[0].cpu_pct,
 	       acq[1].cpu_pct / rd[1].cpu_pct, acq[2].cpu_pct / rd[2].cpu_pct);
-	printf("note: rss_kb below is the larger peak of the two runs; lat_* are 64x16k's\n");
+	printf("note: rss_kb below is the largest peak of the runs; lat_* are 64x16k's\n");
 	printf("RESULT cpu_pct_8x4k=%.3f cpu_pct_64x16k=%.3f loss=%" PRIu64 " rss_kb=%" PRIu64
 	       " lat_p50_us=%.0f lat_p99_us=%.0f readdev_cpu_pct_8x4k=%.3f "
 	       "readdev_cpu_pct_64x16k=%.3f vs_readdev_cpu_ratio=%.2f "
