@@ -278,6 +278,13 @@ static int setup_pipeline(struct acq_dev *a)
 	if (a->cfg.no_detect) {
 		log_device(LOG_INFO, a->cfg.name, -1, "samples only, no twitch detection "
 			   "(detect = no)");
+		/* the chain's keys are kept for detect = yes: say now what
+		 * would not fit this device, not only when it is turned on */
+		if (in->rate_hz >= 100.0 && in->n_channels <= CONFIG_MAX_CHANNELS &&
+		    config_chain_for(&a->cfg, in->channels, in->n_channels, in->rate_hz, &dsp,
+				     &dcfg, msg, sizeof(msg)) < 0)
+			log_device(LOG_WARNING, a->cfg.name, -1, "%s (unused while detect = no)",
+				   msg);
 		return 0;
 	}
 	if (in->rate_hz < 100.0 || in->n_channels > CONFIG_MAX_CHANNELS) {

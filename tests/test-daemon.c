@@ -804,7 +804,8 @@ static void test_detect_off(void **state)
 {
 	static const char off_conf[] = "[daemon]\nlog_level = debug\n"
 				       "[device emg]\nprofile = ti-ads1298\n"
-				       "rate_hz = 4000\ndetect = no\n";
+				       "rate_hz = 4000\ndetect = no\n"
+				       "leg_channels = voltage6, voltage9\n";
 	struct twitch_client *c;
 	struct twitch_reader *re, *rs;
 	static union rec u;
@@ -826,6 +827,9 @@ static void test_detect_off(void **state)
 	assert_true(wait_event(re, &u, 3000, is_status, &reloaded));
 	msleep(100);
 	assert_true(file_contains(d.log, "samples only, no twitch detection (detect = no)"));
+	/* a chain key that would not fit is said at once, though unused */
+	assert_true(file_contains(d.log, "'voltage9' is not a channel of this device (unused "
+				       "while detect = no)"));
 	{
 		char cmd[PATH_MAX + 128], out[4096];
 
