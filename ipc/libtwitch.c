@@ -789,11 +789,6 @@ TWITCH_API int twitch_reader_next(struct twitch_reader *r, void *buf, size_t buf
 			sched_yield();
 	}
 	for (;;) {
-		/* what a wake-up brought first: the checks below cost a
-		 * syscall, and are for when there is nothing to read */
-		res = reader_try(r, buf, buf_size);
-		if (res != 0)
-			return res;
 		if (r->map == NULL || daemon_gone(r)) {
 			reader_follow_restart(r);
 		} else {
@@ -830,6 +825,10 @@ TWITCH_API int twitch_reader_next(struct twitch_reader *r, void *buf, size_t buf
 		}
 		if (r->wake)
 			atomic_fetch_sub_explicit(&r->wake->sleepers, 1, memory_order_relaxed);
+		/* what woke us, before the checks at the top: they cost a
+		 * syscall, and are for when there is nothing to read */
+		if (res == 0)
+			res = reader_try(r, buf, buf_size);
 		if (res != 0)
 			return res;
 	}
