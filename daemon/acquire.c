@@ -271,30 +271,30 @@ static int setup_pipeline(struct acq_dev *a)
 	struct detect_config dcfg;
 	struct dsp_config dsp;
 	char msg[160];
+	bool fits;
 	int err;
 
 	if (is_sweeper(a) || unit_of(a) != TWITCH_UNIT_UV || in->rate_hz <= 0)
 		return 0;
+	fits = in->rate_hz >= 100.0 && in->n_channels <= CONFIG_MAX_CHANNELS;
+	err = fits ? config_chain_for(&a->cfg, in->channels, in->n_channels, in->rate_hz,
+				      &dsp, &dcfg, msg, sizeof(msg)) : 0;
 	if (a->cfg.no_detect) {
 		log_device(LOG_INFO, a->cfg.name, -1, "samples only, no twitch detection "
 			   "(detect = no)");
 		/* the chain's keys are kept for detect = yes: say now what
 		 * would not fit this device, not only when it is turned on */
-		if (in->rate_hz >= 100.0 && in->n_channels <= CONFIG_MAX_CHANNELS &&
-		    config_chain_for(&a->cfg, in->channels, in->n_channels, in->rate_hz, &dsp,
-				     &dcfg, msg, sizeof(msg)) < 0)
+		if (err < 0)
 			log_device(LOG_WARNING, a->cfg.name, -1, "%s (unused while detect = no)",
 				   msg);
 		return 0;
 	}
-	if (in->rate_hz < 100.0 || in->n_channels > CONFIG_MAX_CHANNELS) {
+	if (!fits) {
 		log_device(LOG_NOTICE, a->cfg.name, -1, "no twitch detection at %.0f Hz and "
 			   "%zu channels (it needs >= 100 Hz, <= %d channels)", in->rate_hz,
 			   in->n_channels, CONFIG_MAX_CHANNELS);
 		return 0;
 	}
-	err = config_chain_for(&a->cfg, in->channels, in->n_channels, in->rate_hz, &dsp, &dcfg,
-			       msg, sizeof(msg));
 	if (err < 0) {
 		log_device(LOG_ERR, a->cfg.name, -1, "%s", msg);
 		return err;
