@@ -96,6 +96,12 @@ bool config_device_equal(const struct config_device *a, const struct config_devi
  * detect.*)? Every profile but the AD5933's, which sweeps. */
 bool config_has_chain(const struct config_device *d);
 
+/* Does @d run the EMG chain: a section that takes it, without detect = no? */
+static inline bool config_detects(const struct config_device *d)
+{
+	return config_has_chain(d) && !d->no_detect;
+}
+
 /*
  * The next name of a comma-separated list as the config keeps it (trimmed:
  * "voltage6,Tib L"), its length in *@n, or NULL past the last; *@list moves

@@ -334,10 +334,9 @@ static int analyze_with_config(const struct args *a, struct config *c)
 		return EXIT_USAGE;
 	}
 	for (i = 0; i < c->n_devices && dev == NULL; i++)
-		if (a->device ? !strcmp(c->dev[i].name, a->device) :
-		    config_has_chain(&c->dev[i]) && !c->dev[i].no_detect)
+		if (a->device ? !strcmp(c->dev[i].name, a->device) : config_detects(&c->dev[i]))
 			dev = &c->dev[i];
-	if (dev == NULL || !config_has_chain(dev) || dev->no_detect) {
+	if (dev == NULL || !config_detects(dev)) {
 		fprintf(stderr, "twitchd --analyze: %s: %s\n", a->config, !dev ?
 			(a->device ? "no such [device] section" :
 			 "no EMG [device] section with detection") :
@@ -386,11 +385,11 @@ int main(int argc, char **argv)
 			       d.cfg.dev[i].uri, d.cfg.dev[i].profile,
 			       d.cfg.dev[i].device[0] ? d.cfg.dev[i].device : "(first match)",
 			       d.cfg.dev[i].rate_hz);
-			if (config_has_chain(&d.cfg.dev[i]) && d.cfg.dev[i].no_detect) {
-				printf("    EMG chain: none (detect = no: samples only)\n");
-			} else if (config_has_chain(&d.cfg.dev[i])) {
+			if (config_detects(&d.cfg.dev[i])) {
 				config_chain_describe(&d.cfg.dev[i], chain, sizeof(chain));
 				printf("    EMG chain: %s\n", chain);
+			} else if (config_has_chain(&d.cfg.dev[i])) {
+				printf("    EMG chain: none (detect = no: samples only)\n");
 			}
 		}
 		return EXIT_SUCCESS;
