@@ -210,6 +210,8 @@ static struct fill stream_fill(struct twitch_client *c, const char *name)
  * as it still runs after an upgrade until restarted: EOPNOTSUPP, and the
  * summary is all there is.
  */
+#define MAX_DEVICE_LINES	64	/* asked for one by one, up to ENODEV */
+
 static int device_line(struct twitch_client *c, int i, char *buf, size_t len)
 {
 	char cmd[32];
@@ -240,7 +242,8 @@ static void print_status_json(const char *epoch, const char *reply, struct twitc
 	printf("{\"running\":true,\"epoch\":\"%s\",\"daemon\":", epoch);
 	print_json_string(reply);
 	printf(",\"devices\":[");
-	for (i = 0; i < 64 && device_line(c, i, line, sizeof(line)) == 0; i++) {
+	for (i = 0; i < MAX_DEVICE_LINES && device_line(c, i, line, sizeof(line)) == 0;
+	     i++) {
 		if (i)
 			putchar(',');
 		print_json_string(line);
@@ -281,7 +284,7 @@ static int cmd_status(bool json)
 	struct twitch_stream_info si;
 	struct twitch_client *c;
 	static struct latest l;
-	static char names[64][32];	/* device names by index, from their lines */
+	static char names[MAX_DEVICE_LINES][32];	/* by index, from their lines */
 	char reply[512], line[512], epoch[33], *p, *save = NULL;
 	int i, n, err, rc;
 
@@ -304,7 +307,8 @@ static int cmd_status(bool json)
 	printf("twitchd: running, epoch %s\n", epoch);
 	/* the uptime from the summary, then each device's whole line */
 	printf("  %s\n", strtok_r(reply, ";", &save));
-	for (i = 0; i < 64 && (err = device_line(c, i, line, sizeof(line))) == 0; i++) {
+	for (i = 0; i < MAX_DEVICE_LINES &&
+		    (err = device_line(c, i, line, sizeof(line))) == 0; i++) {
 		printf("  %s\n", line);
 		snprintf(names[i], sizeof(names[i]), "%.*s", (int)strcspn(line, ":"), line);
 	}
@@ -315,12 +319,13 @@ static int cmd_status(bool json)
 	       (unsigned long long)l.losses);
 	for (i = 0; i < (int)l.n_rates; i++) {
 		const struct twitch_rec_rates *x = &l.rates[i];
+		unsigned int dev = x->hdr.device;
 
 		if (i == 0)
 			printf("channels (twitches/min over 1, 5, 15 min; noise floor):\n");
 		printf("  %s ch%-2u %6.1f %6.1f %6.1f   %.1f uV\n",
-		       x->hdr.device < 64 && names[x->hdr.device][0] ? names[x->hdr.device] : "?",
-		       x->channel, x->per_min_1, x->per_min_5, x->per_min_15, x->noise_floor_uv);
+		       dev < MAX_DEVICE_LINES && names[dev][0] ? names[dev] : "?", x->channel,
+		       x->per_min_1, x->per_min_5, x->per_min_15, x->noise_floor_uv);
 	}
 	if (l.have_bioz) {
 		const struct twitch_rec_bioz *z = &l.bioz;
