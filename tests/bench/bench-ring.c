@@ -397,6 +397,14 @@ static void wait_due(uint64_t due, enum rmode mode)
 		;
 }
 
+/* p50, p99 and p99.9 of the latency samples reader 0 took, in us. */
+static void lat_pcts(double *p50, double *p99, double *p999)
+{
+	*p50 = pct(sh->lat_ns, sh->n_lat, 50) / 1000.0;
+	*p99 = pct(sh->lat_ns, sh->n_lat, 99) / 1000.0;
+	*p999 = pct(sh->lat_ns, sh->n_lat, 99.9) / 1000.0;
+}
+
 /* One reader; @rate records/s, one per batch; returns p50/p99/p99.9 in us. */
 static void latency_run(enum rmode mode, double rate, double secs, double *p50, double *p99,
 			double *p999)
@@ -416,9 +424,7 @@ static void latency_run(enum rmode mode, double rate, double secs, double *p50, 
 	}
 	atomic_store(&sh->go, 2);
 	reap(&kid, 1);
-	*p50 = pct(sh->lat_ns, sh->n_lat, 50) / 1000.0;
-	*p99 = pct(sh->lat_ns, sh->n_lat, 99) / 1000.0;
-	*p999 = pct(sh->lat_ns, sh->n_lat, 99.9) / 1000.0;
+	lat_pcts(p50, p99, p999);
 }
 
 /*
@@ -481,9 +487,7 @@ static void latency_floor(enum rmode mode, double rate, double secs, double *p50
 			syscall(SYS_futex, &sh->floor_seq, FUTEX_WAKE, 1, NULL, NULL, 0);
 	}
 	waitpid(kid, NULL, 0);
-	*p50 = pct(sh->lat_ns, sh->n_lat, 50) / 1000.0;
-	*p99 = pct(sh->lat_ns, sh->n_lat, 99) / 1000.0;
-	*p999 = pct(sh->lat_ns, sh->n_lat, 99.9) / 1000.0;
+	lat_pcts(p50, p99, p999);
 }
 
 /*
