@@ -126,7 +126,15 @@ static int popcount64(uint64_t m)
  * No background, no hum: the output is exactly the injected events, so the
  * truth can be checked sample by sample.
  */
-static double window_rms(const double *x, size_t nc, unsigned int ch, uint64_t a, uint64_t b);
+static double window_rms(const double *x, size_t nc, unsigned int ch, uint64_t a, uint64_t b)
+{
+	double ss = 0;
+	uint64_t i;
+
+	for (i = a; i < b; i++)
+		ss += x[i * nc + ch] * x[i * nc + ch];
+	return sqrt(ss / (double)(b - a));
+}
 
 /* A burst's ramp as its truth states it (2 kHz: 50 ms = 100 scans, or a
  * tenth of the burst), and the signal follows it: the ramp's first fifth
@@ -274,16 +282,6 @@ static void test_truth_is_exact(void **state)
 				 subject_class_name((enum subject_class)e));
 	assert_true(spread > 0);
 	free(x);
-}
-
-static double window_rms(const double *x, size_t nc, unsigned int ch, uint64_t a, uint64_t b)
-{
-	double ss = 0;
-	uint64_t i;
-
-	for (i = a; i < b; i++)
-		ss += x[i * nc + ch] * x[i * nc + ch];
-	return sqrt(ss / (double)(b - a));
 }
 
 /*
