@@ -678,6 +678,34 @@ static void test_vanish_and_return(void **state)
 	daemon_cleanup(&d);
 }
 
+/*
+ * What @rs holds, waiting up to @ms for the first record: one stream with
+ * nothing skipped (the same epoch, consecutive sample indexes, from *@next
+ * unless it is UINT64_MAX). Return: the scans read.
+ */
+static uint64_t samples_unbroken(struct twitch_reader *rs, uint32_t *epoch, uint64_t *next,
+				 int ms)
+{
+	static union rec v;
+	uint64_t got = 0;
+	int n;
+
+	while ((n = twitch_reader_next(rs, &v, sizeof(v), ms)) > 0) {
+		ms = 0;
+		if (v.h.type != TWITCH_REC_SAMPLES)
+			continue;
+		if (*next != UINT64_MAX) {
+			assert_int_equal(v.s.index_epoch, *epoch);
+			assert_int_equal(v.h.sample_index, *next);
+		}
+		*epoch = v.s.index_epoch;
+		*next = v.h.sample_index + v.s.n_scans;
+		got += v.s.n_scans;
+	}
+	assert_true(n >= 0);
+	return got;
+}
+
 static void test_sighup_reload(void **state)
 {
 	struct twitch_client *c;
@@ -708,23 +736,18 @@ static void test_sighup_reload(void **state)
 	 * the device. A leg channel it lacks turns detection off, said in the log.
 	 */
 	{
-		uint64_t next = u.h.sample_index + u.s.n_scans;
+		uint64_t next = u.h.sample_index + u.s.n_scans, scans = 0, got;
 		uint32_t epoch = u.s.index_epoch;
-		int k;
 
 		write_file(d.conf, "[device emg]\nprofile = ti-ads1298\nrate_hz = 2000\n"
 			   "leg_channels = voltage6, voltage7\ndetect.threshold_on = 20\n"
 			   "mains = 50\n");
 		kill(d.pid, SIGHUP);
 		assert_true(wait_event(re, &u, 3000, is_status, &reloaded));
-		for (k = 0; k < 200; k++) {
-			n = twitch_reader_next(rs, &u, sizeof(u), 3000);
-			assert_true(n > 0);
-			if (u.h.type != TWITCH_REC_SAMPLES)
-				continue;
-			assert_int_equal(u.s.index_epoch, epoch);
-			assert_int_equal(u.h.sample_index, next);
-			next += u.s.n_scans;
+		while (scans < 4000) {	/* 2 s at 2 kHz after the reload */
+			got = samples_unbroken(rs, &epoch, &next, 3000);
+			assert_true(got > 0);
+			scans += got;
 		}
 		assert_true(file_contains(d.log, "new filter and detector settings"));
 		assert_false(file_contains(d.log, "voltage6"));
@@ -765,34 +788,6 @@ static bool is_twitch(const union rec *u, const void *arg)
 {
 	(void)arg;
 	return u->h.type == TWITCH_REC_TWITCH;
-}
-
-/*
- * What @rs holds, waiting up to @ms for the first record: one stream with
- * nothing skipped (the same epoch, consecutive sample indexes, from *@next
- * unless it is UINT64_MAX). Return: the scans read.
- */
-static uint64_t samples_unbroken(struct twitch_reader *rs, uint32_t *epoch, uint64_t *next,
-				 int ms)
-{
-	static union rec v;
-	uint64_t got = 0;
-	int n;
-
-	while ((n = twitch_reader_next(rs, &v, sizeof(v), ms)) > 0) {
-		ms = 0;
-		if (v.h.type != TWITCH_REC_SAMPLES)
-			continue;
-		if (*next != UINT64_MAX) {
-			assert_int_equal(v.s.index_epoch, *epoch);
-			assert_int_equal(v.h.sample_index, *next);
-		}
-		*epoch = v.s.index_epoch;
-		*next = v.h.sample_index + v.s.n_scans;
-		got += v.s.n_scans;
-	}
-	assert_true(n >= 0);
-	return got;
 }
 
 /*
