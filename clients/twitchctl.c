@@ -437,7 +437,7 @@ static void print_human(const char *stream, const void *rec)
 		const struct twitch_rec_twitch *e = rec;
 
 		if (h->flags & TWITCH_EVF_REJECT) {
-			printf("retract onset ch%u: %s\n", e->channel,
+			printf("retract ch%u: %s\n", e->channel,
 			       twitch_class_name(e->twitch_class));
 			break;
 		}
@@ -446,9 +446,11 @@ static void print_human(const char *stream, const void *rec)
 			       e->peak_uv);
 			break;
 		}
-		printf("%s ch%u %s %.1f ms %.0f uV snr %.1f%s\n", "twitch", e->channel,
+		printf("%s ch%u %s %.1f ms %.0f uV snr %.1f%s%s\n",
+		       h->flags & TWITCH_EVF_UPDATE ? "ended " : "twitch", e->channel,
 		       twitch_class_name(e->twitch_class), e->duration_ms, e->peak_uv, e->snr,
-		       e->channel_mask & (e->channel_mask - 1) ? " (several channels)" : "");
+		       e->channel_mask & (e->channel_mask - 1) ? " (several channels)" : "",
+		       h->flags & TWITCH_EVF_UPDATE ? " (so far: final follows)" : "");
 		break;
 	}
 	case TWITCH_REC_SAMPLES: {

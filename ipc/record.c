@@ -274,6 +274,8 @@ static void json_body(struct jbuf *b, const void *rec)
 			(unsigned long long)e->channel_mask);
 		jstr(b, "class", twitch_class_name(e->twitch_class));
 		jprintf(b, ",\"onset\":%s", h->flags & TWITCH_EVF_ONSET ? "true" : "false");
+		if (h->flags & TWITCH_EVF_UPDATE)
+			jprintf(b, ",\"update\":true");
 		if (h->flags & TWITCH_EVF_REJECT)
 			jprintf(b, ",\"rejected\":true");
 		jnum(b, "duration_ms", e->duration_ms);

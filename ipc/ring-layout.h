@@ -21,7 +21,7 @@
 
 #define TWITCH_SHM_MAGIC	UINT32_C(0x47525754)	/* "TWRG" little-endian */
 #define TWITCH_SHM_ABI_MAJOR	1
-#define TWITCH_SHM_ABI_MINOR	0
+#define TWITCH_SHM_ABI_MINOR	1
 
 /* Header occupies one page so the slots start page-aligned. */
 #define TWITCH_SHM_HEADER_SIZE	4096u

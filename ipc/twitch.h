@@ -28,7 +28,7 @@ extern "C" {
 #define TWITCH_API __attribute__((visibility("default")))
 
 #define TWITCH_VERSION_MAJOR 1
-#define TWITCH_VERSION_MINOR 1
+#define TWITCH_VERSION_MINOR 2
 
 /* Where twitchd listens unless $TWITCH_SOCKET or the caller says otherwise. */
 #define TWITCH_SOCKET_DEFAULT "/run/twitchd/control.sock"
@@ -83,6 +83,11 @@ struct twitch_record_hdr {
 
 #define TWITCH_EVF_ONSET	UINT16_C(0x0001)	/* onset notice; the final record follows */
 #define TWITCH_EVF_REJECT	UINT16_C(0x0002)	/* the onset was an artefact: retract it */
+/* since 1.2: the event as it stood when one of its potentials ended, for
+ * displays; more potentials may join it, or it may be retracted, until its
+ * final or reject record comes */
+#define TWITCH_EVF_UPDATE	UINT16_C(0x0004)
+#define TWITCH_EVF_PROVISIONAL	(TWITCH_EVF_ONSET | TWITCH_EVF_UPDATE)
 
 struct twitch_rec_twitch {
 	struct twitch_record_hdr hdr;	/* sample_index = onset sample */

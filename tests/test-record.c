@@ -86,7 +86,14 @@ static void test_json_twitch_in_any_locale(void **state)
 	assert_non_null(strstr(buf, "\"peak_uv\":250.25,"));
 	assert_non_null(strstr(buf, "\"snr\":null"));
 	assert_non_null(strstr(buf, "\"sample_index\":4000"));
+	assert_non_null(strstr(buf, "\"onset\":false"));
+	assert_null(strstr(buf, "\"update\""));	/* a final record */
 	assert_int_equal(buf[n - 1], '}');
+	/* a provisional update says so */
+	e.hdr.flags = TWITCH_EVF_UPDATE;
+	assert_true(twitch_record_json(&e, sizeof(e), 0, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"onset\":false,\"update\":true,"));
+	e.hdr.flags = 0;
 	/* too small a buffer is an error, never a truncated object */
 	assert_int_equal(twitch_record_json(&e, sizeof(e), 0, buf, 40), -ENOSPC);
 	e.hdr.type = 99;
