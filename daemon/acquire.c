@@ -651,6 +651,8 @@ static void on_event(const struct detect_event *ev, void *userdata)
 	stamp_index(a, &e.hdr, ev->onset_index);
 	if (ev->type == DETECT_EVENT_ONSET)
 		e.hdr.flags = TWITCH_EVF_ONSET;
+	else if (ev->type == DETECT_EVENT_UPDATE)
+		e.hdr.flags = TWITCH_EVF_UPDATE;
 	else if (ev->type == DETECT_EVENT_REJECT)
 		e.hdr.flags = TWITCH_EVF_REJECT;
 	else

@@ -272,7 +272,8 @@ static void analyze_event_sink(const struct detect_event *ev, void *userdata)
 	const struct analyze_group *g = a->cur;
 	struct analyze_chan *ch;
 
-	if (ev->type == DETECT_EVENT_ONSET || ev->channel >= g->n_ch)
+	if ((ev->type != DETECT_EVENT_FINAL && ev->type != DETECT_EVENT_REJECT) ||
+	    ev->channel >= g->n_ch)
 		return;
 	ch = &a->chan[g->ch[ev->channel]];
 	if (ev->event_class < DETECT_N_CLASSES)
@@ -282,8 +283,6 @@ static void analyze_event_sink(const struct detect_event *ev, void *userdata)
 		ch->n_artefacts++;
 		return;
 	}
-	if (ev->type != DETECT_EVENT_FINAL)
-		return;
 	a->n_events++;
 	ch->n_events++;
 	analyze_print_event(a, g, ev);

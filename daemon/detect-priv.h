@@ -18,6 +18,7 @@
 #define DETECT_LADDER		16	/* onset levels: t_off x 4^k */
 #define DETECT_MAX_POT		32	/* peaks kept per event; more:
 					 * a burst anyway */
+#define DETECT_MAX_UPDATES	32	/* update records per event */
 #define DETECT_NO_INDEX		UINT64_MAX
 #define DETECT_CP_MS		100.0	/* change-point search: the shortest
 					 * burst (AASM phasic, 0.1 s) */
@@ -68,6 +69,7 @@ struct detect_slot {
 	uint32_t used;
 	uint32_t has_best;
 	uint32_t flags;
+	uint32_t n_updates;	/* DETECT_EVENT_UPDATE records sent */
 	double min_peak, max_peak;
 	struct detect_result best;
 };
@@ -113,6 +115,7 @@ struct detect_chan {
 	uint32_t n_ladder;
 	double ladder_base;	/* t_off when the candidate began */
 	uint32_t first_pot_open;	/* refining the episode's onset */
+	uint32_t update_sent;	/* for the running potential's quiet */
 	/* episode */
 	uint32_t ep_active;
 	uint32_t slot;
@@ -145,6 +148,7 @@ struct detector {
 	uint32_t in_delay;	/* the filters' delay: onsets are reported
 				 * this much earlier (detect_set_input_delay) */
 	uint32_t refr, min_pot, fragment, group_gap, merge, wait, guard;
+	uint32_t update_after;	/* quiet samples before an update record */
 	double shadow_tau;	/* samples */
 	uint32_t fasc_max, myo_max, phasic_min, phasic_max;
 	uint32_t lm_quiet_len, lm_min, lm_max;

@@ -59,6 +59,7 @@ void detect_config_default(struct detect_config *cfg)
 	cfg->threshold_off = 4.0;
 	cfg->amp_threshold = 5.5;
 	cfg->refractory_ms = 4.0;	/* < 25 ms: Kleine et al. 2012 */
+	cfg->update_after_ms = 2.0;
 	cfg->min_potential_ms = 1.5;
 	cfg->min_peak_snr = 4.0;
 	cfg->fragment_ms = 10.0;
@@ -139,6 +140,8 @@ int detect_config_check(const struct detect_config *c, size_t n_channels,
 		bad = "amp_threshold";
 	else if (!(c->refractory_ms >= 0.0 && c->refractory_ms <= 25.0))
 		bad = "refractory_ms";
+	else if (!(c->update_after_ms >= 0.0 && c->update_after_ms <= 25.0))
+		bad = "update_after_ms";
 	else if (!(c->min_potential_ms >= 0.0 && c->min_potential_ms < 1e3))
 		bad = "min_potential_ms";
 	else if (!(c->min_peak_snr >= 0.0) || !isfinite(c->min_peak_snr))
@@ -308,6 +311,9 @@ static void detect_derive(struct detector *d)
 	d->refr = detect_ms(c->refractory_ms, r);
 	if (d->refr < 1)
 		d->refr = 1;
+	d->update_after = detect_ms(c->update_after_ms, r);
+	if (d->update_after < 1)
+		d->update_after = 1;
 	d->min_pot = detect_ms(c->min_potential_ms, r);
 	d->fragment = detect_ms(c->fragment_ms, r);
 	d->shadow_tau = c->shadow_tau_ms * r / 1000.0;
@@ -816,44 +822,65 @@ static uint32_t detect_artefact(const struct detector *d,
 	return DETECT_CLASS_NONE;
 }
 
-void detect_finalize(struct detector *d, struct detect_slot *s)
+/*
+ * Slot @s's event as it stands, in @ev (type left 0): its class, or in
+ * @ret_art the artefact class that rejects it (else 0). @ret_onset and
+ * @ret_dur are the reported onset and duration in samples.
+ */
+static uint32_t detect_describe(const struct detector *d,
+				const struct detect_slot *s,
+				struct detect_event *ev, uint32_t *ret_art,
+				uint64_t *ret_onset, uint64_t *ret_dur)
 {
 	const struct detect_result *r = &s->best;
-	struct detect_event ev = { 0 };
-	uint64_t onset, dur, bits;
-	uint32_t cls, art, flags, i;
+	struct detect_event e = { 0 };
+	uint64_t onset, dur;
+	uint32_t cls, art, flags;
 
 	cls = detect_classify(d, r, &onset, &dur, &flags);
 	onset = detect_report_onset(d, onset);
 	art = detect_artefact(d, s);
 	if (dur < 1)
 		dur = 1;
-	ev.id = s->id;
-	ev.onset_index = onset;
-	ev.channel_mask = s->mask;
-	ev.channel = r->channel;
-	ev.n_potentials = detect_n_potentials(d, r);
-	ev.duration_samples = dur > UINT32_MAX ? UINT32_MAX : (uint32_t)dur;
-	ev.duration_ms = (float)(dur * 1000.0 / d->rate_hz);
-	ev.flags = flags | s->flags | r->flags;
+	e.id = s->id;
+	e.onset_index = onset;
+	e.channel_mask = s->mask;
+	e.channel = r->channel;
+	e.event_class = art ? art : cls;
+	e.n_potentials = detect_n_potentials(d, r);
+	e.duration_samples = dur > UINT32_MAX ? UINT32_MAX : (uint32_t)dur;
+	e.duration_ms = (float)(dur * 1000.0 / d->rate_hz);
+	e.flags = flags | s->flags | r->flags;
 	if (__builtin_popcountll(s->mask) > 1)
-		ev.flags |= DETECT_EVF_MERGED;
-	ev.peak_uv = (float)r->peak;
-	ev.energy_uv2 = (float)r->energy;
-	ev.noise_floor_uv = (float)r->noise_rms;
-	ev.snr = r->noise_rms > 0.0 ? (float)(r->peak / r->noise_rms) : 0.0f;
-	ev.mean_abs_uv = (float)(r->abs_sum /
-				 (double)(r->last_offset > r->onset ?
-					  r->last_offset - r->onset : 1));
+		e.flags |= DETECT_EVF_MERGED;
+	e.peak_uv = (float)r->peak;
+	e.energy_uv2 = (float)r->energy;
+	e.noise_floor_uv = (float)r->noise_rms;
+	e.snr = r->noise_rms > 0.0 ? (float)(r->peak / r->noise_rms) : 0.0f;
+	e.mean_abs_uv = (float)(r->abs_sum /
+				(double)(r->last_offset > r->onset ?
+					 r->last_offset - r->onset : 1));
 	if (art == DETECT_CLASS_ART_MAINS)
-		ev.flags |= DETECT_EVF_MAINS;
+		e.flags |= DETECT_EVF_MAINS;
+	*ev = e;
+	*ret_art = art;
+	*ret_onset = onset;
+	*ret_dur = dur;
+	return cls;
+}
+
+void detect_finalize(struct detector *d, struct detect_slot *s)
+{
+	struct detect_event ev;
+	uint64_t onset, dur, bits;
+	uint32_t cls, art, i;
+
+	cls = detect_describe(d, s, &ev, &art, &onset, &dur);
 	if (art) {
 		ev.type = DETECT_EVENT_REJECT;
-		ev.event_class = art;
 		d->counters.n_artefacts++;
 	} else {
 		ev.type = DETECT_EVENT_FINAL;
-		ev.event_class = cls;
 		d->n_finals++;
 	}
 	d->counters.n_by_class[ev.event_class]++;
@@ -1116,22 +1143,20 @@ static void detect_episode_begin(struct detector *d, uint32_t c,
 		s->flags |= DETECT_EVF_STEP;
 }
 
-static void detect_episode_end(struct detector *d, uint32_t c)
+/* What channel @ch's episode result @r needs from the channel at its end. */
+static void detect_result_close(const struct detector *d,
+				const struct detect_chan *ch,
+				struct detect_result *r)
 {
-	struct detect_chan *ch = &d->ch[c];
-	struct detect_slot *s = &d->slots[ch->slot];
-	struct detect_result *r = &ch->ep;
-	uint64_t bit = UINT64_C(1) << c;
-
 	r->rest_mav = dsp_noise_floor(&ch->nf_a);
 	r->noise_rms = detect_noise_rms(ch);
 	r->mains_ratio = detect_mains_ratio(d, ch);
-	ch->ep_active = 0;
-	ch->shadow_peak = r->peak;
-	ch->shadow_from = r->last_offset;
-	if (!s->used || !(s->open_mask & bit))
-		return;
-	s->open_mask &= ~bit;
+}
+
+/* One channel's episode result @r joins the event of slot @s. */
+static void detect_slot_merge(struct detect_slot *s,
+			      const struct detect_result *r)
+{
 	s->flags |= r->flags & (DETECT_EVF_INVALID | DETECT_EVF_TRUNCATED);
 	if (r->peak < s->min_peak)
 		s->min_peak = r->peak;
@@ -1143,29 +1168,92 @@ static void detect_episode_end(struct detector *d, uint32_t c)
 	}
 }
 
+static void detect_episode_end(struct detector *d, uint32_t c)
+{
+	struct detect_chan *ch = &d->ch[c];
+	struct detect_slot *s = &d->slots[ch->slot];
+	struct detect_result *r = &ch->ep;
+	uint64_t bit = UINT64_C(1) << c;
+
+	detect_result_close(d, ch, r);
+	ch->ep_active = 0;
+	ch->shadow_peak = r->peak;
+	ch->shadow_from = r->last_offset;
+	if (!s->used || !(s->open_mask & bit))
+		return;
+	s->open_mask &= ~bit;
+	detect_slot_merge(s, r);
+}
+
+/*
+ * A potential of channel @c's episode has been quiet for update_after_ms
+ * (or ended) and made the event longer, to @now: tell displays the event
+ * as it now stands (DETECT_EVENT_UPDATE). The final record waits group_gap
+ * for more potentials of the same event and the pop window for a step;
+ * this one comes update_after_ms after the potential's end (if the
+ * potential goes on after all, another follows at its end). None while the event already looks like an artefact
+ * (its reject follows) or an LM is tracked on the channel (it ends only
+ * after 0.5 s at rest), and none after DETECT_MAX_UPDATES: a burst's many
+ * potentials would flood the ring, and its final says the rest.
+ */
+static void detect_update(struct detector *d, uint32_t c,
+			  const struct detect_result *now)
+{
+	struct detect_chan *ch = &d->ch[c];
+	struct detect_slot *s = &d->slots[ch->slot], v;
+	struct detect_result r;
+	struct detect_event ev;
+	uint64_t onset, dur;
+	uint32_t art;
+
+	ch->update_sent = 1;
+	if (!ch->ep_active || ch->lm_state != LM_IDLE || !s->used ||
+	    !(s->open_mask & (UINT64_C(1) << c)) ||
+	    s->n_updates >= DETECT_MAX_UPDATES)
+		return;
+	r = *now;
+	detect_result_close(d, ch, &r);
+	v = *s;
+	detect_slot_merge(&v, &r);
+	detect_describe(d, &v, &ev, &art, &onset, &dur);
+	if (art)
+		return;
+	s->n_updates++;
+	ev.type = DETECT_EVENT_UPDATE;
+	d->counters.n_updates++;
+	detect_emit(d, &ev);
+}
+
 /* The episode's onset, as reported when final: where the first potential
  * crossed offset_rel x its peak energy (10% amplitude), like its offset,
  * so that onsets do not move earlier as the amplitude grows. */
-static void detect_refine_onset(struct detector *d, struct detect_chan *ch)
+static void detect_refine_onset(const struct detector *d,
+				const struct detect_chan *ch,
+				struct detect_result *r)
 {
 	double level = d->cfg.offset_rel * ch->pot_peak_e;
 	uint32_t k = 0;
 
-	ch->first_pot_open = 0;
 	if (ch->n_ladder == 0)
 		return;
 	while (k + 1 < ch->n_ladder &&
 	       ch->ladder_base * (double)(UINT64_C(1) << (2 * (k + 1))) <=
 	       level)
 		k++;
-	if (ch->ladder[k] > ch->ep.onset && ch->ladder[k] < ch->ep.last_offset)
-		ch->ep.onset = ch->ladder[k];
+	if (ch->ladder[k] > r->onset && ch->ladder[k] < r->last_offset)
+		r->onset = ch->ladder[k];
 }
 
-static void detect_potential_end(struct detector *d, struct detect_chan *ch,
-				 uint64_t offset)
+#define POT_LONGER	1	/* the potential made its episode longer */
+#define POT_COUNTED	2	/* it was not an echo (so the onset is refined) */
+
+/* What ending @ch's running potential at @offset does to @r: its episode's
+ * result (ch->ep), or a copy of it for an update record. POT_* bits. */
+static int detect_potential_apply(const struct detector *d,
+				  const struct detect_chan *ch,
+				  struct detect_result *r, uint64_t offset)
 {
-	struct detect_result *r = &ch->ep;
+	int longer = 0;
 
 	if (r->cur_pot < DETECT_MAX_POT &&
 	    ch->pot_peak > r->pot_peak[r->cur_pot])
@@ -1178,14 +1266,28 @@ static void detect_potential_end(struct detector *d, struct detect_chan *ch,
 		r->max_pot_peak = ch->pot_peak;
 	/* small ones (ringing, echoes) do not make the event longer */
 	if (ch->pot_peak < d->cfg.potential_min_ratio * r->max_pot_peak)
-		return;
+		return 0;
 	if (offset > r->last_offset) {
 		r->last_offset = offset;
 		r->abs_sum = ch->abs_run;
 		r->energy = ch->energy_run;
+		longer = POT_LONGER;
 	}
 	if (ch->first_pot_open)
-		detect_refine_onset(d, ch);
+		detect_refine_onset(d, ch, r);
+	return longer | POT_COUNTED;
+}
+
+/* The running potential of @ch ended at @offset; 1: it made the episode
+ * longer. */
+static int detect_potential_end(struct detector *d, struct detect_chan *ch,
+				uint64_t offset)
+{
+	int res = detect_potential_apply(d, ch, &ch->ep, offset);
+
+	if (res & POT_COUNTED)
+		ch->first_pot_open = 0;
+	return res & POT_LONGER;
 }
 
 /* ------------------------------------------------------------ per sample */
@@ -1366,15 +1468,25 @@ void detect_aligned_decide(struct detector *d, uint32_t c, uint64_t t,
 				ch->off_idx = t;
 			if (ch->below >= d->refr) {
 				if (ch->fs == FAST_POT) {
-					detect_potential_end(d, ch,
-							     ch->off_idx);
 					ch->fs = FAST_IDLE;
+					if (detect_potential_end(d, ch,
+								 ch->off_idx) &&
+					    !ch->update_sent)
+						detect_update(d, c, &ch->ep);
 				} else {
 					detect_fast_abort(d, ch);
 				}
+			} else if (ch->below == d->update_after &&
+				   ch->fs == FAST_POT && !ch->update_sent) {
+				struct detect_result r = ch->ep;
+
+				if (detect_potential_apply(d, ch, &r, ch->off_idx) &
+				    POT_LONGER)
+					detect_update(d, c, &r);
 			}
 		} else {
 			ch->below = 0;
+			ch->update_sent = 0;
 		}
 		break;
 	default:
@@ -1404,6 +1516,7 @@ void detect_aligned_decide(struct detector *d, uint32_t c, uint64_t t,
 	if (ch->fs == FAST_CAND && t + 1 - ch->pre_onset >= d->min_pot &&
 	    ch->pot_peak >= need) {
 		ch->fs = FAST_POT;
+		ch->update_sent = 0;
 		if (ch->ep_active && ch->ep.n_pot &&
 		    ch->pre_onset < ch->pot_onset + d->fragment) {
 			/* a late phase of the last potential: reopen it */

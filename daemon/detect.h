@@ -2,8 +2,9 @@
  *
  * Input: interleaved scans of filtered samples in microvolts (dsp.h output)
  * and optionally the DSP's per-sample flags. Output: event records through
- * a callback (an onset record as soon as an event starts, then one final
- * or reject record), per-epoch sleep-lab metrics through a second callback,
+ * a callback (an onset record as soon as an event starts, an update record
+ * as each of its first potentials ends, then one final or reject record,
+ * all with the event's id), per-epoch sleep-lab metrics through a second callback,
  * and rates and counters on request. Events carry sample indexes; the
  * caller converts them to time. No allocation, lock or syscall after
  * detect_new(); a processing call takes about 10 KiB of stack (its tiles).
@@ -38,6 +39,8 @@
 #define DETECT_EVENT_ONSET	1	/* provisional: class NONE */
 #define DETECT_EVENT_FINAL	2	/* a twitch, burst or movement */
 #define DETECT_EVENT_REJECT	3	/* the onset was an artefact */
+#define DETECT_EVENT_UPDATE	4	/* provisional: the event as it stands
+					 * when a potential of it ends */
 
 /* struct detect_event.flags */
 #define DETECT_EVF_PHASIC_4X	0x0001	/* 0.1-5 s, >= 4x rest */
@@ -107,6 +110,7 @@ struct detect_sleep_stats {
 struct detect_counters {
 	uint64_t n_by_class[DETECT_N_CLASSES];	/* finals and rejects */
 	uint64_t n_onsets;
+	uint64_t n_updates;	/* DETECT_EVENT_UPDATE records */
 	uint64_t n_invalid_samples;
 	uint64_t n_gaps;	/* discontinuities in the sample index */
 	uint64_t n_artefacts;
@@ -133,6 +137,9 @@ struct detect_config {
 	double refractory_ms;	/* below threshold_off this long ends a
 				 * potential; FP doublets are 30-35 ms apart
 				 * (Kleine 2012): must stay < 25 ms. 4 ms */
+	double update_after_ms;	/* this long below threshold_off sends a
+				 * potential's update record, provisional
+				 * (refractory_ms ends the potential); 2 */
 	double min_potential_ms;	/* shorter potentials dropped; 1.5 */
 	double min_peak_snr;	/* peak / noise RMS needed; 4 */
 	double fragment_ms;	/* a potential starting this soon after the

@@ -695,6 +695,36 @@ static void test_neighbour_copy_merged(void **state)
 
 /* ------------------------------------------------------------ classes */
 
+/*
+ * The update records of final @f in @l: the last one before it says what it
+ * says; with @revised, an earlier one said "fasciculation" (its first
+ * potential, before the second joined it).
+ */
+static void check_updates(const struct evlog *l, size_t f, int revised)
+{
+	const struct detect_event *fin = &l->ev[f], *last = NULL;
+	int n_fasc = 0;
+	size_t i;
+
+	for (i = 0; i < f; i++) {
+		const struct detect_event *e = &l->ev[i];
+
+		if (e->type != DETECT_EVENT_UPDATE || e->id != fin->id)
+			continue;
+		last = e;
+		n_fasc += e->event_class == DETECT_CLASS_FASCICULATION;
+	}
+	assert_non_null(last);
+	assert_int_equal(last->event_class, fin->event_class);
+	assert_true(last->onset_index == fin->onset_index);
+	assert_int_equal(last->duration_samples, fin->duration_samples);
+	assert_int_equal(last->n_potentials, fin->n_potentials);
+	if (revised)
+		assert_true(n_fasc >= 1);
+	for (i = f + 1; i < l->n; i++)	/* nothing of it after its final */
+		assert_false(l->ev[i].id == fin->id);
+}
+
 /* FP doublets 30-35 ms apart (Kleine 2012) are one event of two
  * potentials; 200 ms apart they are two fasciculations. */
 static void test_doublet(void **state)
@@ -746,6 +776,7 @@ static void test_doublet(void **state)
 			} else {
 				assert_int_equal(e->n_potentials, 1);
 			}
+			check_updates(&log, i, isi < 100);
 		}
 		(void)t1;
 		detect_free(d);
@@ -1362,7 +1393,9 @@ static void test_efm(void **state)
 /* ------------------------------------------------------------ streaming */
 
 /* Fed one scan at a time: the onset record comes within 10 ms of the
- * potential's onset, before its final record, with the same id. */
+ * potential's onset; an update record, within 10 ms of its end, says what
+ * the final record says 60 ms later (after group_gap_ms, for a second
+ * potential); all three with the same id. */
 static void test_onset_notification(void **state)
 {
 	const size_t n = 5000;
@@ -1372,7 +1405,7 @@ static void test_onset_notification(void **state)
 	struct dsp_chain c;
 	struct detector *d;
 	float *x = xalloc(n), *y = xalloc(n);
-	size_t i, truth;
+	size_t i, truth, last;
 
 	(void)state;
 	load_mups();
@@ -1389,16 +1422,24 @@ static void test_onset_notification(void **state)
 		assert_true(detect_process(d, y + i, 1, i, evlog_sink,
 					   &log) >= 0);
 	}
-	assert_int_equal(log.n, 2);
+	assert_int_equal(log.n, 3);
 	assert_int_equal(log.ev[0].type, DETECT_EVENT_ONSET);
 	assert_int_equal(log.ev[0].event_class, DETECT_CLASS_NONE);
-	assert_int_equal(log.ev[1].type, DETECT_EVENT_FINAL);
-	assert_true(log.ev[0].id == log.ev[1].id);
-	print_message("onset record %ld ms after the onset, final %ld ms\n",
-		      (long)log.seen_at[0] - (long)truth,
-		      (long)log.seen_at[1] - (long)truth);
+	assert_int_equal(log.ev[1].type, DETECT_EVENT_UPDATE);
+	assert_int_equal(log.ev[2].type, DETECT_EVENT_FINAL);
+	assert_true(log.ev[0].id == log.ev[1].id && log.ev[1].id == log.ev[2].id);
+	assert_int_equal(log.ev[1].event_class, log.ev[2].event_class);
+	assert_int_equal(log.ev[1].event_class, DETECT_CLASS_FASCICULATION);
+	assert_true(log.ev[1].onset_index == log.ev[2].onset_index);
+	assert_int_equal(log.ev[1].duration_samples, log.ev[2].duration_samples);
+	assert_true(log.ev[1].peak_uv == log.ev[2].peak_uv);
+	last = log.ev[2].onset_index + log.ev[2].duration_samples - 1;
+	print_message("onset record %ld ms after the onset; update %ld ms, final %ld ms "
+		      "after the last sample\n", (long)log.seen_at[0] - (long)truth,
+		      (long)(log.seen_at[1] - last), (long)(log.seen_at[2] - last));
 	assert_true(log.seen_at[0] <= truth + 10);
-	assert_true(log.seen_at[1] > log.seen_at[0]);
+	assert_true(log.seen_at[1] > last && log.seen_at[1] <= last + 10);
+	assert_true(log.seen_at[2] >= last + 60);
 	detect_free(d);
 	evlog_free(&log);
 	free(x);
