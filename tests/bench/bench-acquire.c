@@ -82,7 +82,11 @@
  * the sample it is about (the onset; the event's last sample) being
  * readable to the twitch record being readable: twitchd's decision time.
  * The sample's wait in the device until its block is full (up to one block
- * period) comes on top and is printed beside it.
+ * period) comes on top and is printed beside it. A final record waits for a
+ * doublet's second potential and the pop window; the update records before
+ * it (TWITCH_EVF_UPDATE) tell displays sooner. "Ended" times, for each
+ * final, the first record that said what it says: the earliest update with
+ * its last sample, primary channel and class, else the final itself.
  */
 
 #define NS_PER_S		1000000000ull
@@ -171,8 +175,9 @@ struct acq_result {
 	double poll_us;			/* achieved, while polling */
 	double reader_cpu_pct;		/* this process, in the window */
 	/* twitch records: from the sample they are about being readable */
-	size_t n_finals, n_onsets, n_ev_unplaced;
+	size_t n_finals, n_onsets, n_ev_unplaced, n_updates, n_ended_by_update;
 	double final_p50_ms, final_p99_ms, onset_p50_ms, onset_p99_ms;
+	double ended_p50_ms, ended_p99_ms;
 };
 
 struct readdev_result {
@@ -637,7 +642,9 @@ struct seen_rec {
 struct seen_ev {
 	uint64_t k;
 	uint64_t t_ns;			/* midpoint of the look interval */
-	bool onset;
+	uint16_t flags;			/* TWITCH_EVF_* */
+	bool in_window;			/* else kept only as an earlier update */
+	uint32_t channel, twitch_class;
 };
 
 struct burst {
@@ -833,7 +840,7 @@ static void on_other(struct tracker *t, const void *buf)
 	const struct twitch_rec_loss *l = buf;
 
 	if (h->type == TWITCH_REC_TWITCH && !(h->flags & (TWITCH_RECF_LOCAL | TWITCH_EVF_REJECT)) &&
-	    h->device == 0 && t->in_window) {
+	    h->device == 0) {
 		const struct twitch_rec_twitch *w = buf;
 		struct seen_ev *e = grow(t->evs, &t->cap_evs, t->n_evs, sizeof(*e));
 
@@ -841,9 +848,12 @@ static void on_other(struct tracker *t, const void *buf)
 			return;
 		t->evs = e;
 		e += t->n_evs++;
-		e->onset = (h->flags & TWITCH_EVF_ONSET) != 0;
-		e->k = h->sample_index + (e->onset || w->duration_samples == 0 ? 0 :
-					  w->duration_samples - 1);
+		e->flags = h->flags;
+		e->in_window = t->in_window;
+		e->channel = w->channel;
+		e->twitch_class = w->twitch_class;
+		e->k = h->sample_index + ((h->flags & TWITCH_EVF_ONSET) ||
+					  w->duration_samples == 0 ? 0 : w->duration_samples - 1);
 		e->t_ns = t->look_ns - (t->look_ns - t->prev_look_ns) / 2;
 		return;
 	}
@@ -1161,40 +1171,80 @@ static int learn_session(struct tracker *t, const struct sim *s, uint64_t old_se
 }
 
 /*
+ * The first record that reported final record @f's event as it ended: an
+ * update record before it with the same last sample, primary channel and
+ * class (no later potential joined, and it was classed right), else @f.
+ * Updates come at most a group_gap plus a pop window before their final.
+ */
+static const struct seen_ev *first_ended(const struct tracker *t, size_t f)
+{
+	const struct seen_ev *fin = &t->evs[f], *best = fin;
+	size_t i;
+
+	for (i = f; i-- > 0;) {
+		const struct seen_ev *e = &t->evs[i];
+
+		if (fin->t_ns - e->t_ns > NS_PER_S)
+			break;
+		if ((e->flags & TWITCH_EVF_UPDATE) && e->k == fin->k &&
+		    e->channel == fin->channel && e->twitch_class == fin->twitch_class)
+			best = e;
+	}
+	return best;
+}
+
+/*
  * Twitch records: from the samples record holding the sample a record is
  * about (an onset notice: the onset; a final record: the event's last
  * sample) being readable, to the twitch record being readable. This is
  * twitchd's own decision time; the device's block comes on top of it.
+ * "Ended": to the first record that said what the final says (see
+ * first_ended()).
  */
 static void event_latency(struct tracker *t)
 {
 	struct acq_result *r = t->res;
 	uint64_t *fin = calloc(t->n_evs + 1, sizeof(*fin)), *ons = calloc(t->n_evs + 1,
 									   sizeof(*ons));
+	uint64_t *end = calloc(t->n_evs + 1, sizeof(*end));
 	size_t i;
 
-	if (!fin || !ons)
+	if (!fin || !ons || !end)
 		goto out;
 	for (i = 0; i < t->n_evs; i++) {
-		const struct seen_ev *e = &t->evs[i];
-		const struct seen_rec *s = find_rec(t, e->k);
+		const struct seen_ev *e = &t->evs[i], *first;
+		const struct seen_rec *s;
 
+		if (!e->in_window)
+			continue;
+		s = find_rec(t, e->k);
+		if (e->flags & TWITCH_EVF_UPDATE) {
+			r->n_updates++;
+			continue;
+		}
 		if (s == NULL) {
 			r->n_ev_unplaced++;
 			continue;
 		}
-		if (e->onset)
+		if (e->flags & TWITCH_EVF_ONSET) {
 			ons[r->n_onsets++] = e->t_ns > s->t_ns ? e->t_ns - s->t_ns : 0;
-		else
-			fin[r->n_finals++] = e->t_ns > s->t_ns ? e->t_ns - s->t_ns : 0;
+			continue;
+		}
+		first = first_ended(t, i);
+		r->n_ended_by_update += first != e;
+		end[r->n_finals] = first->t_ns > s->t_ns ? first->t_ns - s->t_ns : 0;
+		fin[r->n_finals++] = e->t_ns > s->t_ns ? e->t_ns - s->t_ns : 0;
 	}
 	r->final_p50_ms = pct_us(fin, r->n_finals, 50) / 1000.0;
 	r->final_p99_ms = pct_us(fin, r->n_finals, 99) / 1000.0;
+	r->ended_p50_ms = pct_us(end, r->n_finals, 50) / 1000.0;
+	r->ended_p99_ms = pct_us(end, r->n_finals, 99) / 1000.0;
 	r->onset_p50_ms = pct_us(ons, r->n_onsets, 50) / 1000.0;
 	r->onset_p99_ms = pct_us(ons, r->n_onsets, 99) / 1000.0;
 out:
 	free(fin);
 	free(ons);
+	free(end);
 }
 
 static void summarize(struct tracker *t, uint64_t t1, uint64_t t2)
@@ -1510,6 +1560,12 @@ static void print_acq(const struct bench_config *cfg, const struct acq_result *r
 		       "device before it is read\n", l, r->n_onsets, r->onset_p50_ms,
 		       r->onset_p99_ms, r->n_finals, r->final_p50_ms, r->final_p99_ms,
 		       r->n_ev_unplaced, (double)r->block_scans * 1000.0 / cfg->rate_hz);
+	if (r->n_finals > 0)
+		printf("twitchd %-6s: the first record saying what the final says (an update, "
+		       "else the final): p50 %.1f ms p99 %.1f ms from the event's last sample; "
+		       "%zu of %zu finals were said first by an update (%zu updates)\n", l,
+		       r->ended_p50_ms, r->ended_p99_ms, r->n_ended_by_update, r->n_finals,
+		       r->n_updates);
 }
 
 static int run_config(const struct bench_config *cfg, const char *devsim, const char *twitchd,
@@ -1628,10 +1684,13 @@ int main(void)
 	       " lat_p50_us=%.0f lat_p99_us=%.0f readdev_cpu_pct_8x4k=%.3f "
 	       "readdev_cpu_pct_64x16k=%.3f vs_readdev_cpu_ratio=%.2f "
 	       "final_lat_p99_ms_8x4k=%.1f onset_lat_p99_ms_8x4k=%.1f n_finals_8x4k=%zu "
+	       "ended_lat_p99_ms_8x4k=%.1f ended_by_update_pct_8x4k=%.1f "
 	       "cpu_pct_64x16k_acq=%.3f vs_readdev_cpu_ratio_acq=%.2f\n",
 	       acq[0].cpu_pct, acq[1].cpu_pct, loss, rss, acq[1].lat_p50_us, acq[1].lat_p99_us,
 	       rd[0].cpu_pct, rd[1].cpu_pct, acq[1].cpu_pct / rd[1].cpu_pct,
-	       acq[0].final_p99_ms, acq[0].onset_p99_ms, acq[0].n_finals, acq[2].cpu_pct,
+	       acq[0].final_p99_ms, acq[0].onset_p99_ms, acq[0].n_finals, acq[0].ended_p99_ms,
+	       acq[0].n_finals ? 100.0 * (double)acq[0].n_ended_by_update /
+				 (double)acq[0].n_finals : 0.0, acq[2].cpu_pct,
 	       acq[2].cpu_pct / rd[2].cpu_pct);
 	return 0;
 }
