@@ -451,7 +451,7 @@ static void on_event(struct recorder *rc, const void *rec)
 	case TWITCH_REC_TWITCH: {
 		const struct twitch_rec_twitch *e = rec;
 
-		if (h->flags & (TWITCH_EVF_PROVISIONAL | TWITCH_EVF_REJECT))
+		if (h->flags & (TWITCH_EVF_ONSET | TWITCH_EVF_REJECT))
 			break;	/* only final events */
 		annot_add(rc, onset_of(rc, h, e->index_epoch), (int64_t)(e->duration_ms * 1e6),
 			  "twitch %s ch%u %.0fuV", twitch_class_name(e->twitch_class), e->channel,

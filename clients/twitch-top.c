@@ -366,7 +366,7 @@ static void on_twitch(struct top *t, const struct twitch_rec_twitch *w)
 	struct emg *e = emg_by_device(t, w->hdr.device);
 	char label[24], text[96];
 
-	if (w->hdr.flags & (TWITCH_EVF_PROVISIONAL | TWITCH_EVF_REJECT))
+	if (w->hdr.flags & (TWITCH_EVF_ONSET | TWITCH_EVF_REJECT))
 		return;		/* only final events are listed */
 	if (e && w->channel < e->n_ch)
 		row_label(t, e, w->channel, label);

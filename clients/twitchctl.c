@@ -417,7 +417,7 @@ static bool wanted(const struct tail_opts *o, const void *rec)
 	if (o->types ? !(o->types & (1u << h->type)) :
 		       h->type == TWITCH_REC_TEST || h->type == TWITCH_REC_RATES)
 		return false;
-	if (o->channels && h->type == TWITCH_REC_TWITCH)
+	if (o->channels && (h->type == TWITCH_REC_TWITCH || h->type == TWITCH_REC_TWITCH_UPDATE))
 		return ((const struct twitch_rec_twitch *)rec)->channel_mask & o->channels;
 	return true;
 }
@@ -433,7 +433,8 @@ static void print_human(const char *stream, const void *rec)
 	strftime(when, sizeof(when), "%H:%M:%S", &tm);
 	printf("%s.%03u ", when, (unsigned int)(h->t_real_ns / 1000000u % 1000u));
 	switch (h->type) {
-	case TWITCH_REC_TWITCH: {
+	case TWITCH_REC_TWITCH:
+	case TWITCH_REC_TWITCH_UPDATE: {
 		const struct twitch_rec_twitch *e = rec;
 
 		if (h->flags & TWITCH_EVF_REJECT) {
@@ -447,10 +448,10 @@ static void print_human(const char *stream, const void *rec)
 			break;
 		}
 		printf("%s ch%u %s %.1f ms %.0f uV snr %.1f%s%s\n",
-		       h->flags & TWITCH_EVF_UPDATE ? "ended " : "twitch", e->channel,
+		       h->type == TWITCH_REC_TWITCH_UPDATE ? "ended " : "twitch ", e->channel,
 		       twitch_class_name(e->twitch_class), e->duration_ms, e->peak_uv, e->snr,
 		       e->channel_mask & (e->channel_mask - 1) ? " (several channels)" : "",
-		       h->flags & TWITCH_EVF_UPDATE ? " (so far: final follows)" : "");
+		       h->type == TWITCH_REC_TWITCH_UPDATE ? " (provisional)" : "");
 		break;
 	}
 	case TWITCH_REC_SAMPLES: {

@@ -647,15 +647,15 @@ static void on_event(const struct detect_event *ev, void *userdata)
 	struct acq_dev *a = userdata;
 	struct twitch_rec_twitch e;
 
-	record_init(&e, TWITCH_REC_TWITCH, sizeof(e), a->index, ev->onset_index);
+	record_init(&e, ev->type == DETECT_EVENT_UPDATE ? TWITCH_REC_TWITCH_UPDATE :
+			TWITCH_REC_TWITCH, sizeof(e), a->index, ev->onset_index);
 	stamp_index(a, &e.hdr, ev->onset_index);
+	/* an update has a type of its own: clients that count twitches skip it */
 	if (ev->type == DETECT_EVENT_ONSET)
 		e.hdr.flags = TWITCH_EVF_ONSET;
-	else if (ev->type == DETECT_EVENT_UPDATE)
-		e.hdr.flags = TWITCH_EVF_UPDATE;
 	else if (ev->type == DETECT_EVENT_REJECT)
 		e.hdr.flags = TWITCH_EVF_REJECT;
-	else
+	else if (ev->type == DETECT_EVENT_FINAL)
 		a->n_twitches++;
 	e.channel_mask = ev->channel_mask;
 	e.channel = ev->channel;

@@ -20,6 +20,7 @@
 /* Exact sizes of the fixed-size records, indexed by type. */
 static const uint16_t record_size[TWITCH_REC_TYPE_MAX + 1] = {
 	[TWITCH_REC_TWITCH] = sizeof(struct twitch_rec_twitch),
+	[TWITCH_REC_TWITCH_UPDATE] = sizeof(struct twitch_rec_twitch),
 	[TWITCH_REC_SAMPLES] = 0,	/* variable, checked below */
 	[TWITCH_REC_BIOZ] = sizeof(struct twitch_rec_bioz),
 	[TWITCH_REC_STATUS] = sizeof(struct twitch_rec_status),
@@ -93,6 +94,7 @@ TWITCH_API const char *twitch_record_type_name(unsigned int type)
 		[TWITCH_REC_LOSS] = "loss",	[TWITCH_REC_MARKER] = "marker",
 		[TWITCH_REC_TEST] = "test",	[TWITCH_REC_RATES] = "rates",
 		[TWITCH_REC_EPOCH] = "epoch",	[TWITCH_REC_ALERT] = "alert",
+		[TWITCH_REC_TWITCH_UPDATE] = "twitch_update",
 	};
 
 	return type < sizeof(names) / sizeof(names[0]) && names[type] ? names[type] : "unknown";
@@ -267,15 +269,14 @@ static void json_body(struct jbuf *b, const void *rec)
 	const struct twitch_record_hdr *h = rec;
 
 	switch (h->type) {
-	case TWITCH_REC_TWITCH: {
+	case TWITCH_REC_TWITCH:
+	case TWITCH_REC_TWITCH_UPDATE: {
 		const struct twitch_rec_twitch *e = rec;
 
 		jprintf(b, ",\"channel\":%u,\"channel_mask\":%llu", e->channel,
 			(unsigned long long)e->channel_mask);
 		jstr(b, "class", twitch_class_name(e->twitch_class));
 		jprintf(b, ",\"onset\":%s", h->flags & TWITCH_EVF_ONSET ? "true" : "false");
-		if (h->flags & TWITCH_EVF_UPDATE)
-			jprintf(b, ",\"update\":true");
 		if (h->flags & TWITCH_EVF_REJECT)
 			jprintf(b, ",\"rejected\":true");
 		jnum(b, "duration_ms", e->duration_ms);

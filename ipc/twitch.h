@@ -46,7 +46,8 @@ extern "C" {
 #define TWITCH_REC_RATES	8	/* struct twitch_rec_rates */
 #define TWITCH_REC_EPOCH	9	/* struct twitch_rec_epoch */
 #define TWITCH_REC_ALERT	10	/* struct twitch_rec_alert (since 1.1) */
-#define TWITCH_REC_TYPE_MAX	10
+#define TWITCH_REC_TWITCH_UPDATE 11	/* struct twitch_rec_twitch (since 1.2) */
+#define TWITCH_REC_TYPE_MAX	11
 
 #define TWITCH_DEVICE_NONE	UINT16_C(0xffff)
 #define TWITCH_INDEX_NONE	UINT64_MAX
@@ -81,14 +82,18 @@ struct twitch_record_hdr {
 #define TWITCH_CLASS_ART_CLIPPING	18	/* saturated, invalid or lost data */
 #define TWITCH_CLASS_ART_COMMON_MODE	19	/* movement on every channel */
 
-#define TWITCH_EVF_ONSET	UINT16_C(0x0001)	/* onset notice; the final record follows */
-#define TWITCH_EVF_REJECT	UINT16_C(0x0002)	/* the onset was an artefact: retract it */
-/* since 1.2: the event as it stood when one of its potentials ended, for
- * displays; more potentials may join it, or it may be retracted, until its
- * final or reject record comes */
-#define TWITCH_EVF_UPDATE	UINT16_C(0x0004)
-#define TWITCH_EVF_PROVISIONAL	(TWITCH_EVF_ONSET | TWITCH_EVF_UPDATE)
+#define TWITCH_EVF_ONSET	UINT16_C(0x0001)	/* onset notice; updates, the final follow */
+#define TWITCH_EVF_REJECT	UINT16_C(0x0002)	/* an artefact: retract its onset
+							 * notice and updates */
 
+/*
+ * A twitch event: type TWITCH_REC_TWITCH (an onset notice, the final record,
+ * or a rejection, by the flags above), or TWITCH_REC_TWITCH_UPDATE (since
+ * 1.2, flags 0): the event as it stood when one of its potentials ended, for
+ * displays, 60-80 ms before its final; a later potential may still join it
+ * or it may be rejected. A client that does not know type 11 skips it, and
+ * counts each event once.
+ */
 struct twitch_rec_twitch {
 	struct twitch_record_hdr hdr;	/* sample_index = onset sample */
 	uint64_t channel_mask;		/* every channel the potential was seen on */

@@ -63,7 +63,7 @@ static void check_names(void)
 		[TWITCH_REC_LOSS] = "loss",	[TWITCH_REC_MARKER] = "marker",
 		[TWITCH_REC_TEST] = "test",	[TWITCH_REC_RATES] = "rates",
 		[TWITCH_REC_EPOCH] = "epoch",
-		[TWITCH_REC_ALERT] = "alert",
+		[TWITCH_REC_ALERT] = "alert",	[TWITCH_REC_TWITCH_UPDATE] = "twitch_update",
 	};
 	unsigned int t;
 	int all = 1;

@@ -26,7 +26,7 @@ import numpy as np
 
 HDR = struct.Struct("<HHHHQQQQ")        # struct twitch_record_hdr, 40 bytes
 REC_TWITCH, REC_SAMPLES, REC_MARKER = 1, 2, 6
-EVF_ONSET, EVF_REJECT, EVF_UPDATE = 1, 2, 4
+EVF_ONSET, EVF_REJECT = 1, 2
 CLASSES = {1: "fasciculation", 2: "doublet", 3: "multiplet", 4: "myoclonus",
            5: "phasic", 6: "limb_movement", 7: "tonic"}
 
@@ -67,7 +67,7 @@ def capture(seconds, out, stream, stopfile):
                 break
             raw = buf.raw[:n]
             typ, _, dev, flags, _, tmono, _, sidx = HDR.unpack_from(raw)
-            if typ == REC_TWITCH and not flags & (EVF_ONSET | EVF_REJECT | EVF_UPDATE):
+            if typ == REC_TWITCH and not flags & (EVF_ONSET | EVF_REJECT):
                 _, ch, cls = struct.unpack_from("<QII", raw, 40)
                 twitches.append((sidx, ch, cls))
             elif typ == REC_MARKER:

@@ -420,8 +420,7 @@ static bool said_before(const struct twitch_rec_twitch *upd, size_t n,
 	while (n-- > 0)
 		if (upd[n].hdr.sample_index == f->hdr.sample_index &&
 		    upd[n].duration_samples == f->duration_samples &&
-		    upd[n].channel == f->channel && upd[n].twitch_class == f->twitch_class &&
-		    upd[n].hdr.seqno < f->hdr.seqno)
+		    upd[n].channel == f->channel && upd[n].twitch_class == f->twitch_class)
 			return true;
 	return false;
 }
@@ -512,10 +511,9 @@ static void test_samples_exact_without_loss(void **state)
 			losses++;
 		if (u.h.type == TWITCH_REC_RATES)
 			rates++;
-		if (u.h.type == TWITCH_REC_TWITCH && (u.h.flags & TWITCH_EVF_UPDATE) &&
-		    n_updates < MAX_EVENTS)
+		if (u.h.type == TWITCH_REC_TWITCH_UPDATE && n_updates < MAX_EVENTS)
 			updates[n_updates++] = u.t;
-		if (u.h.type == TWITCH_REC_TWITCH && !(u.h.flags & TWITCH_EVF_PROVISIONAL) &&
+		if (u.h.type == TWITCH_REC_TWITCH && !(u.h.flags & TWITCH_EVF_ONSET) &&
 		    !(u.h.flags & TWITCH_EVF_REJECT) && n_events < MAX_EVENTS) {
 			ev_index[n_events] = u.h.sample_index;
 			ev_mask[n_events++] = u.t.channel_mask;
@@ -1005,7 +1003,7 @@ static void test_live_limb_movements(void **state)
 	t_end = now_ns() + 30000000000ull;
 	while (now_ns() < t_end) {
 		if (twitch_reader_next(re, &u, sizeof(u), 200) <= 0 ||
-		    u.h.type != TWITCH_REC_TWITCH || (u.h.flags & TWITCH_EVF_PROVISIONAL) ||
+		    u.h.type != TWITCH_REC_TWITCH || (u.h.flags & TWITCH_EVF_ONSET) ||
 		    (u.h.flags & TWITCH_EVF_REJECT))
 			continue;
 		if (u.t.twitch_class != TWITCH_CLASS_LIMB_MOVEMENT)
@@ -1019,7 +1017,7 @@ static void test_live_limb_movements(void **state)
 	assert_int_equal(daemon_stop(&d, NULL), 0);
 	/* what stopping finished */
 	while (twitch_reader_next(re, &u, sizeof(u), 0) > 0)
-		if (u.h.type == TWITCH_REC_TWITCH && !(u.h.flags & TWITCH_EVF_PROVISIONAL) &&
+		if (u.h.type == TWITCH_REC_TWITCH && !(u.h.flags & TWITCH_EVF_ONSET) &&
 		    !(u.h.flags & TWITCH_EVF_REJECT) &&
 		    u.t.twitch_class == TWITCH_CLASS_LIMB_MOVEMENT && n_lm < 64) {
 			assert_int_equal(u.t.channel_mask & ~UINT64_C(0xc0), 0);

@@ -84,7 +84,7 @@
  * The sample's wait in the device until its block is full (up to one block
  * period) comes on top and is printed beside it. A final record waits for a
  * doublet's second potential and the pop window; the update records before
- * it (TWITCH_EVF_UPDATE) tell displays sooner. "Ended" times, for each
+ * it (TWITCH_REC_TWITCH_UPDATE) tell displays sooner. "Ended" times, for each
  * final, the first record that said what it says: the earliest update with
  * its last sample, primary channel and class, else the final itself.
  */
@@ -643,6 +643,7 @@ struct seen_ev {
 	uint64_t k;
 	uint64_t t_ns;			/* midpoint of the look interval */
 	uint16_t flags;			/* TWITCH_EVF_* */
+	bool update;			/* a TWITCH_REC_TWITCH_UPDATE */
 	bool in_window;			/* else kept only as an earlier update */
 	uint32_t channel, twitch_class;
 };
@@ -839,7 +840,8 @@ static void on_other(struct tracker *t, const void *buf)
 	const struct twitch_record_hdr *h = buf;
 	const struct twitch_rec_loss *l = buf;
 
-	if (h->type == TWITCH_REC_TWITCH && !(h->flags & (TWITCH_RECF_LOCAL | TWITCH_EVF_REJECT)) &&
+	if ((h->type == TWITCH_REC_TWITCH || h->type == TWITCH_REC_TWITCH_UPDATE) &&
+	    !(h->flags & (TWITCH_RECF_LOCAL | TWITCH_EVF_REJECT)) &&
 	    h->device == 0) {
 		const struct twitch_rec_twitch *w = buf;
 		struct seen_ev *e = grow(t->evs, &t->cap_evs, t->n_evs, sizeof(*e));
@@ -848,6 +850,7 @@ static void on_other(struct tracker *t, const void *buf)
 			return;
 		t->evs = e;
 		e += t->n_evs++;
+		e->update = h->type == TWITCH_REC_TWITCH_UPDATE;
 		e->flags = h->flags;
 		e->in_window = t->in_window;
 		e->channel = w->channel;
@@ -1186,7 +1189,7 @@ static const struct seen_ev *first_ended(const struct tracker *t, size_t f)
 
 		if (fin->t_ns - e->t_ns > NS_PER_S)
 			break;
-		if ((e->flags & TWITCH_EVF_UPDATE) && e->k == fin->k &&
+		if (e->update && e->k == fin->k &&
 		    e->channel == fin->channel && e->twitch_class == fin->twitch_class)
 			best = e;
 	}
@@ -1218,7 +1221,7 @@ static void event_latency(struct tracker *t)
 		if (!e->in_window)
 			continue;
 		s = find_rec(t, e->k);
-		if (e->flags & TWITCH_EVF_UPDATE) {
+		if (e->update) {
 			r->n_updates++;
 			continue;
 		}
