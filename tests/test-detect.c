@@ -1405,7 +1405,8 @@ static void test_onset_notification(void **state)
 	struct dsp_chain c;
 	struct detector *d;
 	float *x = xalloc(n), *y = xalloc(n);
-	size_t i, truth, last;
+	size_t i, truth, last, sooner;
+	struct evlog late = { 0 };
 
 	(void)state;
 	load_mups();
@@ -1441,6 +1442,25 @@ static void test_onset_notification(void **state)
 	assert_true(log.seen_at[1] > last && log.seen_at[1] <= last + 10);
 	assert_true(log.seen_at[2] >= last + 60);
 	detect_free(d);
+
+	/* with update_after_ms = refractory_ms the update waits for the
+	 * potential's end: the same record, update_after_ms sooner by default */
+	sooner = (size_t)(cfg.refractory_ms - cfg.update_after_ms);	/* 1 kHz */
+	cfg.update_after_ms = cfg.refractory_ms;
+	assert_int_equal(detect_new(&cfg, 1, 1000, &d), 0);
+	for (i = 0; i < n; i++) {
+		late.now = i;
+		assert_true(detect_process(d, y + i, 1, i, evlog_sink, &late) >= 0);
+	}
+	assert_int_equal(late.n, 3);
+	assert_int_equal(late.ev[1].type, DETECT_EVENT_UPDATE);
+	assert_true(late.ev[1].onset_index == log.ev[1].onset_index);
+	assert_int_equal(late.ev[1].duration_samples, log.ev[1].duration_samples);
+	print_message("update at the potential's end: %ld ms after the last sample\n",
+		      (long)(late.seen_at[1] - last));
+	assert_true(sooner > 0 && late.seen_at[1] == log.seen_at[1] + sooner);
+	detect_free(d);
+	evlog_free(&late);
 	evlog_free(&log);
 	free(x);
 	free(y);
