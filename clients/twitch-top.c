@@ -96,7 +96,15 @@ struct stream {
 struct event_line {
 	uint64_t t_real_ns;
 	char text[96];
+	/* a twitch's: what a later record of the same event is matched by */
+	bool provisional;	/* an update: the final will replace it */
+	bool hidden;		/* an update its event's rejection withdrew */
+	uint16_t device;
+	uint32_t index_epoch;
+	uint64_t channel_mask, first, end;	/* sample span */
 };
+
+#define MATCH_LINES	16	/* newest lines searched for an event's update */
 
 struct top {
 	struct twitch_client *c;
@@ -352,22 +360,58 @@ static int emg_freeze(struct emg *e)
 	return 0;
 }
 
-static void top_add_event(struct top *t, uint64_t t_real_ns, const char *text)
+static struct event_line *top_add_event(struct top *t, uint64_t t_real_ns, const char *text)
 {
 	struct event_line *l = &t->ev[t->n_ev % MAX_EVENTS];
 
+	memset(l, 0, sizeof(*l));
 	l->t_real_ns = t_real_ns;
 	snprintf(l->text, sizeof(l->text), "%s", text);
 	t->n_ev++;
+	return l;
 }
 
+/*
+ * The shown update of the event @w is about, if any: records carry no event
+ * id, so the newest provisional line of the same device and index epoch
+ * whose channels and sample span overlap @w's.
+ */
+static struct event_line *find_update(struct top *t, const struct twitch_rec_twitch *w)
+{
+	uint64_t first = w->hdr.sample_index, end = first + (w->duration_samples ?
+							     w->duration_samples : 1);
+	unsigned int i, n = t->n_ev < MATCH_LINES ? t->n_ev : MATCH_LINES;
+
+	for (i = 0; i < n; i++) {
+		struct event_line *l = &t->ev[(t->n_ev - 1 - i) % MAX_EVENTS];
+
+		if (l->provisional && !l->hidden && l->device == w->hdr.device &&
+		    l->index_epoch == w->index_epoch && (l->channel_mask & w->channel_mask) &&
+		    l->first < end && first < l->end)
+			return l;
+	}
+	return NULL;
+}
+
+/*
+ * Final events are listed; an update (provisional, ~ after its time) is listed at
+ * once and replaced by its event's final 60-80 ms later, or withdrawn by its
+ * rejection. Onset notices are not listed.
+ */
 static void on_twitch(struct top *t, const struct twitch_rec_twitch *w)
 {
 	struct emg *e = emg_by_device(t, w->hdr.device);
+	bool update = w->hdr.type == TWITCH_REC_TWITCH_UPDATE;
+	struct event_line *l;
 	char label[24], text[96];
 
-	if (w->hdr.flags & (TWITCH_EVF_ONSET | TWITCH_EVF_REJECT))
-		return;		/* only final events are listed */
+	if (w->hdr.flags & TWITCH_EVF_ONSET)
+		return;
+	if (w->hdr.flags & TWITCH_EVF_REJECT) {
+		while ((l = find_update(t, w)) != NULL)
+			l->hidden = true;
+		return;
+	}
 	if (e && w->channel < e->n_ch)
 		row_label(t, e, w->channel, label);
 	else
@@ -377,7 +421,18 @@ static void on_twitch(struct top *t, const struct twitch_rec_twitch *w)
 	snprintf(text, sizeof(text), "%-4s %-13s %5.1fms %4.0fuV%s", label,
 		 twitch_class_name(w->twitch_class), w->duration_ms, w->peak_uv,
 		 w->channel_mask & (w->channel_mask - 1) ? " +" : "");
-	top_add_event(t, w->hdr.t_real_ns, text);
+	l = find_update(t, w);
+	if (l == NULL)
+		l = top_add_event(t, w->hdr.t_real_ns, text);
+	else	/* the event as it now stands, where its update was */
+		snprintf(l->text, sizeof(l->text), "%s", text);
+	l->t_real_ns = w->hdr.t_real_ns;
+	l->provisional = update;
+	l->device = w->hdr.device;
+	l->index_epoch = w->index_epoch;
+	l->channel_mask = w->channel_mask;
+	l->first = w->hdr.sample_index;
+	l->end = w->hdr.sample_index + (w->duration_samples ? w->duration_samples : 1);
 }
 
 static void on_rates(struct top *t, const struct twitch_rec_rates *r)
@@ -492,6 +547,7 @@ static void on_event_record(struct top *t, const void *rec)
 
 	switch (h->type) {
 	case TWITCH_REC_TWITCH:
+	case TWITCH_REC_TWITCH_UPDATE:
 		on_twitch(t, rec);
 		break;
 	case TWITCH_REC_RATES:
@@ -947,12 +1003,14 @@ static void draw_events(struct top *t, int y, int x, int w, int rows)
 	attroff(A_BOLD);
 	if (n == 0)
 		mvaddnstr(y + 1, x, "no twitch yet", w);
-	for (r = 0, i = 0; r < rows && i < n; r++, i++) {
+	for (r = 0, i = 0; r < rows && i < n; i++) {
 		const struct event_line *l = &t->ev[(t->n_ev - 1 - i) % MAX_EVENTS];
 
+		if (l->hidden)
+			continue;
 		fmt_clock(l->t_real_ns, when);
-		snprintf(line, sizeof(line), "%s %s", when, l->text);
-		mvaddnstr(y + 1 + r, x, line, w);
+		snprintf(line, sizeof(line), "%s%c%s", when, l->provisional ? '~' : ' ', l->text);
+		mvaddnstr(y + 1 + r++, x, line, w);
 	}
 }
 
@@ -1048,7 +1106,8 @@ static const char *const help_text[] = {
 	"  ?          this help (any key closes it)",
 	"",
 	"Strips: peak |uV| per column, ' .:-=+*#' in eighths of the scale;",
-	"x = lost or missing samples; + after an event: several channels.",
+	"x = lost or missing samples; + after an event: several channels;",
+	"~ after the time: provisional, the event's final replaces it in 80 ms.",
 	"Waveforms are band-passed for display only (20-450 Hz, as the detector).",
 	"Noise: uV rms. Rates: twitches/min over the last 1, 5, 15 min.",
 	"A monitoring aid, not a diagnostic device.",

@@ -7,7 +7,8 @@
 # hydration panel "not calibrated" before calibration, an event line, a
 # rates value (rates come every 10 s), a phase angle after calibrate + body
 # + subject, the pause mark (and frozen strips), the help, "daemon gone"
-# when twitchd stops and "restarted" when it comes back, exit 0 on q with
+# when twitchd stops (with no provisional event line left) and "restarted"
+# when it comes back, exit 0 on q with
 # the terminal restored; exit 3 without a daemon, 4 for a user the socket
 # refuses, 2 on bad arguments. Run from the project root (TWITCH_BUILD and
 # TWITCH_DEVSIM as `make check` sets them). Takes about 15-30 s.
@@ -174,6 +175,10 @@ kill "$daemon_pid"
 wait "$daemon_pid" 2>/dev/null
 daemon_pid=
 check "daemon gone is shown" wait_screen 3 'DAEMON GONE'
+# a stopping twitchd sends the finals of open events: each provisional
+# line (~) has been replaced by its final or withdrawn
+check "no provisional event line is left" \
+	sh -c "! grep -Eq '^[0-9:]{8}~ch[0-7] ' '$tmp/screen'"
 env LD_PRELOAD="$DEVSIM_PRELOAD" UMOCKDEV_DIR="$UMOCKDEV_DIR" \
 	"$TWITCH_BUILD/twitchd" -s "$sock" >> "$tmp/twitchd.log" 2>&1 &
 daemon_pid=$!
