@@ -1213,11 +1213,28 @@ static void detect_update(struct detector *d, uint32_t c,
 		return;
 	r = *now;
 	detect_result_close(d, ch, &r);
+	/* the event so far: the channels it ended on, the largest of the
+	 * earlier updates' (another channel's; this one's is superseded),
+	 * and this one, so that its primary channel does not flip back */
 	v = *s;
+	if (s->has_upd_best && s->upd_best.channel != c)
+		detect_slot_merge(&v, &s->upd_best);
 	detect_slot_merge(&v, &r);
+	s->upd_best = v.best;
+	s->has_upd_best = 1;
 	detect_describe(d, &v, &ev, &art, &onset, &dur);
 	if (art)
 		return;
+	/* nothing new to say: a smaller copy on another channel ended */
+	if (s->n_updates && ev.onset_index == s->upd_onset && ev.channel == s->upd_channel &&
+	    ev.duration_samples == s->upd_duration && ev.event_class == s->upd_class &&
+	    ev.n_potentials == s->upd_n_pot)
+		return;
+	s->upd_onset = ev.onset_index;
+	s->upd_channel = ev.channel;
+	s->upd_duration = ev.duration_samples;
+	s->upd_class = ev.event_class;
+	s->upd_n_pot = ev.n_potentials;
 	s->n_updates++;
 	ev.type = DETECT_EVENT_UPDATE;
 	d->counters.n_updates++;

@@ -696,9 +696,11 @@ static void test_neighbour_copy_merged(void **state)
 /* ------------------------------------------------------------ classes */
 
 /*
- * The update records of final @f in @l: the last one before it says what it
- * says; with @revised, an earlier one said "fasciculation" (its first
- * potential, before the second joined it).
+ * The update records of final @f in @l: each says something new, with a peak
+ * no smaller than the last one's (its primary channel does not flip back to
+ * a smaller copy); the last one says what the final says; with @revised, an
+ * earlier one said "fasciculation" (its first potential, before the second
+ * joined it).
  */
 static void check_updates(const struct evlog *l, size_t f, int revised)
 {
@@ -711,6 +713,14 @@ static void check_updates(const struct evlog *l, size_t f, int revised)
 
 		if (e->type != DETECT_EVENT_UPDATE || e->id != fin->id)
 			continue;
+		if (last) {
+			assert_true(e->peak_uv >= last->peak_uv);
+			assert_false(e->onset_index == last->onset_index &&
+				     e->duration_samples == last->duration_samples &&
+				     e->event_class == last->event_class &&
+				     e->channel == last->channel &&
+				     e->n_potentials == last->n_potentials);
+		}
 		last = e;
 		n_fasc += e->event_class == DETECT_CLASS_FASCICULATION;
 	}
@@ -1056,7 +1066,8 @@ static void test_mains_burst_rejected(void **state)
 
 /* Four channels: the same potential at the same size everywhere is
  * common-mode; decaying across the array it is one merged event; two
- * channels 2 ms apart merge, 20 ms apart they do not. */
+ * channels 2 ms apart merge, 20 ms apart they do not. The updates of a
+ * merged event keep its largest channel (check_updates). */
 static void test_common_mode_and_merge(void **state)
 {
 	const size_t n = 12000, nch = 4;
@@ -1092,6 +1103,7 @@ static void test_common_mode_and_merge(void **state)
 
 		if (e->type != DETECT_EVENT_FINAL)
 			continue;
+		check_updates(&log, i, 0);
 		if (e->onset_index < 5000) {
 			assert_int_equal(e->channel_mask, 0xf);
 			assert_int_equal(e->channel, 0);
