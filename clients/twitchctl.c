@@ -448,7 +448,7 @@ static void print_human(const char *stream, const void *rec)
 			break;
 		}
 		printf("%s ch%u %s %.1f ms %.0f uV snr %.1f%s%s\n",
-		       h->type == TWITCH_REC_TWITCH_UPDATE ? "ended " : "twitch ", e->channel,
+		       h->type == TWITCH_REC_TWITCH_UPDATE ? "ended " : "twitch", e->channel,
 		       twitch_class_name(e->twitch_class), e->duration_ms, e->peak_uv, e->snr,
 		       e->channel_mask & (e->channel_mask - 1) ? " (several channels)" : "",
 		       h->type == TWITCH_REC_TWITCH_UPDATE ? " (provisional)" : "");
