@@ -88,6 +88,7 @@ DEVSIM_LIBS = $(call pc_libs,umockdev-1.0 gio-2.0) -lm -lpthread
 
 # clients link only libtwitch (+ their own library)
 CLIENTS = twitchctl twitch-top twitch-record twitch-mqtt
+twitch-top_SRCS = clients/top-events.c
 twitch-top_LIBS = $(call pc_libs,ncursesw) -lm
 twitch-record_LIBS = -ledf -lm
 # more than one file: clients/NAME.c plus NAME_SRCS
@@ -99,7 +100,8 @@ twitch-mqtt_LIBS = $(call pc_libs,libmosquitto inih libsystemd) -lpthread
 # Each test is one program; exit 77 means skipped (needs hardware only).
 TESTS = test-ring test-record test-control test-libtwitch \
 	test-bioz test-sweepcsv test-recording test-subject test-dsp test-detect \
-	test-scan test-profile test-daemon test-analyze test-spool test-mqtt test-calstore
+	test-scan test-profile test-daemon test-analyze test-spool test-mqtt test-calstore \
+	test-top-events
 # Shell tests, run after the programs (they use the built binaries).
 SHELL_TESTS = tests/devsim/test-tools.sh tests/test-analyze.sh \
 	tests/test-systemd.sh tests/test-install.sh tests/test-top.sh tests/test-record-edf.sh \
@@ -108,6 +110,7 @@ SHELL_TESTS = tests/devsim/test-tools.sh tests/test-analyze.sh \
 test-ring_SRCS = $(IPC_CORE_SRCS) daemon/publish.c
 test-ring_LIBS = -lpthread
 test-record_SRCS = $(IPC_CORE_SRCS)
+test-top-events_SRCS = clients/top-events.c
 test-control_SRCS = $(IPC_CORE_SRCS) $(PUBLISH_SRCS)
 test-libtwitch_SRCS = $(LIBTWITCH_SRCS) daemon/publish.c daemon/control.c tests/testpub.c
 test-libtwitch_LIBS = -lpthread

@@ -27,12 +27,13 @@
 
 #include <twitch.h>
 
+#include "top-events.h"
+
 #define EXIT_USAGE	2
 
 #define MAX_STREAMS	8
 #define MAX_EMG		4	/* EMG devices shown */
 #define MAX_ROWS	64	/* channel rows, all EMG devices together */
-#define MAX_EVENTS	64	/* last events kept */
 #define HIST_MAX_S	20.0	/* longest time scale, s */
 #define HIST_MAX_VALUES	(4u << 20)	/* history floats per device: 16 MiB at most */
 /* display band-pass: the detector's band (dsp.h: SENIAM 20 Hz, 450 Hz) */
@@ -93,19 +94,6 @@ struct stream {
 	bool classified;
 };
 
-struct event_line {
-	uint64_t t_real_ns;
-	char text[96];
-	/* a twitch's: what a later record of the same event is matched by */
-	bool provisional;	/* an update: the final will replace it */
-	bool hidden;		/* an update its event's rejection withdrew */
-	uint16_t device;
-	uint32_t index_epoch;
-	uint64_t channel_mask, first, end;	/* sample span */
-};
-
-#define MATCH_LINES	16	/* newest lines searched for an event's update */
-
 struct top {
 	struct twitch_client *c;
 	struct stream streams[MAX_STREAMS];
@@ -129,8 +117,7 @@ struct top {
 	char last_status[128];
 	uint64_t last_status_real_ns;
 	/* events */
-	struct event_line ev[MAX_EVENTS];
-	unsigned int n_ev;		/* total, newest at (n_ev - 1) % MAX_EVENTS */
+	struct top_events evlist;	/* the "last events" list */
 	/* hydration */
 	bool bioz_device;
 	enum cal_state cal;
@@ -360,56 +347,17 @@ static int emg_freeze(struct emg *e)
 	return 0;
 }
 
-static struct event_line *top_add_event(struct top *t, uint64_t t_real_ns, const char *text)
-{
-	struct event_line *l = &t->ev[t->n_ev % MAX_EVENTS];
-
-	memset(l, 0, sizeof(*l));
-	l->t_real_ns = t_real_ns;
-	snprintf(l->text, sizeof(l->text), "%s", text);
-	t->n_ev++;
-	return l;
-}
-
 /*
- * The shown update of the event @w is about, if any: records carry no event
- * id, so the newest provisional line of the same device and index epoch
- * whose channels and sample span overlap @w's.
- */
-static struct event_line *find_update(struct top *t, const struct twitch_rec_twitch *w)
-{
-	uint64_t first = w->hdr.sample_index, end = first + (w->duration_samples ?
-							     w->duration_samples : 1);
-	unsigned int i, n = t->n_ev < MATCH_LINES ? t->n_ev : MATCH_LINES;
-
-	for (i = 0; i < n; i++) {
-		struct event_line *l = &t->ev[(t->n_ev - 1 - i) % MAX_EVENTS];
-
-		if (l->provisional && !l->hidden && l->device == w->hdr.device &&
-		    l->index_epoch == w->index_epoch && (l->channel_mask & w->channel_mask) &&
-		    l->first < end && first < l->end)
-			return l;
-	}
-	return NULL;
-}
-
-/*
- * Final events are listed; an update (provisional, ~ after its time) is listed at
- * once and replaced by its event's final 60-80 ms later, or withdrawn by its
- * rejection. Onset notices are not listed.
+ * Twitches are listed as soon as they end: an update record (provisional,
+ * ~ after its time), then its event's final in its place (top-events.h).
  */
 static void on_twitch(struct top *t, const struct twitch_rec_twitch *w)
 {
 	struct emg *e = emg_by_device(t, w->hdr.device);
-	bool update = w->hdr.type == TWITCH_REC_TWITCH_UPDATE;
-	struct event_line *l;
 	char label[24], text[96];
 
-	if (w->hdr.flags & TWITCH_EVF_ONSET)
-		return;
-	if (w->hdr.flags & TWITCH_EVF_REJECT) {
-		while ((l = find_update(t, w)) != NULL)
-			l->hidden = true;
+	if (w->hdr.flags & (TWITCH_EVF_ONSET | TWITCH_EVF_REJECT)) {
+		top_events_twitch(&t->evlist, w, NULL);
 		return;
 	}
 	if (e && w->channel < e->n_ch)
@@ -421,18 +369,7 @@ static void on_twitch(struct top *t, const struct twitch_rec_twitch *w)
 	snprintf(text, sizeof(text), "%-4s %-13s %5.1fms %4.0fuV%s", label,
 		 twitch_class_name(w->twitch_class), w->duration_ms, w->peak_uv,
 		 w->channel_mask & (w->channel_mask - 1) ? " +" : "");
-	l = find_update(t, w);
-	if (l == NULL)
-		l = top_add_event(t, w->hdr.t_real_ns, text);
-	else	/* the event as it now stands, where its update was */
-		snprintf(l->text, sizeof(l->text), "%s", text);
-	l->t_real_ns = w->hdr.t_real_ns;
-	l->provisional = update;
-	l->device = w->hdr.device;
-	l->index_epoch = w->index_epoch;
-	l->channel_mask = w->channel_mask;
-	l->first = w->hdr.sample_index;
-	l->end = w->hdr.sample_index + (w->duration_samples ? w->duration_samples : 1);
+	top_events_twitch(&t->evlist, w, text);
 }
 
 static void on_rates(struct top *t, const struct twitch_rec_rates *r)
@@ -473,8 +410,10 @@ static void on_status(struct top *t, const struct twitch_rec_status *s)
 		if (!t->gone)
 			t->gone_real_ns = s->hdr.t_real_ns;
 		t->gone = true;
+		top_events_orphan(&t->evlist);	/* no final will come */
 		return;
 	case TWITCH_STATUS_DAEMON_RESTARTED:
+		top_events_orphan(&t->evlist);
 		t->gone = false;
 		t->stalled = false;
 		t->restarted_real_ns = s->hdr.t_real_ns;
@@ -533,6 +472,7 @@ static void on_loss(struct top *t, const struct twitch_rec_loss *l)
 {
 	if (l->reason == TWITCH_LOSS_READER_LAPPED || l->reason == TWITCH_LOSS_RESTART) {
 		t->view_lost_records += l->count;
+		top_events_orphan(&t->evlist);	/* finals may be among them */
 	} else {
 		t->dev_lost_scans += l->count;
 		if (!l->exact)
@@ -565,7 +505,7 @@ static void on_event_record(struct top *t, const void *rec)
 	case TWITCH_REC_MARKER:
 		snprintf(text, sizeof(text), "marker: %.80s",
 			 ((const struct twitch_rec_marker *)rec)->text);
-		top_add_event(t, h->t_real_ns, text);
+		top_events_add(&t->evlist, h->t_real_ns, text);
 		break;
 	default:
 		break;
@@ -994,23 +934,20 @@ static void draw_selected(struct top *t, int y, int rows)
 
 static void draw_events(struct top *t, int y, int x, int w, int rows)
 {
-	unsigned int i, n = t->n_ev < MAX_EVENTS ? t->n_ev : MAX_EVENTS;
+	const struct top_event_line *l;
 	char when[16], line[160];
 	int r;
 
 	attron(A_BOLD);
 	mvaddnstr(y, x, "last events", w);
 	attroff(A_BOLD);
-	if (n == 0)
+	if (top_events_nth(&t->evlist, 0) == NULL)
 		mvaddnstr(y + 1, x, "no twitch yet", w);
-	for (r = 0, i = 0; r < rows && i < n; i++) {
-		const struct event_line *l = &t->ev[(t->n_ev - 1 - i) % MAX_EVENTS];
-
-		if (l->hidden)
-			continue;
+	for (r = 0; r < rows && (l = top_events_nth(&t->evlist, (unsigned int)r)) != NULL; r++) {
 		fmt_clock(l->t_real_ns, when);
-		snprintf(line, sizeof(line), "%s%c%s", when, l->provisional ? '~' : ' ', l->text);
-		mvaddnstr(y + 1 + r++, x, line, w);
+		snprintf(line, sizeof(line), "%s%c%s", when,
+			 l->provisional ? '~' : l->orphan ? '?' : ' ', l->text);
+		mvaddnstr(y + 1 + r, x, line, w);
 	}
 }
 
@@ -1107,7 +1044,8 @@ static const char *const help_text[] = {
 	"",
 	"Strips: peak |uV| per column, ' .:-=+*#' in eighths of the scale;",
 	"x = lost or missing samples; + after an event: several channels;",
-	"~ after the time: provisional, the event's final replaces it in 80 ms.",
+	"~ after the time: provisional, its final replaces it once the event",
+	"ends; ? : provisional, and records were missed, so no final will.",
 	"Waveforms are band-passed for display only (20-450 Hz, as the detector).",
 	"Noise: uV rms. Rates: twitches/min over the last 1, 5, 15 min.",
 	"A monitoring aid, not a diagnostic device.",

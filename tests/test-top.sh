@@ -175,10 +175,11 @@ kill "$daemon_pid"
 wait "$daemon_pid" 2>/dev/null
 daemon_pid=
 check "daemon gone is shown" wait_screen 3 'DAEMON GONE'
-# a stopping twitchd sends the finals of open events: each provisional
-# line (~) has been replaced by its final or withdrawn
+# a stopping twitchd sends the finals of open events before it goes: each
+# provisional line (~) has been replaced by its final or withdrawn, none
+# was left to be marked unconfirmed (?) when the daemon went
 check "no provisional event line is left" \
-	sh -c "! grep -Eq '^[0-9:]{8}~ch[0-7] ' '$tmp/screen'"
+	sh -c "! grep -Eq '^[0-9:]{8}[~?]ch[0-7] ' '$tmp/screen'"
 env LD_PRELOAD="$DEVSIM_PRELOAD" UMOCKDEV_DIR="$UMOCKDEV_DIR" \
 	"$TWITCH_BUILD/twitchd" -s "$sock" >> "$tmp/twitchd.log" 2>&1 &
 daemon_pid=$!
