@@ -228,7 +228,8 @@ static void forward_record(struct bridge *b, const void *rec, size_t size)
 		t = T_ALERTS;
 		break;
 	default:
-		return;		/* samples and test records stay local */
+		return;		/* samples, test records and provisional
+				 * twitch updates stay local */
 	}
 	n = twitch_record_json(rec, size, 0, b->json, sizeof(b->json) - 200);
 	if (n < 0) {
