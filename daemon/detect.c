@@ -1191,9 +1191,10 @@ static void detect_episode_end(struct detector *d, uint32_t c)
  * as it now stands (DETECT_EVENT_UPDATE). The final record waits group_gap
  * for more potentials of the same event and the pop window for a step;
  * this one comes update_after_ms after the potential's end (if the
- * potential goes on after all, another follows at its end). None while the event already looks like an artefact
- * (its reject follows) or an LM is tracked on the channel (it ends only
- * after 0.5 s at rest), and none after DETECT_MAX_UPDATES: a burst's many
+ * potential goes on after all, another follows at its end). None while
+ * the event already looks like an artefact (its reject follows) or an LM
+ * is tracked on the channel (it ends only after 0.5 s at rest), none that
+ * would repeat the last, and none after DETECT_MAX_UPDATES: a burst's many
  * potentials would flood the ring, and its final says the rest.
  */
 static void detect_update(struct detector *d, uint32_t c,
