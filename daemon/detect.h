@@ -4,8 +4,8 @@
  * and optionally the DSP's per-sample flags. Output: event records through
  * a callback (an onset record as soon as an event starts, an update record
  * as each of its first potentials ends, then one final or reject record,
- * all with the event's id), per-epoch sleep-lab metrics through a second callback,
- * and rates and counters on request. Events carry sample indexes; the
+ * all with the event's id), per-epoch sleep-lab metrics through a second
+ * callback, and rates and counters on request. Events carry sample indexes; the
  * caller converts them to time. No allocation, lock or syscall after
  * detect_new(); a processing call takes about 10 KiB of stack (its tiles).
  */

@@ -90,9 +90,9 @@ struct twitch_record_hdr {
  * A twitch event: type TWITCH_REC_TWITCH (an onset notice, the final record,
  * or a rejection, by the flags above), or TWITCH_REC_TWITCH_UPDATE (since
  * 1.2, flags 0): the event as it stood when one of its potentials ended, for
- * displays, 60-80 ms before its final; a later potential may still join it
- * or it may be rejected. A client that does not know type 11 skips it, and
- * counts each event once.
+ * displays, ahead of its final (which waits 60-80 ms after the event's
+ * end); a later potential may still join it or it may be rejected. A
+ * client that does not know type 11 skips it, and counts each event once.
  */
 struct twitch_rec_twitch {
 	struct twitch_record_hdr hdr;	/* sample_index = onset sample */
