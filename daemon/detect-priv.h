@@ -72,11 +72,10 @@ struct detect_slot {
 	uint32_t n_updates;	/* DETECT_EVENT_UPDATE records sent */
 	double min_peak, max_peak;
 	struct detect_result best;
-	/* the updates': the largest result seen, and what the last one said */
+	/* the updates': the largest result seen, and the last one sent */
 	struct detect_result upd_best;
 	uint32_t has_upd_best;
-	uint64_t upd_onset;
-	uint32_t upd_channel, upd_duration, upd_class, upd_n_pot;
+	struct detect_event upd_last;
 };
 
 struct detect_epoch_acc {

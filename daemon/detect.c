@@ -1227,15 +1227,13 @@ static void detect_update(struct detector *d, uint32_t c,
 	if (art)
 		return;
 	/* nothing new to say: a smaller copy on another channel ended */
-	if (s->n_updates && ev.onset_index == s->upd_onset && ev.channel == s->upd_channel &&
-	    ev.duration_samples == s->upd_duration && ev.event_class == s->upd_class &&
-	    ev.n_potentials == s->upd_n_pot)
+	if (s->n_updates && ev.onset_index == s->upd_last.onset_index &&
+	    ev.channel == s->upd_last.channel &&
+	    ev.duration_samples == s->upd_last.duration_samples &&
+	    ev.event_class == s->upd_last.event_class &&
+	    ev.n_potentials == s->upd_last.n_potentials)
 		return;
-	s->upd_onset = ev.onset_index;
-	s->upd_channel = ev.channel;
-	s->upd_duration = ev.duration_samples;
-	s->upd_class = ev.event_class;
-	s->upd_n_pot = ev.n_potentials;
+	s->upd_last = ev;
 	s->n_updates++;
 	ev.type = DETECT_EVENT_UPDATE;
 	d->counters.n_updates++;
