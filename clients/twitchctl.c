@@ -436,6 +436,7 @@ static void print_human(const char *stream, const void *rec)
 	case TWITCH_REC_TWITCH:
 	case TWITCH_REC_TWITCH_UPDATE: {
 		const struct twitch_rec_twitch *e = rec;
+		bool update = h->type == TWITCH_REC_TWITCH_UPDATE;
 
 		if (h->flags & TWITCH_EVF_REJECT) {
 			printf("retract ch%u: %s\n", e->channel,
@@ -447,11 +448,10 @@ static void print_human(const char *stream, const void *rec)
 			       e->peak_uv);
 			break;
 		}
-		printf("%s ch%u %s %.1f ms %.0f uV snr %.1f%s%s\n",
-		       h->type == TWITCH_REC_TWITCH_UPDATE ? "ended " : "twitch", e->channel,
-		       twitch_class_name(e->twitch_class), e->duration_ms, e->peak_uv, e->snr,
-		       e->channel_mask & (e->channel_mask - 1) ? " (several channels)" : "",
-		       h->type == TWITCH_REC_TWITCH_UPDATE ? " (provisional)" : "");
+		printf("%s ch%u %s %.1f ms %.0f uV snr %.1f%s%s\n", update ? "ended " : "twitch",
+		       e->channel, twitch_class_name(e->twitch_class), e->duration_ms, e->peak_uv,
+		       e->snr, e->channel_mask & (e->channel_mask - 1) ? " (several channels)" : "",
+		       update ? " (provisional)" : "");
 		break;
 	}
 	case TWITCH_REC_SAMPLES: {
