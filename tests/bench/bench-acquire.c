@@ -1220,11 +1220,11 @@ static void event_latency(struct tracker *t)
 
 		if (!e->in_window)
 			continue;
-		s = find_rec(t, e->k);
 		if (e->update) {
 			r->n_updates++;
 			continue;
 		}
+		s = find_rec(t, e->k);
 		if (s == NULL) {
 			r->n_ev_unplaced++;
 			continue;

@@ -1119,11 +1119,12 @@ static void build_and_run(size_t id, FILE *manifest)
 
 			if (t->cls >= N_CLS)
 				continue;
-			span_rms(s + t->onset_index * nch + t->channel, len,
-				 nch, &first, NULL);
 			if (t->ramp_scans > 0.0)	/* its envelope at 10% */
 				first = (size_t)ceil(t->ramp_scans *
 						     acos(0.8) / M_PI);
+			else
+				span_rms(s + t->onset_index * nch + t->channel,
+					 len, nch, &first, NULL);
 			u->on = t->onset_index + first;
 			u->start = t->onset_index;
 			u->end = t->onset_index + t->n_scans;
