@@ -197,7 +197,6 @@ static bool file_contains(const char *path, const char *needle)
 	return strstr(buf, needle) != NULL;
 }
 
-/* Start twitchd under the testbed with @conf; wait until it answers. */
 /* Run @cmd with sh; its stdout (and what it sends to 2>&1) in @out.
  * Return: its exit code, -1 if it did not exit. */
 static int run_capture(const char *cmd, char *out, size_t len)
@@ -213,6 +212,7 @@ static int run_capture(const char *cmd, char *out, size_t len)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Start twitchd under the testbed with @conf; wait until it answers. */
 static void daemon_start(struct daemon *d, const struct sim *s, const char *conf)
 {
 	struct twitch_client *c = NULL;
@@ -657,6 +657,27 @@ static void test_overflow_with_timestamp(void **state)
 		      "[device adc]\nprofile = generic\nrate_hz = 2000\n", "iio:device0", true, 0);
 }
 
+/* A client of @d reading its events and samples-emg rings from now on. */
+static void emg_readers(const struct daemon *d, struct twitch_client **c,
+			struct twitch_reader **re, struct twitch_reader **rs)
+{
+	assert_int_equal(twitch_client_connect(d->sock, c), 0);
+	assert_int_equal(twitch_reader_new(*c, "events", TWITCH_FROM_NEWEST, re), 0);
+	assert_int_equal(twitch_reader_new(*c, "samples-emg", TWITCH_FROM_NEWEST, rs), 0);
+}
+
+/* Close what emg_readers() opened, stop twitchd (cleanly) and the simulator. */
+static void emg_readers_stop(struct twitch_client *c, struct twitch_reader *re,
+			     struct twitch_reader *rs, struct daemon *d, struct sim *s)
+{
+	twitch_reader_free(re);
+	twitch_reader_free(rs);
+	twitch_client_free(c);
+	assert_int_equal(daemon_stop(d, NULL), 0);
+	sim_stop(s);
+	daemon_cleanup(d);
+}
+
 static void test_vanish_and_return(void **state)
 {
 	struct twitch_client *c;
@@ -670,9 +691,7 @@ static void test_vanish_and_return(void **state)
 	(void)state;
 	sim_start(&s, "ads1298:rate=4000", NULL);
 	daemon_start(&d, &s, emg_conf);
-	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
-	assert_int_equal(twitch_reader_new(c, "events", TWITCH_FROM_NEWEST, &re), 0);
-	assert_int_equal(twitch_reader_new(c, "samples-emg", TWITCH_FROM_NEWEST, &rs), 0);
+	emg_readers(&d, &c, &re, &rs);
 	msleep(300);
 	sim_ctl(&s, "vanish iio:device0");
 	if (!wait_event(re, &u, 3000, is_status, &lost)) {
@@ -692,12 +711,7 @@ static void test_vanish_and_return(void **state)
 		assert_true(n > 0);
 	} while (u.h.type != TWITCH_REC_SAMPLES || u.s.index_epoch != 1);
 	assert_true(u.h.sample_index < 4000);
-	twitch_reader_free(re);
-	twitch_reader_free(rs);
-	twitch_client_free(c);
-	assert_int_equal(daemon_stop(&d, NULL), 0);
-	sim_stop(&s);
-	daemon_cleanup(&d);
+	emg_readers_stop(c, re, rs, &d, &s);
 }
 
 /*
@@ -741,9 +755,7 @@ static void test_sighup_reload(void **state)
 	(void)state;
 	sim_start(&s, "ads1298:rate=4000", NULL);
 	daemon_start(&d, &s, emg_conf);
-	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
-	assert_int_equal(twitch_reader_new(c, "events", TWITCH_FROM_NEWEST, &re), 0);
-	assert_int_equal(twitch_reader_new(c, "samples-emg", TWITCH_FROM_NEWEST, &rs), 0);
+	emg_readers(&d, &c, &re, &rs);
 	write_file(d.conf, "[device emg]\nprofile = ti-ads1298\nrate_hz = 2000\n");
 	kill(d.pid, SIGHUP);
 	assert_true(wait_event(re, &u, 3000, is_status, &reloaded));
@@ -798,12 +810,7 @@ static void test_sighup_reload(void **state)
 	kill(d.pid, SIGHUP);
 	msleep(300);
 	assert_int_equal(kill(d.pid, 0), 0);
-	twitch_reader_free(re);
-	twitch_reader_free(rs);
-	twitch_client_free(c);
-	assert_int_equal(daemon_stop(&d, NULL), 0);
-	sim_stop(&s);
-	daemon_cleanup(&d);
+	emg_readers_stop(c, re, rs, &d, &s);
 }
 
 static bool is_twitch(const union rec *u, const void *arg)
@@ -835,9 +842,7 @@ static void test_detect_off(void **state)
 	(void)state;
 	sim_start(&s, "ads1298:rate=4000,mup_per_min=600", NULL);
 	daemon_start(&d, &s, emg_conf);
-	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
-	assert_int_equal(twitch_reader_new(c, "events", TWITCH_FROM_NEWEST, &re), 0);
-	assert_int_equal(twitch_reader_new(c, "samples-emg", TWITCH_FROM_NEWEST, &rs), 0);
+	emg_readers(&d, &c, &re, &rs);
 	assert_true(wait_event(re, &u, 5000, is_twitch, NULL));	/* it detects */
 	write_file(d.conf, off_conf);
 	kill(d.pid, SIGHUP);
@@ -875,12 +880,7 @@ static void test_detect_off(void **state)
 	assert_true(wait_event(re, &u, 5000, is_twitch, NULL));
 	assert_true(samples_unbroken(rs, &epoch, &next, 0) > 0);	/* across it too */
 	assert_false(file_contains(d.log, "new settings: reopening"));
-	twitch_reader_free(re);
-	twitch_reader_free(rs);
-	twitch_client_free(c);
-	assert_int_equal(daemon_stop(&d, NULL), 0);
-	sim_stop(&s);
-	daemon_cleanup(&d);
+	emg_readers_stop(c, re, rs, &d, &s);
 }
 
 /*
