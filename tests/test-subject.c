@@ -122,10 +122,6 @@ static int popcount64(uint64_t m)
 	return __builtin_popcountll(m);
 }
 
-/*
- * No background, no hum: the output is exactly the injected events, so the
- * truth can be checked sample by sample.
- */
 static double window_rms(const double *x, size_t nc, unsigned int ch, uint64_t a, uint64_t b)
 {
 	double ss = 0;
@@ -153,6 +149,10 @@ static void check_ramp(const double *x, size_t nc, const struct subject_truth *t
 				     end - (uint64_t)ramp));
 }
 
+/*
+ * No background, no hum: the output is exactly the injected events, so the
+ * truth can be checked sample by sample.
+ */
 static void test_truth_is_exact(void **state)
 {
 	struct subject_config c = subject_config_default();
