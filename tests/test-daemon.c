@@ -646,8 +646,8 @@ static void test_overflow_without_timestamp(void **state)
 {
 	(void)state;
 	/* ADS1298 has no timestamp channel: shortfall against elapsed time,
-	 * within one block (the default, 5 ms: 20 scans at 4 kHz) */
-	overflow_case("ads1298:rate=4000", emg_conf, "iio:device0", false, 20);
+	 * within one block (the default, 2 ms: 8 scans at 4 kHz) */
+	overflow_case("ads1298:rate=4000", emg_conf, "iio:device0", false, 8);
 }
 
 static void test_overflow_with_timestamp(void **state)
