@@ -451,6 +451,7 @@ static int start_stream(struct acq_dev *a)
 	/* the device makes its first scan once enabled, not when we began */
 	a->anchor_ns = loop_now_ns();
 	a->anchor_index = a->sample_index;
+	a->loss_anchored = false;
 	arm(a);
 	return 0;
 }
@@ -839,22 +840,40 @@ static void on_stream_data(struct acq_dev *a, const void *bytes, size_t n_bytes,
 	publish_scans(a, 0, (size_t)n, now, real_minus_mono);
 	if (!drained)
 		return;		/* more is waiting: judge the shortfall once drained */
-	expected = (uint64_t)((double)(now - a->anchor_ns) / period_ns);
-	have = a->sample_index - a->anchor_index;
+	/*
+	 * Count from a drained read, not from the enable: a device makes its
+	 * first scan some time after it (the ADS1298 settles, the simulator
+	 * hears of it by inotify), and that would count as lost. At two
+	 * drained reads the kernel holds next to nothing, so what was made
+	 * between them and not read is what was lost. The first drained read
+	 * is judged from the enable (the scan times' anchor), so that a loss
+	 * before it is still seen, if less exactly.
+	 */
 	/* 2 blocks and at least 100 ms: a late wake-up of the loop is no loss */
 	slack = 2 * (uint64_t)in->block_scans;
 	if (slack < (uint64_t)(in->rate_hz / 10.0))
 		slack = (uint64_t)(in->rate_hz / 10.0);
-	if (expected > have + slack) {
-		/* up to one block may still sit in the kernel: count half of it */
-		gap(a, expected - have - in->block_scans / 2, false);
-		a->anchor_ns = now;
-		a->anchor_index = a->sample_index;
-	} else if (have > expected + slack) {
-		/* the device clock runs fast against ours: follow it */
-		a->anchor_ns = now;
-		a->anchor_index = a->sample_index;
+	if (!a->loss_anchored) {
+		a->loss_anchored = true;
+		expected = (uint64_t)((double)(now - a->anchor_ns) / period_ns);
+		have = a->sample_index - a->anchor_index;
+		if (expected <= have + slack) {
+			a->loss_anchor_ns = now;
+			a->loss_anchor_index = a->sample_index;
+			return;
+		}
+	} else {
+		expected = (uint64_t)((double)(now - a->loss_anchor_ns) / period_ns);
+		have = a->sample_index - a->loss_anchor_index;
 	}
+	if (expected > have + slack)
+		gap(a, expected - have, false);
+	else if (have <= expected + slack)
+		return;
+	/* after a loss, or when the device clock runs fast against ours
+	 * (have > expected + slack): follow it */
+	a->anchor_ns = a->loss_anchor_ns = now;
+	a->anchor_index = a->loss_anchor_index = a->sample_index;
 }
 
 static void publish_estimate(struct acq_dev *a, const struct bioz_estimate *e, uint64_t now,

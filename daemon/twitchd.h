@@ -79,7 +79,10 @@ struct acq_dev {
 	/* gap detection */
 	bool have_prev_ts;
 	int64_t prev_ts;
-	uint64_t anchor_ns, anchor_index;	/* no timestamp: elapsed-time check */
+	uint64_t anchor_ns, anchor_index;	/* no timestamp: nominal scan times */
+	/* no timestamp: the elapsed-time check counts from a drained read */
+	uint64_t loss_anchor_ns, loss_anchor_index;
+	bool loss_anchored;
 	/* retry and sweeps, CLOCK_MONOTONIC */
 	uint64_t next_attempt_ns;
 	uint64_t backoff_ms;
