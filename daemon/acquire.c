@@ -326,6 +326,7 @@ static int size_buffers(struct acq_dev *a)
 	const struct device_info *in = a->info;
 	size_t scan_bytes = in->layout->scan_bytes, scans, n_ch = in->n_channels;
 
+	/* 4 blocks and at least 20 ms: a late loop catches up in few reads */
 	scans = in->sweep_points ? in->sweep_points : (size_t)in->block_scans * 4;
 	if (scans == 0 || scan_bytes == 0 || n_ch == 0)
 		return -EINVAL;
@@ -386,7 +387,10 @@ static int ensure_ring(struct acq_dev *a)
 			((in->block_scans + a->rec_cap_scans - 1) / a->rec_cap_scans) + 1;
 	want = per_s * a->d->cfg.samples_seconds;
 	n_slots = next_pow2(want < 64 ? 64 : want);
-	while ((uint64_t)n_slots * slot > MAX_RING_BYTES && n_slots > 64)
+	/* the cap is on the samples a ring holds: counting the records'
+	 * headers too halved the slots where a record is just over 2^k bytes */
+	while ((uint64_t)n_slots * a->rec_cap_scans * in->n_channels * sizeof(float) >
+	       MAX_RING_BYTES && n_slots > 64)
 		n_slots /= 2;
 	if (n_slots < want)
 		log_device(LOG_NOTICE, a->cfg.name, -1,
@@ -857,7 +861,8 @@ static void on_stream_data(struct acq_dev *a, const void *bytes, size_t n_bytes,
 		a->loss_anchored = true;
 		expected = (uint64_t)((double)(now - a->anchor_ns) / period_ns);
 		have = a->sample_index - a->anchor_index;
-		if (expected <= have + slack) {
+		/* (a start-up shortfall within the slack is not reported) */
+		if (expected <= have + slack && have <= expected + slack) {
 			a->loss_anchor_ns = now;
 			a->loss_anchor_index = a->sample_index;
 			return;

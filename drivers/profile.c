@@ -652,7 +652,7 @@ int profile_open(const struct device_config *cfg, struct device **ret,
 	 * and its reply: 50 ms there, where the round trip adds its own delay.
 	 */
 	if (dev->info.block_scans == 0) {
-		double per_block = dev->info.rate_hz / (local ? 500.0 : 20.0);
+		double per_block = dev->info.rate_hz / (local ? 500.0 : 20.0) + 0.5;
 
 		dev->info.block_scans = per_block >= 1.0 ? (uint32_t)per_block : 1;
 	}

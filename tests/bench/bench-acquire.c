@@ -1203,27 +1203,34 @@ static const struct seen_ev *first_ended(const struct tracker *t, size_t f)
 }
 
 /*
+ * How long scan @k of samples record @s waited in the device: until the
+ * last scan of its read was made, (last - k) / rate. A read published as
+ * several records (twitchd was late) shows them at the same look: the
+ * last of those ends it. The simulator writes its scans as the last one
+ * is made (at 8 x 4 kHz, on its 2-ms tick) and they are readable some
+ * 0.1 ms later (the block latency above), as a kernel driver hands over a
+ * block when its watermark scan comes.
+ */
+static uint64_t wait_in_device(const struct tracker *t, const struct seen_rec *s, uint64_t k)
+{
+	size_t j = (size_t)(s - t->recs);
+	uint64_t last;
+
+	while (j + 1 < t->n_recs && t->recs[j + 1].t_ns == s->t_ns &&
+	       t->recs[j + 1].first_k == t->recs[j].first_k + t->recs[j].n)
+		j++;
+	last = t->recs[j].first_k + t->recs[j].n - 1;
+	return last > k ? (last - k) * NS_PER_S / t->rate_hz : 0;
+}
+
+/*
  * Twitch records: from the samples record holding the sample a record is
  * about (an onset notice: the onset; a final record: the event's last
  * sample) being readable, to the twitch record being readable. This is
  * twitchd's own decision time; the device's block comes on top of it.
  * "Ended": to the first record that said what the final says (see
- * first_ended()).
+ * first_ended()); the made_ figures add wait_in_device().
  */
-/*
- * How long scan @k of samples record @s waited in the device: until the
- * record's last scan was made, (last - k) / rate. The simulator writes a
- * record's scans as its last one is made (at 8 x 4 kHz, on its 2-ms tick)
- * and the record is readable some 0.1 ms later (the block latency above),
- * as a kernel driver hands over a block when its watermark scan comes.
- */
-static uint64_t wait_in_device(const struct tracker *t, const struct seen_rec *s, uint64_t k)
-{
-	uint64_t last = s->first_k + s->n - 1;
-
-	return last > k ? (last - k) * NS_PER_S / t->rate_hz : 0;
-}
-
 static void event_latency(struct tracker *t)
 {
 	struct acq_result *r = t->res;
