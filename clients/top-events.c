@@ -7,9 +7,15 @@
 #include <stdio.h>
 #include <string.h>
 
-static struct top_event_line *line_at(struct top_events *ev, unsigned int i)
+/* Lines held, and where the @i-th newest of them is in line[]. */
+static unsigned int n_held(const struct top_events *ev)
 {
-	return &ev->line[(ev->n - 1 - i) % TOP_EVENTS];	/* i-th newest */
+	return ev->n < TOP_EVENTS ? ev->n : TOP_EVENTS;
+}
+
+static unsigned int newest(const struct top_events *ev, unsigned int i)
+{
+	return (ev->n - 1 - i) % TOP_EVENTS;
 }
 
 static struct top_event_line *add_line(struct top_events *ev, uint64_t t_real_ns,
@@ -39,10 +45,10 @@ static struct top_event_line *find_provisional(struct top_events *ev,
 					       const struct twitch_rec_twitch *w)
 {
 	uint64_t first = w->hdr.sample_index, end = rec_end(w);
-	unsigned int i, n = ev->n < TOP_EVENTS ? ev->n : TOP_EVENTS;
+	unsigned int i;
 
-	for (i = 0; i < n; i++) {
-		struct top_event_line *l = line_at(ev, i);
+	for (i = 0; i < n_held(ev); i++) {
+		struct top_event_line *l = &ev->line[newest(ev, i)];
 
 		if (l->provisional && !l->hidden && l->device == w->hdr.device &&
 		    l->index_epoch == w->index_epoch && (l->channel_mask & w->channel_mask) &&
@@ -80,10 +86,10 @@ void top_events_twitch(struct top_events *ev, const struct twitch_rec_twitch *w,
 
 void top_events_orphan(struct top_events *ev)
 {
-	unsigned int i, n = ev->n < TOP_EVENTS ? ev->n : TOP_EVENTS;
+	unsigned int i;
 
-	for (i = 0; i < n; i++) {
-		struct top_event_line *l = line_at(ev, i);
+	for (i = 0; i < n_held(ev); i++) {
+		struct top_event_line *l = &ev->line[newest(ev, i)];
 
 		if (l->provisional) {
 			l->provisional = false;
@@ -94,10 +100,10 @@ void top_events_orphan(struct top_events *ev)
 
 const struct top_event_line *top_events_nth(const struct top_events *ev, unsigned int i)
 {
-	unsigned int k, n = ev->n < TOP_EVENTS ? ev->n : TOP_EVENTS;
+	unsigned int k;
 
-	for (k = 0; k < n; k++) {
-		const struct top_event_line *l = &ev->line[(ev->n - 1 - k) % TOP_EVENTS];
+	for (k = 0; k < n_held(ev); k++) {
+		const struct top_event_line *l = &ev->line[newest(ev, k)];
 
 		if (l->hidden)
 			continue;

@@ -326,7 +326,6 @@ static int size_buffers(struct acq_dev *a)
 	const struct device_info *in = a->info;
 	size_t scan_bytes = in->layout->scan_bytes, scans, n_ch = in->n_channels;
 
-	/* 4 blocks and at least 20 ms: a late loop catches up in few reads */
 	scans = in->sweep_points ? in->sweep_points : (size_t)in->block_scans * 4;
 	if (scans == 0 || scan_bytes == 0 || n_ch == 0)
 		return -EINVAL;

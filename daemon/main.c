@@ -337,12 +337,18 @@ static int analyze_with_config(const struct args *a, struct config *c)
 		if (a->device ? !strcmp(c->dev[i].name, a->device) : config_detects(&c->dev[i]))
 			dev = &c->dev[i];
 	if (dev == NULL || !config_detects(dev)) {
-		fprintf(stderr, "twitchd --analyze: %s: %s\n", a->config, !dev ?
-			(a->device ? "no such [device] section" :
-			 "no EMG [device] section with detection") :
-			!config_has_chain(dev) ? "--device names an ad5933 section: it has "
-			"no filter or detector settings" : "--device names a section with "
-			"detect = no: it detects nothing");
+		const char *why;
+
+		if (dev == NULL && a->device)
+			why = "no such [device] section";
+		else if (dev == NULL)
+			why = "no EMG [device] section with detection";
+		else if (!config_has_chain(dev))
+			why = "--device names an ad5933 section: it has no filter or "
+			      "detector settings";
+		else
+			why = "--device names a section with detect = no: it detects nothing";
+		fprintf(stderr, "twitchd --analyze: %s: %s\n", a->config, why);
 		return EXIT_USAGE;
 	}
 	chain.filt = &dev->filt;

@@ -1600,17 +1600,17 @@ static void print_acq(const struct bench_config *cfg, const struct acq_result *r
 		       "device before it is read\n", l, r->n_onsets, r->onset_p50_ms,
 		       r->onset_p99_ms, r->n_finals, r->final_p50_ms, r->final_p99_ms,
 		       r->n_ev_unplaced, (double)r->block_scans * 1000.0 / cfg->rate_hz);
-	if (r->n_finals > 0)
-		printf("twitchd %-6s: the first record saying what the final says (an update, "
-		       "else the final): p50 %.1f ms p99 %.1f ms from the event's last sample; "
-		       "%zu of %zu finals were said first by an update (%zu updates)\n", l,
-		       r->ended_p50_ms, r->ended_p99_ms, r->n_ended_by_update, r->n_finals,
-		       r->n_updates);
-	if (r->n_finals > 0)
-		printf("twitchd %-6s: the same from when the sample was made (its wait in the "
-		       "device for the rest of its record's scans added): that first record "
-		       "p50 %.1f ms p99 %.1f ms; onset notices p99 %.1f ms\n", l,
-		       r->made_ended_p50_ms, r->made_ended_p99_ms, r->made_onset_p99_ms);
+	if (r->n_finals == 0)
+		return;
+	printf("twitchd %-6s: the first record saying what the final says (an update, "
+	       "else the final): p50 %.1f ms p99 %.1f ms from the event's last sample; "
+	       "%zu of %zu finals were said first by an update (%zu updates)\n", l,
+	       r->ended_p50_ms, r->ended_p99_ms, r->n_ended_by_update, r->n_finals,
+	       r->n_updates);
+	printf("twitchd %-6s: the same from when the sample was made (its wait in the "
+	       "device for the rest of its read's scans added): that first record "
+	       "p50 %.1f ms p99 %.1f ms; onset notices p99 %.1f ms\n", l,
+	       r->made_ended_p50_ms, r->made_ended_p99_ms, r->made_onset_p99_ms);
 }
 
 static int run_config(const struct bench_config *cfg, const char *devsim, const char *twitchd,

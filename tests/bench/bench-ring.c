@@ -362,6 +362,13 @@ static bool paced_trial(int n_readers, enum rmode mode, double rate, uint64_t n)
 	return ok;
 }
 
+/* One retry: a VM hiccup should not fail a rate the readers follow. */
+static bool lossless_at(int n_readers, enum rmode mode, double rate)
+{
+	return paced_trial(n_readers, mode, rate, TPUT_RECORDS) ||
+	       paced_trial(n_readers, mode, rate, TPUT_RECORDS);
+}
+
 static double highest_lossless_rate(int n_readers, enum rmode mode)
 {
 	static const double rates[] = { 0.25e6, 0.5e6, 1e6, 2e6, 3e6, 4e6, 6e6, 8e6, 12e6,
@@ -371,14 +378,11 @@ static double highest_lossless_rate(int n_readers, enum rmode mode)
 	int k;
 
 	for (i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
-		/* one retry: a VM hiccup should not end the search early */
-		if (paced_trial(n_readers, mode, rates[i], TPUT_RECORDS) ||
-		    paced_trial(n_readers, mode, rates[i], TPUT_RECORDS)) {
-			best = rates[i];
-		} else {
+		if (!lossless_at(n_readers, mode, rates[i])) {
 			fail = rates[i];
 			break;
 		}
+		best = rates[i];
 	}
 	/*
 	 * The grid's steps are up to 1.5x: between its last rate followed and
@@ -388,8 +392,7 @@ static double highest_lossless_rate(int n_readers, enum rmode mode)
 	 */
 	for (k = 0; k < 3 && best > 0 && fail > best; k++) {
 		mid = 0.5 * (best + fail);
-		if (paced_trial(n_readers, mode, mid, TPUT_RECORDS) ||
-		    paced_trial(n_readers, mode, mid, TPUT_RECORDS))
+		if (lossless_at(n_readers, mode, mid))
 			best = mid;
 		else
 			fail = mid;
