@@ -48,20 +48,21 @@ void detect_config_default(struct detect_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	/* TKEO: Li, Zhou & Aruin, Ann Biomed Eng 2007; thresholds relative
 	 * to a noise-adaptive floor as SPiQE (Bashford et al. 2019) requires.
-	 * Calibrated on noise with the spectrum of BioSPPy emg.txt (phase
-	 * randomised) and on white noise, 10 min each at 1 kHz and 10 min
-	 * at 4 kHz: no false event; emgdb potentials injected at a filtered
-	 * peak of ~6x the noise RMS are all found (tests/test-detect.c).
-	 * threshold_on is set from the real, not phase-randomised,
-	 * baselines: their short spikes are the false alarms (detect.h). */
-	cfg->tkeo_smooth_ms = 3.0;
-	cfg->threshold_on = 15.0;
+	 * Checked on noise with the spectrum of BioSPPy emg.txt (phase
+	 * randomised, 131 s at 1 kHz) and on white noise (5 min at 1 kHz,
+	 * 1 min at 4 kHz): no false event; emgdb potentials injected at a
+	 * filtered peak of ~6x the noise RMS are all found
+	 * (tests/test-detect.c). The thresholds and the smoothing are set
+	 * on the real, not phase-randomised, baselines of bench-detect:
+	 * their short spikes are the false alarms (detect.h). */
+	cfg->tkeo_smooth_ms = 1.5;
+	cfg->threshold_on = 18.0;
 	cfg->threshold_off = 4.0;
-	cfg->amp_threshold = 5.5;
+	cfg->amp_threshold = 6.0;
 	cfg->refractory_ms = 4.0;	/* < 25 ms: Kleine et al. 2012 */
 	cfg->update_after_ms = 2.0;
 	cfg->min_potential_ms = 1.5;
-	cfg->min_peak_snr = 4.0;
+	cfg->min_peak_snr = 3.5;
 	cfg->fragment_ms = 10.0;
 	cfg->potential_min_ratio = 0.3;
 	cfg->offset_rel = 0.01;
@@ -128,7 +129,6 @@ int detect_config_check(const struct detect_config *c, size_t n_channels,
 	if (n_channels < 1 || n_channels > DETECT_MAX_CHANNELS)
 		bad = "n_channels";
 	else if (!(c->tkeo_smooth_ms > 0.0) ||
-		 detect_ms(c->tkeo_smooth_ms, rate_hz) < 1 ||
 		 detect_ms(c->tkeo_smooth_ms, rate_hz) > 4096)
 		bad = "tkeo_smooth_ms";
 	else if (!(c->threshold_off > 0.0) || !isfinite(c->threshold_off))
@@ -302,7 +302,10 @@ static void detect_derive(struct detector *d)
 	const struct detect_config *c = &d->cfg;
 	double r = d->rate_hz;
 
+	/* at least one sample: 1.5 ms is less than one at 200 Hz */
 	d->psi_len = detect_ms(c->tkeo_smooth_ms, r);
+	if (d->psi_len < 1)
+		d->psi_len = 1;
 	/* |TKEO| of sample n-1 is known at n; the mean of psi_len of them is
 	 * centred (psi_len - 1) / 2 samples further back */
 	d->delay = 1 + (d->psi_len - 1) / 2;
@@ -1204,8 +1207,8 @@ static void detect_update(struct detector *d, uint32_t c,
 	struct detect_slot *s = &d->slots[ch->slot], v;
 	struct detect_result r;
 	struct detect_event ev;
-	uint64_t onset, dur;
-	uint32_t art;
+	uint64_t onset, dur, bits;
+	uint32_t art, i;
 
 	ch->update_sent = 1;
 	if (!ch->ep_active || ch->lm_state != LM_IDLE || !s->used ||
@@ -1221,6 +1224,20 @@ static void detect_update(struct detector *d, uint32_t c,
 	if (s->has_upd_best && s->upd_best.channel != c)
 		detect_slot_merge(&v, &s->upd_best);
 	detect_slot_merge(&v, &r);
+	/* the common-mode test compares every channel's peak: those of the
+	 * channels still open too, else a partial event looks common-mode
+	 * (its smallest copies not yet in) and its update is held back */
+	for (bits = s->open_mask & ~(UINT64_C(1) << c), i = 0; bits;
+	     bits >>= 1, i++) {
+		double p = d->ch[i].ep.peak;
+
+		if (!(bits & 1))
+			continue;
+		if (p < v.min_peak)
+			v.min_peak = p;
+		if (p > v.max_peak)
+			v.max_peak = p;
+	}
 	s->upd_best = v.best;
 	s->has_upd_best = 1;
 	detect_describe(d, &v, &ev, &art, &onset, &dur);

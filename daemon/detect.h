@@ -120,20 +120,27 @@ struct detect_config {
 	/* Energy (TKEO) track: Li, Zhou & Aruin 2007; Solnik et al. 2010.
 	 * Onset/offset by two thresholds on the noise floor, as the
 	 * detection/extraction thresholds of Jahanmiri-Nezhad et al. 2014. */
-	double tkeo_smooth_ms;	/* moving mean of |TKEO|; 3 ms */
-	double threshold_on;	/* x energy floor to start. 15: the lowest
-				 * step (12, 13, 14, 15, 16) with <= 0.5 false
-				 * events per channel-minute on the real quiet
-				 * BioSPPy baselines (bench-detect's untouched
-				 * cases; their sporadic 3.5-5 sigma spikes
-				 * gave 1.8/min at 12). Gaussian noise alone
-				 * gives none at either. */
+	double tkeo_smooth_ms;	/* moving mean of |TKEO|; 1.5 ms. A needle
+				 * potential's main phase is 1-3 ms: a longer
+				 * mean dilutes it in the noise. At 0.5 false
+				 * events a minute on bench-detect's real
+				 * baselines, |TKEO| over 1.5 ms reaches 0.67
+				 * of the 10 dB potentials, over 3 ms 0.51
+				 * (each statistic at its own threshold) */
+	double threshold_on;	/* x energy floor to start. 18: 17 gives
+				 * the same F1 with 0.34 false events per
+				 * channel-minute on the real quiet BioSPPy
+				 * baselines (bench-detect's untouched cases;
+				 * their sporadic 3.5-5 sigma spikes), 16 gives
+				 * 0.99; 18 gives 0.00-0.03 over four seed
+				 * sets. Gaussian noise alone gives none. */
 	double threshold_off;	/* x energy floor to end; 4 */
 	double amp_threshold;	/* |x| >= this x noise RMS also starts a
 				 * potential: at 1 kHz a needle-like spike is
-				 * 1-2 samples, which any energy smoothing
-				 * dilutes (Gaussian tail at 5.5: 4e-8 per
-				 * sample). 5.5 */
+				 * 1-2 samples, which energy smoothing
+				 * dilutes. 6 (Gaussian tail: 2e-9 per
+				 * sample): at 5.5 this path gave every false
+				 * event left on bench-detect's baselines */
 	double refractory_ms;	/* below threshold_off this long ends a
 				 * potential; FP doublets are 30-35 ms apart
 				 * (Kleine 2012): must stay < 25 ms. 4 ms */
@@ -141,7 +148,7 @@ struct detect_config {
 				 * potential's update record, provisional
 				 * (refractory_ms ends the potential); 2 */
 	double min_potential_ms;	/* shorter potentials dropped; 1.5 */
-	double min_peak_snr;	/* peak / noise RMS needed; 4 */
+	double min_peak_snr;	/* peak / noise RMS needed; 3.5 */
 	double fragment_ms;	/* a potential starting this soon after the
 				 * previous one's onset is part of it (late
 				 * phases; Kleine 2012 pairs start at 10 ms);
