@@ -1219,24 +1219,36 @@ static void detect_update(struct detector *d, uint32_t c,
 	detect_result_close(d, ch, &r);
 	/* the event so far: the channels it ended on, the largest of the
 	 * earlier updates' (another channel's; this one's is superseded),
-	 * and this one, so that its primary channel does not flip back */
+	 * and this one, so that its primary channel does not flip back. That
+	 * earlier update's peak only picks the primary channel: it is an old
+	 * snapshot, lower than its channel's peak now, and the common-mode
+	 * test below must not see it */
 	v = *s;
-	if (s->has_upd_best && s->upd_best.channel != c)
+	if (s->has_upd_best && s->upd_best.channel != c) {
+		double lo = v.min_peak, hi = v.max_peak;
+
 		detect_slot_merge(&v, &s->upd_best);
+		v.min_peak = lo;
+		v.max_peak = hi;
+	}
 	detect_slot_merge(&v, &r);
 	/* the common-mode test compares every channel's peak: those of the
-	 * channels still open too, else a partial event looks common-mode
-	 * (its smallest copies not yet in) and its update is held back */
+	 * channels still open between potentials too, else an event still
+	 * open on its smaller copies looks common-mode and its update is
+	 * held back. Not those in a potential or an LM: their peak is still
+	 * rising, and a partial one would make a common-mode artefact look
+	 * like a twitch, for an update its reject then takes back */
 	for (bits = s->open_mask & ~(UINT64_C(1) << c), i = 0; bits;
 	     bits >>= 1, i++) {
-		double p = d->ch[i].ep.peak;
+		const struct detect_chan *o = &d->ch[i];
 
-		if (!(bits & 1))
+		if (!(bits & 1) || o->fs != FAST_IDLE ||
+		    o->lm_state != LM_IDLE)
 			continue;
-		if (p < v.min_peak)
-			v.min_peak = p;
-		if (p > v.max_peak)
-			v.max_peak = p;
+		if (o->ep.peak < v.min_peak)
+			v.min_peak = o->ep.peak;
+		if (o->ep.peak > v.max_peak)
+			v.max_peak = o->ep.peak;
 	}
 	s->upd_best = v.best;
 	s->has_upd_best = 1;

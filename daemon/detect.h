@@ -120,7 +120,9 @@ struct detect_config {
 	/* Energy (TKEO) track: Li, Zhou & Aruin 2007; Solnik et al. 2010.
 	 * Onset/offset by two thresholds on the noise floor, as the
 	 * detection/extraction thresholds of Jahanmiri-Nezhad et al. 2014. */
-	double tkeo_smooth_ms;	/* moving mean of |TKEO|; 1.5 ms. A needle
+	double tkeo_smooth_ms;	/* moving mean of |TKEO|; 1.5 ms, rounded
+				 * to whole samples, at least one (2 at
+				 * 1 kHz, 3 at 2 kHz, 6 at 4 kHz). A needle
 				 * potential's main phase is 1-3 ms: a longer
 				 * mean dilutes it in the noise. At 0.5 false
 				 * events a minute on bench-detect's real

@@ -1127,6 +1127,51 @@ static void test_common_mode_and_merge(void **state)
 	free(x);
 }
 
+/* A common-mode artefact whose copy on one channel rises slowly: while
+ * that copy is still rising its partial peak must not make the event look
+ * like a twitch, for an update record that the reject then takes back. */
+static void test_common_mode_slow_copy_no_update(void **state)
+{
+	const size_t n = 12000, nch = 4, at = 4000;
+	struct evlog log = { 0 };
+	struct detect_config cfg;
+	struct detector *d;
+	float *x = xalloc(n * nch);
+	size_t c, i, j, n_rej = 0;
+
+	(void)state;
+	load_mups();
+	rng_state = 101;
+	add_noise(x, n * nch, 1, 1.0);
+	for (c = 0; c < nch; c++)
+		if (c != 1)
+			inject(x + c, nch, at, 1, 150.0 - 5.0 * (double)c, 1);
+	/* channel 1: 150 Hz, its amplitude ramping to 50 uV over 30 ms (the
+	 * others' filtered peaks are about 50 uV) */
+	for (i = 0; i < 120; i++)
+		x[(at + i) * nch + 1] += (float)(50.0 * (double)i / 120.0 *
+						 sin(2.0 * M_PI * 150.0 *
+						     (double)i / 4000.0));
+	detect_config_default(&cfg);
+	d = run(&cfg, x, n, nch, 4000, DSP_MAINS_AUTO, 0, 777, &log);
+	for (i = 0; i < log.n; i++) {
+		const struct detect_event *e = &log.ev[i];
+
+		if (e->type != DETECT_EVENT_REJECT ||
+		    e->event_class != DETECT_CLASS_ART_COMMON_MODE)
+			continue;
+		n_rej++;
+		for (j = 0; j < log.n; j++)
+			assert_false(log.ev[j].type == DETECT_EVENT_UPDATE &&
+				     log.ev[j].id == e->id);
+	}
+	assert_true(n_rej >= 1);
+	assert_int_equal(evlog_count(&log, DETECT_EVENT_FINAL, UINT32_MAX), 0);
+	detect_free(d);
+	evlog_free(&log);
+	free(x);
+}
+
 /* ------------------------------------------------------------ PLM */
 
 static struct detector *plm_detector(int wasm)
@@ -1916,6 +1961,7 @@ int main(void)
 		cmocka_unit_test(test_clipping_rejected),
 		cmocka_unit_test(test_mains_burst_rejected),
 		cmocka_unit_test(test_common_mode_and_merge),
+		cmocka_unit_test(test_common_mode_slow_copy_no_update),
 		cmocka_unit_test(test_plm_rules),
 		cmocka_unit_test(test_plm_end_to_end),
 		cmocka_unit_test(test_rates),
