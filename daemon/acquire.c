@@ -455,6 +455,9 @@ static int start_stream(struct acq_dev *a)
 	a->anchor_ns = loop_now_ns();
 	a->anchor_index = a->sample_index;
 	a->loss_anchored = false;
+	a->clock_ratio = a->clock_logged = 1.0;
+	a->n_win = a->win_pos = 0;
+	a->min_lag_ns = INT64_MAX;
 	arm(a);
 	return 0;
 }
@@ -728,9 +731,9 @@ static uint64_t scan_time(const struct acq_dev *a, size_t k, uint64_t now_mono)
 
 	if (in->has_timestamp && !strcmp(in->timestamp_clock, "monotonic"))
 		return (uint64_t)a->ts[k];
-	if (in->rate_hz > 0)	/* the nominal clock since the last anchor */
+	if (in->rate_hz > 0)	/* the device's clock, as measured, since the anchor */
 		return a->anchor_ns + (uint64_t)((double)(a->sample_index - a->anchor_index) *
-						 1e9 / in->rate_hz);
+						 1e9 / (in->rate_hz * a->clock_ratio));
 	return now_mono;
 }
 
@@ -802,6 +805,145 @@ static void gap(struct acq_dev *a, uint64_t lost, bool exact)
 	a->n_lost_total += lost;
 }
 
+/* The median of the measured windows' clock ratios. */
+static double clock_median(const struct acq_dev *a)
+{
+	double v[TWITCHD_CLOCK_WINDOWS], t;
+	uint32_t i, j, n = a->n_win;
+
+	for (i = 0; i < n; i++) {
+		t = a->win_ratio[i];
+		for (j = i; j > 0 && v[j - 1] > t; j--)
+			v[j] = v[j - 1];
+		v[j] = t;
+	}
+	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static void clock_window_start(struct acq_dev *a, uint64_t now)
+{
+	a->loss_anchor_ns = now;
+	a->loss_anchor_index = a->sample_index;
+	a->min_lag_ns = INT64_MAX;
+	a->fit_sx = a->fit_sy = a->fit_sxx = a->fit_sxy = 0.0;
+	a->fit_n = 0;
+}
+
+/* Scan times and the shortfall check start again from now. */
+static void clock_restart(struct acq_dev *a, uint64_t now)
+{
+	a->anchor_ns = now;
+	a->anchor_index = a->sample_index;
+	clock_window_start(a, now);
+}
+
+/*
+ * A window of the shortfall check is over, without loss: its scans per
+ * nominal scan join the clock's measure, and the scan times go on from
+ * where they are, at the new rate, moved by the window's least lag (the
+ * model's phase error: the read that brings a scan cannot come before
+ * the scan was made, nor, at its earliest, much after). The move is a
+ * step: after the first window of a clock 2% fast, scan times step back
+ * by about 40 ms once (before, they stepped back 100 ms every 5 s).
+ */
+static void clock_window_end(struct acq_dev *a, uint64_t now)
+{
+	const struct device_info *in = a->info;
+	double old = a->clock_ratio, n = a->fit_n, den, ratio = 0.0;
+	uint64_t t = a->anchor_ns + (uint64_t)((double)(a->sample_index - a->anchor_index) *
+					       1e9 / (in->rate_hz * old));
+
+	/* scans per second: the slope of scans read against time */
+	den = n * a->fit_sxx - a->fit_sx * a->fit_sx;
+	if (a->fit_n >= 10 && den > 0.0)
+		ratio = (n * a->fit_sxy - a->fit_sx * a->fit_sy) / den / in->rate_hz;
+	if (fabs(ratio - 1.0) <= TWITCHD_CLOCK_MAX_ERR) {
+		a->win_ratio[a->win_pos] = ratio;
+		a->win_pos = (a->win_pos + 1) % TWITCHD_CLOCK_WINDOWS;
+		if (a->n_win < TWITCHD_CLOCK_WINDOWS)
+			a->n_win++;
+		a->clock_ratio = clock_median(a);
+	}
+	if (a->min_lag_ns != INT64_MAX)
+		t = (uint64_t)((int64_t)t + a->min_lag_ns);
+	a->anchor_ns = t;
+	a->anchor_index = a->sample_index;
+	clock_window_start(a, now);
+	if (fabs(a->clock_ratio - a->clock_logged) >= 0.001) {
+		log_device(LOG_NOTICE, a->cfg.name, -1,
+			   "the device's clock runs %.0f ppm %s than its rate says: followed",
+			   fabs(a->clock_ratio - 1.0) * 1e6,
+			   a->clock_ratio < 1.0 ? "slower" : "faster");
+		a->clock_logged = a->clock_ratio;
+	}
+}
+
+/*
+ * A read found the kernel buffer empty (devices without a timestamp
+ * channel): what was made since the window began and not read was lost.
+ * "Made" counts at the device's clock as measured, not at the nominal
+ * rate: an oscillator off by 0.5% (an ADS1298's own is specified to a few
+ * percent) would otherwise pass for a loss every 20 s at 4 kHz.
+ */
+static void judge_shortfall(struct acq_dev *a, uint64_t now)
+{
+	const struct device_info *in = a->info;
+	double period_ns = 1e9 / in->rate_hz, expected, have, x;
+	uint64_t slack, win_ns;
+	int64_t lag;
+
+	/*
+	 * Count from a drained read, not from the enable: a device makes its
+	 * first scan some time after it (the ADS1298 settles, the simulator
+	 * hears of it by inotify), and that would count as lost. At two
+	 * drained reads the kernel holds next to nothing, so what was made
+	 * between them and not read is what was lost. The first drained read
+	 * is judged from the enable (the scan times' anchor), so that a loss
+	 * before it is still seen, if less exactly.
+	 */
+	/* 2 blocks and at least 100 ms: a late wake-up of the loop is no loss */
+	slack = 2 * (uint64_t)in->block_scans;
+	if (slack < (uint64_t)(in->rate_hz / 10.0))
+		slack = (uint64_t)(in->rate_hz / 10.0);
+	if (!a->loss_anchored) {
+		a->loss_anchored = true;
+		expected = (double)(now - a->anchor_ns) / period_ns;
+		have = (double)(a->sample_index - a->anchor_index);
+		/* (a start-up shortfall within the slack is not reported) */
+		if (expected <= have + (double)slack && have <= expected + (double)slack) {
+			clock_window_start(a, now);
+			return;
+		}
+	} else {
+		expected = (double)(now - a->loss_anchor_ns) / period_ns * a->clock_ratio;
+		have = (double)(a->sample_index - a->loss_anchor_index);
+	}
+	if (expected > have + (double)slack) {
+		gap(a, (uint64_t)llround(expected - have), false);
+		clock_restart(a, now);
+		return;
+	}
+	if (have > expected + (double)slack) {
+		/* the device's clock jumped ahead of ours: follow it */
+		clock_restart(a, now);
+		return;
+	}
+	/* the last scan read: its model time against now */
+	lag = (int64_t)(now - a->anchor_ns) -
+	      (int64_t)((double)(a->sample_index - 1 - a->anchor_index) * period_ns / a->clock_ratio);
+	if (a->sample_index > a->anchor_index && lag < a->min_lag_ns)
+		a->min_lag_ns = lag;
+	x = (double)(now - a->loss_anchor_ns) * 1e-9;
+	a->fit_sx += x;
+	a->fit_sy += have;
+	a->fit_sxx += x * x;
+	a->fit_sxy += x * have;
+	a->fit_n++;
+	win_ns = a->n_win < TWITCHD_CLOCK_WINDOWS ? TWITCHD_CLOCK_WIN0_NS : TWITCHD_CLOCK_WIN_NS;
+	if (now - a->loss_anchor_ns >= win_ns)
+		clock_window_end(a, now);
+}
+
 /*
  * @bytes as read (any split; drivers/ keeps partial scans). @drained: the
  * read found the kernel buffer empty, so a shortfall against elapsed time
@@ -810,7 +952,7 @@ static void gap(struct acq_dev *a, uint64_t lost, bool exact)
 static void on_stream_data(struct acq_dev *a, const void *bytes, size_t n_bytes, bool drained)
 {
 	const struct device_info *in = a->info;
-	uint64_t now = loop_now_ns(), expected, have, slack;
+	uint64_t now = loop_now_ns();
 	int64_t real_minus_mono = (int64_t)record_clock_ns(CLOCK_REALTIME) - (int64_t)now;
 	double period_ns = 1e9 / in->rate_hz;
 	size_t i, seg = 0;
@@ -841,43 +983,8 @@ static void on_stream_data(struct acq_dev *a, const void *bytes, size_t n_bytes,
 		return;
 	}
 	publish_scans(a, 0, (size_t)n, now, real_minus_mono);
-	if (!drained)
-		return;		/* more is waiting: judge the shortfall once drained */
-	/*
-	 * Count from a drained read, not from the enable: a device makes its
-	 * first scan some time after it (the ADS1298 settles, the simulator
-	 * hears of it by inotify), and that would count as lost. At two
-	 * drained reads the kernel holds next to nothing, so what was made
-	 * between them and not read is what was lost. The first drained read
-	 * is judged from the enable (the scan times' anchor), so that a loss
-	 * before it is still seen, if less exactly.
-	 */
-	/* 2 blocks and at least 100 ms: a late wake-up of the loop is no loss */
-	slack = 2 * (uint64_t)in->block_scans;
-	if (slack < (uint64_t)(in->rate_hz / 10.0))
-		slack = (uint64_t)(in->rate_hz / 10.0);
-	if (!a->loss_anchored) {
-		a->loss_anchored = true;
-		expected = (uint64_t)((double)(now - a->anchor_ns) / period_ns);
-		have = a->sample_index - a->anchor_index;
-		/* (a start-up shortfall within the slack is not reported) */
-		if (expected <= have + slack && have <= expected + slack) {
-			a->loss_anchor_ns = now;
-			a->loss_anchor_index = a->sample_index;
-			return;
-		}
-	} else {
-		expected = (uint64_t)((double)(now - a->loss_anchor_ns) / period_ns);
-		have = a->sample_index - a->loss_anchor_index;
-	}
-	if (expected > have + slack)
-		gap(a, expected - have, false);
-	else if (have <= expected + slack)
-		return;
-	/* after a loss, or when the device clock runs fast against ours
-	 * (have > expected + slack): follow it */
-	a->anchor_ns = a->loss_anchor_ns = now;
-	a->anchor_index = a->loss_anchor_index = a->sample_index;
+	if (drained)
+		judge_shortfall(a, now);
 }
 
 static void publish_estimate(struct acq_dev *a, const struct bioz_estimate *e, uint64_t now,

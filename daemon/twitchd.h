@@ -26,6 +26,13 @@
 
 #define TWITCHD_MAX_CLIENTS	64	/* bounds what clients can make us hold */
 #define TWITCHD_TICK_NS		100000000u	/* heartbeat, retries, sweeps, watchdog */
+/* devices without a timestamp channel: their clock is measured over windows
+ * of 10 s (2 s until there are TWITCHD_CLOCK_WINDOWS of them), and trusted
+ * within +-5% of the nominal rate */
+#define TWITCHD_CLOCK_WINDOWS	5
+#define TWITCHD_CLOCK_WIN_NS	10000000000u
+#define TWITCHD_CLOCK_WIN0_NS	2000000000u
+#define TWITCHD_CLOCK_MAX_ERR	0.05
 
 enum op {
 	OP_SIGNAL,
@@ -79,10 +86,22 @@ struct acq_dev {
 	/* gap detection */
 	bool have_prev_ts;
 	int64_t prev_ts;
-	uint64_t anchor_ns, anchor_index;	/* no timestamp: nominal scan times */
-	/* no timestamp: the elapsed-time check counts from a drained read */
+	uint64_t anchor_ns, anchor_index;	/* no timestamp: scan times */
+	/* no timestamp: the elapsed-time check counts from a drained read,
+	 * over windows of TWITCHD_CLOCK_WIN_NS, against the device's clock
+	 * as measured over the last TWITCHD_CLOCK_WINDOWS windows (the median
+	 * of their scans per nominal scan, each a least-squares slope over
+	 * the window's drained reads: a loss inside one does not move it);
+	 * min_lag: the least time from a scan's model time to the read
+	 * that brought it, this window (the model's phase) */
 	uint64_t loss_anchor_ns, loss_anchor_index;
 	bool loss_anchored;
+	double clock_ratio, clock_logged;
+	double win_ratio[TWITCHD_CLOCK_WINDOWS];
+	uint32_t n_win, win_pos;
+	int64_t min_lag_ns;
+	double fit_sx, fit_sy, fit_sxx, fit_sxy;	/* this window's drained */
+	uint32_t fit_n;				/* reads: s, scans */
 	/* retry and sweeps, CLOCK_MONOTONIC */
 	uint64_t next_attempt_ns;
 	uint64_t backoff_ms;

@@ -657,6 +657,97 @@ static void test_overflow_with_timestamp(void **state)
 		      "[device adc]\nprofile = generic\nrate_hz = 2000\n", "iio:device0", true, 0);
 }
 
+/*
+ * An ADS1298 whose oscillator is off by @ppm (it has no timestamp
+ * channel): no loss is reported, the sample index has no gap, and from
+ * 4 s on (two measured windows) each samples record's last scan is timed
+ * at most a few ms before we read it, never after; a loss is still counted
+ * as exactly as on a true clock. At 2% and nominal
+ * times, a slow clock passed for a loss every 5 s and a fast one put the
+ * scans up to 100 ms in the future.
+ */
+static void clock_case(int ppm)
+{
+	struct twitch_client *c;
+	struct twitch_reader *rs, *re;
+	static union rec u;
+	char spec[96];
+	struct sim s;
+	struct daemon d;
+	uint64_t t0, t_end, next_index = UINT64_MAX, now;
+	int64_t lag, lag_min = INT64_MAX, lag_max = INT64_MIN;
+	int n, losses = 0, n_rec = 0;
+
+	snprintf(spec, sizeof(spec), "ads1298:rate=4000,clock_ppm=%d", ppm);
+	sim_start(&s, spec, NULL);
+	daemon_start(&d, &s, emg_conf);
+	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
+	assert_int_equal(twitch_reader_new(c, "samples-emg", TWITCH_FROM_NEWEST, &rs), 0);
+	assert_int_equal(twitch_reader_new(c, "events", TWITCH_FROM_NEWEST, &re), 0);
+	t0 = now_ns();
+	t_end = t0 + 9000000000u;
+	while ((now = now_ns()) < t_end) {
+		n = twitch_reader_next(rs, &u, sizeof(u), 200);
+		assert_true(n >= 0);
+		if (n == 0)
+			continue;
+		assert_int_equal(u.h.type, TWITCH_REC_SAMPLES);
+		if (next_index != UINT64_MAX)
+			assert_true(u.h.sample_index == next_index);
+		next_index = u.h.sample_index + u.s.n_scans;
+		now = now_ns();	/* as read */
+		if (now - t0 < 4000000000u)
+			continue;
+		lag = (int64_t)now - (int64_t)(u.h.t_mono_ns + (uint64_t)(u.s.n_scans - 1) * 250000u);
+		if (lag < lag_min)
+			lag_min = lag;
+		if (lag > lag_max)
+			lag_max = lag;
+		n_rec++;
+	}
+	while ((n = twitch_reader_next(re, &u, sizeof(u), 0)) > 0)
+		if (u.h.type == TWITCH_REC_LOSS && !(u.h.flags & TWITCH_RECF_LOCAL))
+			losses++;
+	print_message("clock %+d ppm: %d loss records; %d samples records from 4 s on, read "
+		      "%.2f to %.2f ms after their last scan's time\n", ppm, losses, n_rec,
+		      (double)lag_min / 1e6, (double)lag_max / 1e6);
+	if (losses)
+		dump_log(&d);
+	assert_int_equal(losses, 0);
+	assert_true(n_rec > 1000);
+	/* not in the future (1 ms: the model's own jitter), and late by no
+	 * more than a slow reader makes it (sanitizer builds are slow) */
+	assert_true(lag_min > -1000000);
+	assert_true(lag_max < 100000000);
+	/* and a real loss is still counted, within one block (8 scans) */
+	sim_ctl(&s, "overflow iio:device0 1000");
+	if (!wait_event(re, &u, 3000, is_loss, NULL)) {
+		dump_log(&d);
+		fail_msg("clock %+d ppm: no loss record for 1000 dropped scans", ppm);
+	}
+	print_message("clock %+d ppm: dropped 1000, loss record says about %llu\n", ppm,
+		      (unsigned long long)u.l.count);
+	assert_true(u.l.count + 8 >= 1000 && u.l.count <= 1000 + 8);
+	twitch_reader_free(rs);
+	twitch_reader_free(re);
+	twitch_client_free(c);
+	assert_int_equal(daemon_stop(&d, NULL), 0);
+	sim_stop(&s);
+	daemon_cleanup(&d);
+}
+
+static void test_clock_slow_without_timestamp(void **state)
+{
+	(void)state;
+	clock_case(-20000);
+}
+
+static void test_clock_fast_without_timestamp(void **state)
+{
+	(void)state;
+	clock_case(20000);
+}
+
 /* A client of @d reading its events and samples-emg rings from now on. */
 static void emg_readers(const struct daemon *d, struct twitch_client **c,
 			struct twitch_reader **re, struct twitch_reader **rs)
@@ -1550,6 +1641,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_bad_config_and_usage, reap_kids),
 		cmocka_unit_test_teardown(test_overflow_without_timestamp, reap_kids),
 		cmocka_unit_test_teardown(test_overflow_with_timestamp, reap_kids),
+		cmocka_unit_test_teardown(test_clock_slow_without_timestamp, reap_kids),
+		cmocka_unit_test_teardown(test_clock_fast_without_timestamp, reap_kids),
 		cmocka_unit_test_teardown(test_vanish_and_return, reap_kids),
 		cmocka_unit_test_teardown(test_sighup_reload, reap_kids),
 		cmocka_unit_test_teardown(test_detect_off, reap_kids),

@@ -91,6 +91,7 @@ struct devsim_dev {
 	uint32_t pga_gain;
 	bool chip_r;			/* ads129xR */
 	uint32_t spec_rate_hz;		/* rate= : written once after the first probe */
+	double clock_ppm;		/* clock_ppm= : the device's clock error */
 	struct source_params sp;	/* seed and subject settings */
 	char source_spec[256];
 	size_t n_garbage;		/* fault: attributes held at a bad value */

@@ -60,6 +60,8 @@ static const char devsim_usage[] =
 "      EMG devices: source=subject|sine|recording:PATH, seed=N,\n"
 "                   bg_uv=, mains_uv=, mup_per_min=, lm_per_min=,\n"
 "                   leg_mask=0xc0 (limb movements only there) (subject settings)\n"
+"      EMG devices: clock_ppm=N, the oscillator off by N ppm (+-50000): scans\n"
+"                   come that much faster or slower than sampling_frequency\n"
 "      The subject's events go to $DEVSIM_DIR/<id>.s<session>.truth.jsonl\n"
 "  -s, --seed N          seed of every source (default 1)\n"
 "  -t, --tick-ms N       pacing period (default 2)\n"

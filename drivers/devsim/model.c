@@ -134,6 +134,12 @@ static int model_set_key(struct devsim_dev *d, const char *key, const char *val,
 			d->sp.mains_uv = x;
 		else
 			d->sp.mup_per_min = x;
+	} else if (strcmp(key, "clock_ppm") == 0 && d->kind != DEVSIM_AD5933) {
+		/* an oscillator off by this much: scans come this much faster
+		 * (> 0) or slower than the rate says; +-5% at most */
+		if (model_parse_double(val, &x) < 0 || x < -50000 || x > 50000)
+			goto bad;
+		d->clock_ppm = x;
 	} else if (strcmp(key, "lm_per_min") == 0 && d->kind != DEVSIM_AD5933) {
 		if (model_parse_double(val, &x) < 0 || x < 0 || x > 600)
 			goto bad;

@@ -362,7 +362,10 @@ static void stream_emg(struct devsim_dev *d, uint64_t now_ns)
 {
 	unsigned __int128 due128 = (unsigned __int128)(now_ns - d->t_enable_ns) *
 				   d->rate_hz / 1000000000u;
-	uint64_t due = (uint64_t)due128;
+	/* scans per second as made: the rate, off by the clock's error */
+	double made_hz = (double)d->rate_hz * (1.0 + d->clock_ppm * 1e-6);
+	uint64_t due = d->clock_ppm == 0.0 ? (uint64_t)due128 :
+		       (uint64_t)((double)(now_ns - d->t_enable_ns) * made_hz / 1e9);
 	size_t sb = d->layout.scan_bytes;
 	double lsb = model_lsb_uv(d);
 
@@ -388,9 +391,12 @@ static void stream_emg(struct devsim_dev *d, uint64_t now_ns)
 				if (el->is_timestamp) {
 					uint64_t k = d->n_produced + i;
 
-					raw = d->ts_enable_ns + (int64_t)(
+					raw = d->clock_ppm == 0.0 ?
+					      d->ts_enable_ns + (int64_t)(
 					      (unsigned __int128)k * 1000000000u /
-					      d->rate_hz);
+					      d->rate_hz) :
+					      d->ts_enable_ns + (int64_t)((double)k * 1e9 /
+									  made_hz);
 				} else {
 					raw = stream_code(d, uv[e], lsb, &el->type);
 				}
