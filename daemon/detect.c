@@ -1211,7 +1211,7 @@ static void detect_update(struct detector *d, uint32_t c,
 	uint32_t art, i;
 
 	ch->update_sent = 1;
-	if (!ch->ep_active || ch->lm_state != LM_IDLE || !s->used ||
+	if (!ch->ep_active || !s->used ||
 	    !(s->open_mask & (UINT64_C(1) << c)) ||
 	    s->n_updates >= DETECT_MAX_UPDATES)
 		return;
@@ -1242,19 +1242,31 @@ static void detect_update(struct detector *d, uint32_t c,
 	     bits >>= 1, i++) {
 		const struct detect_chan *o = &d->ch[i];
 
-		if (!(bits & 1) || o->fs != FAST_IDLE ||
-		    o->lm_state != LM_IDLE)
+		if (!(bits & 1))
+			continue;
+		/* bad data on an open channel already makes it clipping */
+		v.flags |= o->ep.flags & DETECT_EVF_INVALID;
+		/* a peak still rising is a lower bound of that channel's:
+		 * it can only raise the maximum */
+		if (o->ep.peak > v.max_peak)
+			v.max_peak = o->ep.peak;
+		if (o->fs != FAST_IDLE || o->lm_state != LM_IDLE)
 			continue;
 		if (o->ep.peak < v.min_peak)
 			v.min_peak = o->ep.peak;
-		if (o->ep.peak > v.max_peak)
-			v.max_peak = o->ep.peak;
 	}
 	s->upd_best = v.best;
 	s->has_upd_best = 1;
-	detect_describe(d, &v, &ev, &art, &onset, &dur);
-	if (art)
+	/* an LM channel sends none while tracked, but it is the primary
+	 * channel of the others' */
+	if (ch->lm_state != LM_IDLE)
 		return;
+	detect_describe(d, &v, &ev, &art, &onset, &dur);
+	if (art) {
+		/* held back: the potential's end tries again */
+		ch->update_sent = 0;
+		return;
+	}
 	/* nothing new to say: a smaller copy on another channel ended */
 	if (s->n_updates && ev.onset_index == s->upd_last.onset_index &&
 	    ev.channel == s->upd_last.channel &&
@@ -1417,7 +1429,9 @@ static void detect_lm_track(struct detector *d, uint32_t c, uint64_t t,
 		ch->ep.lm_valid = 1;
 		ch->ep.lm_onset = ch->lm_onset;
 		ch->ep.lm_end = end;
-		if (end > ch->ep.last_offset) {
+		/* too short for an LM: the potentials say how long it was */
+		if (end > ch->ep.last_offset &&
+		    end - ch->lm_onset >= d->lm_min) {
 			ch->ep.last_offset = end;
 			ch->ep.abs_sum = ch->abs_run;
 			ch->ep.energy = ch->energy_run;
@@ -1514,9 +1528,8 @@ void detect_aligned_decide(struct detector *d, uint32_t c, uint64_t t,
 			if (ch->below >= d->refr) {
 				if (ch->fs == FAST_POT) {
 					ch->fs = FAST_IDLE;
-					if (detect_potential_end(d, ch,
-								 ch->off_idx) &&
-					    !ch->update_sent)
+					detect_potential_end(d, ch, ch->off_idx);
+					if (!ch->update_sent)
 						detect_update(d, c, &ch->ep);
 				} else {
 					detect_fast_abort(d, ch);
@@ -1525,9 +1538,8 @@ void detect_aligned_decide(struct detector *d, uint32_t c, uint64_t t,
 				   ch->fs == FAST_POT && !ch->update_sent) {
 				struct detect_result r = ch->ep;
 
-				if (detect_potential_apply(d, ch, &r, ch->off_idx) &
-				    POT_LONGER)
-					detect_update(d, c, &r);
+				detect_potential_apply(d, ch, &r, ch->off_idx);
+				detect_update(d, c, &r);
 			}
 		} else {
 			ch->below = 0;
@@ -1792,7 +1804,8 @@ int detect_finish(struct detector *d, detect_event_fn *sink, void *userdata)
 		struct detect_chan *ch = &d->ch[c];
 
 		if (ch->fs == FAST_POT)
-			detect_potential_end(d, ch, d->t_now + 1);
+			detect_potential_end(d, ch, ch->below ? ch->off_idx :
+					     d->t_now + 1);
 		ch->fs = FAST_IDLE;
 		if (ch->lm_state == LM_ACTIVE && ch->ep_active) {
 			/* the recording ended inside the movement */

@@ -1172,6 +1172,229 @@ static void test_common_mode_slow_copy_no_update(void **state)
 	free(x);
 }
 
+/* ---------------------------------------- the live records' contract */
+
+/* the last UPDATE of FINAL @f (NULL if none) */
+static const struct detect_event *last_update(const struct evlog *l, size_t f)
+{
+	const struct detect_event *u = NULL;
+	size_t i;
+
+	for (i = 0; i < f; i++)
+		if (l->ev[i].type == DETECT_EVENT_UPDATE && l->ev[i].id == l->ev[f].id)
+			u = &l->ev[i];
+	return u;
+}
+
+/* every FINAL of @l has an UPDATE before it that says what it says */
+static void assert_finals_announced(const struct evlog *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		const struct detect_event *f = &l->ev[i], *u;
+
+		if (f->type != DETECT_EVENT_FINAL)
+			continue;
+		u = last_update(l, i);
+		assert_non_null(u);
+		assert_int_equal(u->channel, f->channel);
+		assert_int_equal(u->event_class, f->event_class);
+		assert_true(u->onset_index == f->onset_index);
+		assert_int_equal(u->duration_samples, f->duration_samples);
+		assert_int_equal(u->n_potentials, f->n_potentials);
+	}
+}
+
+/* A twitch on all three channels of a 3-channel device (100, 35 and 30 uV:
+ * 3x apart, not common mode, and its FINAL says so): each update attempt
+ * sees only the channels already between potentials, one channel alone
+ * looks "common mode" (min == max), and the update is dropped for good. */
+static void test_cm_partial_view(void **state)
+{
+	const size_t rate = 1000, n = 6 * rate, nch = 3;
+	int k;
+
+	(void)state;
+	load_mups();
+	for (k = 0; k < 2; k++) {
+		struct detect_config cfg;
+		struct evlog log = { 0 };
+		float *x = xalloc(n * nch);
+
+		rng_state = 300 + k;
+		add_noise(x, n * nch, 1, 1.5);
+		inject(x + 0, nch, 4000, k, 100.0, 0);
+		inject(x + 1, nch, 4000, k, 35.0, 0);
+		inject(x + 2, nch, 4001, k, 30.0, 0);
+		detect_config_default(&cfg);
+		detect_free(run(&cfg, x, n, nch, rate, DSP_MAINS_AUTO, 0, 64, &log));
+		assert_int_equal(evlog_count(&log, DETECT_EVENT_FINAL,
+					     DETECT_CLASS_FASCICULATION), 1);
+		assert_finals_announced(&log);
+		evlog_free(&log);
+		free(x);
+	}
+}
+
+/* One NaN on channel 0 30 ms before a potential (inside
+ * invalid_guard_ms): channel 0's episode is flagged invalid from its onset,
+ * the event is a clipping artefact, yet channel 1's copy, ending first,
+ * sends an UPDATE "fasciculation". */
+static void test_update_despite_invalid_channel(void **state)
+{
+	const size_t rate = 1000, n = 6 * rate, nch = 2;
+	int k;
+
+	(void)state;
+	load_mups();
+	for (k = 0; k < N_MUP; k++) {
+		struct detect_config cfg;
+		struct evlog log = { 0 };
+		float *x = xalloc(n * nch), *y = xalloc(n * nch);
+		uint8_t *fl = calloc(n * nch, 1);
+		struct detector *d;
+		size_t i, c;
+
+		rng_state = 400 + k;
+		add_noise(x, n * nch, 1, 1.5);
+		inject(x + 0, nch, 4000, k, 40.0, 0);
+		inject(x + 1, nch, 3999, k, 25.0, 0);
+		for (c = 0; c < nch; c++) {	/* default DSP chain */
+			struct dsp_config dc;
+			struct dsp_chain chain;
+
+			dsp_config_default(&dc);
+			assert_int_equal(dsp_chain_init(&chain, &dc, rate), 0);
+			dsp_chain_process_flags(&chain, x + c, y + c, fl + c, n,
+						nch, NULL);
+		}
+		y[3970 * nch + 0] = NAN;
+		detect_config_default(&cfg);
+		assert_int_equal(detect_new(&cfg, nch, rate, &d), 0);
+		for (i = 0; i < n; i++) {
+			log.now = i;
+			assert_true(detect_process_flagged(d, y + i * nch,
+					fl + i * nch, 1, i, evlog_sink, &log) >= 0);
+		}
+		assert_true(detect_finish(d, evlog_sink, &log) >= 0);
+		assert_int_equal(evlog_count(&log, DETECT_EVENT_REJECT,
+					     DETECT_CLASS_ART_CLIPPING), 1);
+		assert_int_equal(evlog_count(&log, DETECT_EVENT_UPDATE, UINT32_MAX), 0);
+		detect_free(d);
+		evlog_free(&log);
+		free(x);
+		free(y);
+		free(fl);
+	}
+}
+
+/* Three 130-Hz bursts of 60 uV (30 ms, 55 ms apart: a multiplet whose
+ * potentials cover < 50% of it), then an echo at 15 uV (0.25x: below
+ * potential_min_ratio, neither counted nor lengthening): the FINAL says
+ * "phasic", the last UPDATE "multiplet", same onset, length and count. */
+static void test_echo_changes_class_silently(void **state)
+{
+	const size_t n = 5000, t0 = 3000;
+	static const size_t at[4] = { 0, 85, 170, 250 };
+	static const size_t len[4] = { 30, 30, 30, 50 };
+	static const double amp[4] = { 60.0, 60.0, 60.0, 15.0 };
+	struct detect_config cfg;
+	struct evlog log = { 0 };
+	struct detector *d;
+	float *x = xalloc(n);
+	size_t b, i;
+
+	(void)state;
+	rng_state = 600;
+	add_noise(x, n, 1, 1.5);
+	for (b = 0; b < 4; b++)
+		for (i = 0; i < len[b]; i++)
+			x[t0 + at[b] + i] += (float)(amp[b] *
+				sin(2.0 * M_PI * 130.0 * (double)i / 1000.0));
+	detect_config_default(&cfg);
+	assert_int_equal(detect_new(&cfg, 1, 1000, &d), 0);
+	for (i = 0; i < n; i++) {
+		log.now = i;
+		assert_true(detect_process(d, x + i, 1, i, evlog_sink, &log) >= 0);
+	}
+	assert_true(detect_finish(d, evlog_sink, &log) >= 0);
+	assert_finals_announced(&log);
+	detect_free(d);
+	evlog_free(&log);
+	free(x);
+}
+
+/* The stream ends right after a potential's UPDATE, in its quiet tail
+ * (update_after_ms 2 < refractory_ms 4): detect_finish() ends the potential
+ * at the last sample, not where it went quiet. */
+static void test_finish_in_quiet_tail(void **state)
+{
+	const size_t n = 5000;
+	struct detect_config cfg;
+	struct evlog log = { 0 };
+	struct dsp_config dc;
+	struct dsp_chain chain;
+	struct detector *d;
+	float *x = xalloc(n), *y = xalloc(n);
+	size_t i;
+
+	(void)state;
+	load_mups();
+	rng_state = 150;
+	add_noise(x, n, 1, 1.5);
+	inject(x, 1, 3000, 0, 30.0, 0);
+	dsp_config_default(&dc);
+	assert_int_equal(dsp_chain_init(&chain, &dc, 1000), 0);
+	dsp_chain_process(&chain, x, y, n, 1, NULL);
+	detect_config_default(&cfg);
+	assert_int_equal(detect_new(&cfg, 1, 1000, &d), 0);
+	for (i = 0; i < n; i++) {
+		log.now = i;
+		assert_true(detect_process(d, y + i, 1, i, evlog_sink, &log) >= 0);
+		if (log.n && log.ev[log.n - 1].type == DETECT_EVENT_UPDATE)
+			break;	/* the recording stops here */
+	}
+	assert_true(detect_finish(d, evlog_sink, &log) >= 0);
+	assert_finals_announced(&log);
+	detect_free(d);
+	evlog_free(&log);
+	free(x);
+}
+
+/* A 150-uV potential on a leg channel and its 0.3x copy on a channel
+ * that is not: the leg channel's LM track fires on the one potential, is far
+ * too short for an LM (< lm_min_ms), but its end still stretches the twitch
+ * (myoclonus of 60-100 ms); the only UPDATE names the copy as primary. The
+ * same potential on a plain channel is a 13-20 ms fasciculation. */
+static void test_leg_channel_twitch(void **state)
+{
+	const size_t rate = 1000, n = 6 * rate, nch = 2;
+	int k;
+
+	(void)state;
+	load_mups();
+	for (k = 0; k < N_MUP; k++) {
+		struct detect_config cfg;
+		struct evlog log = { 0 };
+		float *x = xalloc(n * nch);
+		const struct detect_event *f;
+
+		rng_state = 700 + k;
+		add_noise(x, n * nch, 1, 2.0);
+		inject(x + 0, nch, 4000, k, 150.0, 0);
+		inject(x + 1, nch, 4001, k, 45.0, 0);
+		detect_config_default(&cfg);
+		cfg.lm_channel_mask = 1;
+		detect_free(run(&cfg, x, n, nch, rate, DSP_MAINS_AUTO, 0, 1, &log));
+		f = evlog_the_final(&log);
+		assert_int_equal(f->event_class, DETECT_CLASS_FASCICULATION);
+		assert_true(f->duration_samples <= 30);
+		evlog_free(&log);
+		free(x);
+	}
+}
+
 /* ------------------------------------------------------------ PLM */
 
 static struct detector *plm_detector(int wasm)
@@ -1962,6 +2185,11 @@ int main(void)
 		cmocka_unit_test(test_mains_burst_rejected),
 		cmocka_unit_test(test_common_mode_and_merge),
 		cmocka_unit_test(test_common_mode_slow_copy_no_update),
+		cmocka_unit_test(test_cm_partial_view),
+		cmocka_unit_test(test_update_despite_invalid_channel),
+		cmocka_unit_test(test_echo_changes_class_silently),
+		cmocka_unit_test(test_finish_in_quiet_tail),
+		cmocka_unit_test(test_leg_channel_twitch),
 		cmocka_unit_test(test_plm_rules),
 		cmocka_unit_test(test_plm_end_to_end),
 		cmocka_unit_test(test_rates),
