@@ -39,7 +39,7 @@
 #define TWITCH_SHM_STATE_CLOSED	2u
 
 /* Stream kinds. */
-#define TWITCH_SHM_STREAM_EVENTS  1u	/* twitch, bioz, status, loss, marker records */
+#define TWITCH_SHM_STREAM_EVENTS  1u	/* every record but sample blocks */
 #define TWITCH_SHM_STREAM_SAMPLES 2u	/* sample blocks of one device */
 #define TWITCH_SHM_STREAM_TEST    3u	/* benchmarks and tests */
 
