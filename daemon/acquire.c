@@ -455,8 +455,9 @@ static int start_stream(struct acq_dev *a)
 	a->anchor_ns = loop_now_ns();
 	a->anchor_index = a->sample_index;
 	a->loss_anchored = false;
-	a->clock_ratio = a->clock_logged = 1.0;
+	a->clock_ratio = a->clock_logged = a->time_ratio = 1.0;
 	a->n_win = a->win_pos = 0;
+	a->win_ns = TWITCHD_CLOCK_WIN0_NS;
 	a->min_lag_ns = INT64_MAX;
 	arm(a);
 	return 0;
@@ -724,6 +725,14 @@ static void publish_rates(struct acq_dev *a, uint64_t now)
 	}
 }
 
+/* Scan @index's time at the device's clock as measured (rate_hz > 0, and
+ * @index at or after the anchor). */
+static uint64_t model_time(const struct acq_dev *a, uint64_t index)
+{
+	return a->anchor_ns + (uint64_t)((double)(index - a->anchor_index) * 1e9 /
+					 (a->info->rate_hz * a->time_ratio));
+}
+
 /* CLOCK_MONOTONIC of scan @k of the decoded block (index a->sample_index). */
 static uint64_t scan_time(const struct acq_dev *a, size_t k, uint64_t now_mono)
 {
@@ -732,8 +741,7 @@ static uint64_t scan_time(const struct acq_dev *a, size_t k, uint64_t now_mono)
 	if (in->has_timestamp && !strcmp(in->timestamp_clock, "monotonic"))
 		return (uint64_t)a->ts[k];
 	if (in->rate_hz > 0)	/* the device's clock, as measured, since the anchor */
-		return a->anchor_ns + (uint64_t)((double)(a->sample_index - a->anchor_index) *
-						 1e9 / (in->rate_hz * a->clock_ratio));
+		return model_time(a, a->sample_index);
 	return now_mono;
 }
 
@@ -825,8 +833,9 @@ static void clock_window_start(struct acq_dev *a, uint64_t now)
 	a->loss_anchor_ns = now;
 	a->loss_anchor_index = a->sample_index;
 	a->min_lag_ns = INT64_MAX;
-	a->fit_sx = a->fit_sy = a->fit_sxx = a->fit_sxy = 0.0;
+	a->fit_sx = a->fit_sy = a->fit_sxx = a->fit_sxy = a->fit_syy = 0.0;
 	a->fit_n = 0;
+	a->win_ns = a->n_win < TWITCHD_CLOCK_WINDOWS ? TWITCHD_CLOCK_WIN0_NS : TWITCHD_CLOCK_WIN_NS;
 }
 
 /* Scan times and the shortfall check start again from now. */
@@ -834,29 +843,39 @@ static void clock_restart(struct acq_dev *a, uint64_t now)
 {
 	a->anchor_ns = now;
 	a->anchor_index = a->sample_index;
+	a->time_ratio = a->clock_ratio;
 	clock_window_start(a, now);
 }
 
 /*
- * A window of the shortfall check is over, without loss: its scans per
- * nominal scan join the clock's measure, and the scan times go on from
- * where they are, at the new rate, moved by the window's least lag (the
- * model's phase error: the read that brings a scan cannot come before
- * the scan was made, nor, at its earliest, much after). The move is a
- * step: after the first window of a clock 2% fast, scan times step back
- * by about 40 ms once (before, they stepped back 100 ms every 5 s).
+ * A window of the shortfall check is over, without loss: if its reads lie
+ * on a line (a loss under the slack is a step, off it by more than a
+ * block), its scans per nominal scan join the clock's measure. The scan
+ * times go on from where they are, at the new rate, slewed so that the
+ * window's phase error (its least lag, over its last quarter: the read
+ * that brings a scan cannot come before the scan was made, nor, at its
+ * earliest, much after) is gone by the end of the next window: they
+ * never step back.
  */
 static void clock_window_end(struct acq_dev *a, uint64_t now)
 {
 	const struct device_info *in = a->info;
-	double old = a->clock_ratio, n = a->fit_n, den, ratio = 0.0;
-	uint64_t t = a->anchor_ns + (uint64_t)((double)(a->sample_index - a->anchor_index) *
-					       1e9 / (in->rate_hz * old));
+	double n = a->fit_n, sxx, sxy, syy, slope = 0.0, ratio = 0.0, rss;
+	uint64_t t = model_time(a, a->sample_index), next_ns;
+	int64_t lag = a->min_lag_ns;
 
 	/* scans per second: the slope of scans read against time */
-	den = n * a->fit_sxx - a->fit_sx * a->fit_sx;
-	if (a->fit_n >= 10 && den > 0.0)
-		ratio = (n * a->fit_sxy - a->fit_sx * a->fit_sy) / den / in->rate_hz;
+	if (a->fit_n >= 10) {
+		sxx = a->fit_sxx - a->fit_sx * a->fit_sx / n;
+		sxy = a->fit_sxy - a->fit_sx * a->fit_sy / n;
+		syy = a->fit_syy - a->fit_sy * a->fit_sy / n;
+		if (sxx > 0.0) {
+			slope = sxy / sxx;
+			rss = syy - slope * sxy;
+			if (rss / n <= (double)in->block_scans * in->block_scans)
+				ratio = slope / in->rate_hz;
+		}
+	}
 	if (fabs(ratio - 1.0) <= TWITCHD_CLOCK_MAX_ERR) {
 		a->win_ratio[a->win_pos] = ratio;
 		a->win_pos = (a->win_pos + 1) % TWITCHD_CLOCK_WINDOWS;
@@ -864,11 +883,22 @@ static void clock_window_end(struct acq_dev *a, uint64_t now)
 			a->n_win++;
 		a->clock_ratio = clock_median(a);
 	}
-	if (a->min_lag_ns != INT64_MAX)
-		t = (uint64_t)((int64_t)t + a->min_lag_ns);
 	a->anchor_ns = t;
 	a->anchor_index = a->sample_index;
 	clock_window_start(a, now);
+	/* a phase error e, taken out over the next window of length W:
+	 * scans come 1 + e/W times as far apart (e < W/2: never back) */
+	next_ns = a->win_ns;
+	a->time_ratio = a->clock_ratio;
+	if (lag != INT64_MAX) {
+		double e = (double)lag / (double)next_ns;
+
+		if (e > 0.5)
+			e = 0.5;
+		if (e < -0.5)
+			e = -0.5;
+		a->time_ratio = a->clock_ratio / (1.0 + e);
+	}
 	if (fabs(a->clock_ratio - a->clock_logged) >= 0.001) {
 		log_device(LOG_NOTICE, a->cfg.name, -1,
 			   "the device's clock runs %.0f ppm %s than its rate says: followed",
@@ -889,8 +919,7 @@ static void judge_shortfall(struct acq_dev *a, uint64_t now)
 {
 	const struct device_info *in = a->info;
 	double period_ns = 1e9 / in->rate_hz, expected, have, x;
-	uint64_t slack, win_ns;
-	int64_t lag;
+	uint64_t slack;
 
 	/*
 	 * Count from a drained read, not from the enable: a device makes its
@@ -918,6 +947,9 @@ static void judge_shortfall(struct acq_dev *a, uint64_t now)
 		expected = (double)(now - a->loss_anchor_ns) / period_ns * a->clock_ratio;
 		have = (double)(a->sample_index - a->loss_anchor_index);
 	}
+	/* until the clock is measured, its error up to 5% may add to the slack */
+	if (a->n_win == 0)
+		slack += (uint64_t)(TWITCHD_CLOCK_MAX_ERR * expected);
 	if (expected > have + (double)slack) {
 		gap(a, (uint64_t)llround(expected - have), false);
 		clock_restart(a, now);
@@ -928,19 +960,21 @@ static void judge_shortfall(struct acq_dev *a, uint64_t now)
 		clock_restart(a, now);
 		return;
 	}
-	/* the last scan read: its model time against now */
-	lag = (int64_t)(now - a->anchor_ns) -
-	      (int64_t)((double)(a->sample_index - 1 - a->anchor_index) * period_ns / a->clock_ratio);
-	if (a->sample_index > a->anchor_index && lag < a->min_lag_ns)
-		a->min_lag_ns = lag;
 	x = (double)(now - a->loss_anchor_ns) * 1e-9;
+	/* the last scan read: its model time against now, late in the window */
+	if (a->sample_index > a->anchor_index && now - a->loss_anchor_ns >= a->win_ns / 4 * 3) {
+		int64_t lag = (int64_t)(now - model_time(a, a->sample_index - 1));
+
+		if (lag < a->min_lag_ns)
+			a->min_lag_ns = lag;
+	}
 	a->fit_sx += x;
 	a->fit_sy += have;
 	a->fit_sxx += x * x;
 	a->fit_sxy += x * have;
+	a->fit_syy += have * have;
 	a->fit_n++;
-	win_ns = a->n_win < TWITCHD_CLOCK_WINDOWS ? TWITCHD_CLOCK_WIN0_NS : TWITCHD_CLOCK_WIN_NS;
-	if (now - a->loss_anchor_ns >= win_ns)
+	if (now - a->loss_anchor_ns >= a->win_ns)
 		clock_window_end(a, now);
 }
 
@@ -983,7 +1017,7 @@ static void on_stream_data(struct acq_dev *a, const void *bytes, size_t n_bytes,
 		return;
 	}
 	publish_scans(a, 0, (size_t)n, now, real_minus_mono);
-	if (drained)
+	if (drained && in->rate_hz > 0)
 		judge_shortfall(a, now);
 }
 

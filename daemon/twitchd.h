@@ -91,17 +91,21 @@ struct acq_dev {
 	 * over windows of TWITCHD_CLOCK_WIN_NS, against the device's clock
 	 * as measured over the last TWITCHD_CLOCK_WINDOWS windows (the median
 	 * of their scans per nominal scan, each a least-squares slope over
-	 * the window's drained reads: a loss inside one does not move it);
-	 * min_lag: the least time from a scan's model time to the read
-	 * that brought it, this window (the model's phase) */
+	 * the window's drained reads; a window whose reads stray from their
+	 * line by more than a block held a loss, and is not used); min_lag:
+	 * the least time from a scan's model time to the read that brought
+	 * it, over the window's last quarter (the model's phase, slewed out
+	 * over the next window) */
 	uint64_t loss_anchor_ns, loss_anchor_index;
 	bool loss_anchored;
 	double clock_ratio, clock_logged;
+	double time_ratio;		/* clock_ratio, slewed to the reads' phase */
 	double win_ratio[TWITCHD_CLOCK_WINDOWS];
 	uint32_t n_win, win_pos;
+	uint64_t win_ns;		/* this window's length */
 	int64_t min_lag_ns;
-	double fit_sx, fit_sy, fit_sxx, fit_sxy;	/* this window's drained */
-	uint32_t fit_n;				/* reads: s, scans */
+	double fit_sx, fit_sy, fit_sxx, fit_sxy, fit_syy; /* this window's */
+	uint32_t fit_n;				/* drained reads: s, scans */
 	/* retry and sweeps, CLOCK_MONOTONIC */
 	uint64_t next_attempt_ns;
 	uint64_t backoff_ms;
