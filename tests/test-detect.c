@@ -1360,6 +1360,7 @@ static void test_finish_in_quiet_tail(void **state)
 	detect_free(d);
 	evlog_free(&log);
 	free(x);
+	free(y);
 }
 
 /* A 150-uV potential on a leg channel and its 0.3x copy on a channel
