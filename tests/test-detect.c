@@ -1207,9 +1207,10 @@ static void assert_finals_announced(const struct evlog *l)
 }
 
 /* A twitch on all three channels of a 3-channel device (100, 35 and 30 uV:
- * 3x apart, not common mode, and its FINAL says so): each update attempt
- * sees only the channels already between potentials, one channel alone
- * looks "common mode" (min == max), and the update is dropped for good. */
+ * 3x apart, not common mode, and its FINAL says so) gets an update that
+ * says what the final says. (Once, an update saw only the channels already
+ * between potentials; one channel alone looked "common mode" (min == max),
+ * and the update was dropped for good.) */
 static void test_cm_partial_view(void **state)
 {
 	const size_t rate = 1000, n = 6 * rate, nch = 3;
@@ -1239,8 +1240,8 @@ static void test_cm_partial_view(void **state)
 
 /* One NaN on channel 0 30 ms before a potential (inside
  * invalid_guard_ms): channel 0's episode is flagged invalid from its onset,
- * the event is a clipping artefact, yet channel 1's copy, ending first,
- * sends an UPDATE "fasciculation". */
+ * so the event is a clipping artefact, and channel 1's copy, ending first,
+ * must not send an UPDATE "fasciculation" (it once did). */
 static void test_update_despite_invalid_channel(void **state)
 {
 	const size_t rate = 1000, n = 6 * rate, nch = 2;
@@ -1291,8 +1292,9 @@ static void test_update_despite_invalid_channel(void **state)
 
 /* Three 130-Hz bursts of 60 uV (30 ms, 55 ms apart: a multiplet whose
  * potentials cover < 50% of it), then an echo at 15 uV (0.25x: below
- * potential_min_ratio, neither counted nor lengthening): the FINAL says
- * "phasic", the last UPDATE "multiplet", same onset, length and count. */
+ * potential_min_ratio, neither counted nor lengthening): the last UPDATE
+ * says what the FINAL says (once, the echo still changed the class to
+ * "phasic" with no update after it). */
 static void test_echo_changes_class_silently(void **state)
 {
 	const size_t n = 5000, t0 = 3000;
@@ -1327,7 +1329,7 @@ static void test_echo_changes_class_silently(void **state)
 
 /* The stream ends right after a potential's UPDATE, in its quiet tail
  * (update_after_ms 2 < refractory_ms 4): detect_finish() ends the potential
- * at the last sample, not where it went quiet. */
+ * where it went quiet, as the UPDATE said (once, at the last sample). */
 static void test_finish_in_quiet_tail(void **state)
 {
 	const size_t n = 5000;
@@ -1364,10 +1366,10 @@ static void test_finish_in_quiet_tail(void **state)
 }
 
 /* A 150-uV potential on a leg channel and its 0.3x copy on a channel
- * that is not: the leg channel's LM track fires on the one potential, is far
- * too short for an LM (< lm_min_ms), but its end still stretches the twitch
- * (myoclonus of 60-100 ms); the only UPDATE names the copy as primary. The
- * same potential on a plain channel is a 13-20 ms fasciculation. */
+ * that is not: the leg channel's LM track fires on the one potential and is
+ * far too short for an LM (< lm_min_ms), so the final is a fasciculation of
+ * at most 30 ms, as on a plain channel (once, the LM's end stretched it into
+ * myoclonus of 60-100 ms). */
 static void test_leg_channel_twitch(void **state)
 {
 	const size_t rate = 1000, n = 6 * rate, nch = 2;
