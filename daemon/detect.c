@@ -1156,6 +1156,16 @@ static void detect_result_close(const struct detector *d,
 	r->mains_ratio = detect_mains_ratio(d, ch);
 }
 
+/* @r is slot @s's primary channel if it is the largest so far. */
+static void detect_slot_offer_best(struct detect_slot *s,
+				   const struct detect_result *r)
+{
+	if (!s->has_best || r->peak > s->best.peak) {
+		s->best = *r;
+		s->has_best = 1;
+	}
+}
+
 /* One channel's episode result @r joins the event of slot @s. */
 static void detect_slot_merge(struct detect_slot *s,
 			      const struct detect_result *r)
@@ -1165,10 +1175,7 @@ static void detect_slot_merge(struct detect_slot *s,
 		s->min_peak = r->peak;
 	if (r->peak > s->max_peak)
 		s->max_peak = r->peak;
-	if (!s->has_best || r->peak > s->best.peak) {
-		s->best = *r;
-		s->has_best = 1;
-	}
+	detect_slot_offer_best(s, r);
 }
 
 static void detect_episode_end(struct detector *d, uint32_t c)
@@ -1190,13 +1197,14 @@ static void detect_episode_end(struct detector *d, uint32_t c)
 
 /*
  * A potential of channel @c's episode has been quiet for update_after_ms
- * (or ended) and made the event longer, to @now: tell displays the event
- * as it now stands (DETECT_EVENT_UPDATE). The final record waits group_gap
+ * (or ended), the episode now @now: tell displays the event as it now
+ * stands (DETECT_EVENT_UPDATE). The final record waits group_gap
  * for more potentials of the same event and the pop window for a step;
  * this one comes update_after_ms after the potential's end (if the
  * potential goes on after all, another follows at its end). None while
- * the event already looks like an artefact (its reject follows) or an LM
- * is tracked on the channel (it ends only after 0.5 s at rest), none that
+ * the event already looks like an artefact (its reject follows; the
+ * potential's end tries again) or an LM is tracked on the channel (it ends
+ * only after 0.5 s at rest), none that
  * would repeat the last, and none after DETECT_MAX_UPDATES: a burst's many
  * potentials would flood the ring, and its final says the rest.
  */
@@ -1224,13 +1232,8 @@ static void detect_update(struct detector *d, uint32_t c,
 	 * snapshot, lower than its channel's peak now, and the common-mode
 	 * test below must not see it */
 	v = *s;
-	if (s->has_upd_best && s->upd_best.channel != c) {
-		double lo = v.min_peak, hi = v.max_peak;
-
-		detect_slot_merge(&v, &s->upd_best);
-		v.min_peak = lo;
-		v.max_peak = hi;
-	}
+	if (s->has_upd_best && s->upd_best.channel != c)
+		detect_slot_offer_best(&v, &s->upd_best);
 	detect_slot_merge(&v, &r);
 	/* the common-mode test compares every channel's peak: those of the
 	 * channels still open between potentials too, else an event still
@@ -1301,17 +1304,13 @@ static void detect_refine_onset(const struct detector *d,
 		r->onset = ch->ladder[k];
 }
 
-#define POT_LONGER	1	/* the potential made its episode longer */
-#define POT_COUNTED	2	/* it was not an echo (so the onset is refined) */
-
 /* What ending @ch's running potential at @offset does to @r: its episode's
- * result (ch->ep), or a copy of it for an update record. POT_* bits. */
+ * result (ch->ep), or a copy of it for an update record. 1: the potential
+ * counted (it was not an echo, so the onset is refined), else 0. */
 static int detect_potential_apply(const struct detector *d,
 				  const struct detect_chan *ch,
 				  struct detect_result *r, uint64_t offset)
 {
-	int longer = 0;
-
 	if (r->cur_pot < DETECT_MAX_POT &&
 	    ch->pot_peak > r->pot_peak[r->cur_pot])
 		r->pot_peak[r->cur_pot] = (float)ch->pot_peak;
@@ -1328,23 +1327,18 @@ static int detect_potential_apply(const struct detector *d,
 		r->last_offset = offset;
 		r->abs_sum = ch->abs_run;
 		r->energy = ch->energy_run;
-		longer = POT_LONGER;
 	}
 	if (ch->first_pot_open)
 		detect_refine_onset(d, ch, r);
-	return longer | POT_COUNTED;
+	return 1;
 }
 
-/* The running potential of @ch ended at @offset; 1: it made the episode
- * longer. */
-static int detect_potential_end(struct detector *d, struct detect_chan *ch,
-				uint64_t offset)
+/* The running potential of @ch ended at @offset. */
+static void detect_potential_end(struct detector *d, struct detect_chan *ch,
+				 uint64_t offset)
 {
-	int res = detect_potential_apply(d, ch, &ch->ep, offset);
-
-	if (res & POT_COUNTED)
+	if (detect_potential_apply(d, ch, &ch->ep, offset))
 		ch->first_pot_open = 0;
-	return res & POT_LONGER;
 }
 
 /* ------------------------------------------------------------ per sample */
