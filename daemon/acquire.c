@@ -457,7 +457,6 @@ static int start_stream(struct acq_dev *a)
 	a->loss_anchored = false;
 	a->clock_ratio = a->clock_logged = a->time_ratio = 1.0;
 	a->n_win = a->win_pos = 0;
-	a->win_ns = TWITCHD_CLOCK_WIN0_NS;
 	a->min_lag_ns = INT64_MAX;
 	arm(a);
 	return 0;
@@ -828,6 +827,12 @@ static double clock_median(const struct acq_dev *a)
 	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* A window's length: short until the clock's measure is full. */
+static uint64_t clock_win_ns(const struct acq_dev *a)
+{
+	return a->n_win < TWITCHD_CLOCK_WINDOWS ? TWITCHD_CLOCK_WIN0_NS : TWITCHD_CLOCK_WIN_NS;
+}
+
 static void clock_window_start(struct acq_dev *a, uint64_t now)
 {
 	a->loss_anchor_ns = now;
@@ -835,7 +840,6 @@ static void clock_window_start(struct acq_dev *a, uint64_t now)
 	a->min_lag_ns = INT64_MAX;
 	a->fit_sx = a->fit_sy = a->fit_sxx = a->fit_sxy = a->fit_syy = 0.0;
 	a->fit_n = 0;
-	a->win_ns = a->n_win < TWITCHD_CLOCK_WINDOWS ? TWITCHD_CLOCK_WIN0_NS : TWITCHD_CLOCK_WIN_NS;
 }
 
 /* Scan times and the shortfall check start again from now. */
@@ -847,10 +851,32 @@ static void clock_restart(struct acq_dev *a, uint64_t now)
 	clock_window_start(a, now);
 }
 
+/* The window's scans per nominal scan: the least-squares slope of scans
+ * read against time over its drained reads. 0 if there are too few, or if
+ * they stray from their line by more than a block (RMS): a loss under the
+ * slack was in it, a step. */
+static double clock_fit_ratio(const struct acq_dev *a)
+{
+	const double n = a->fit_n, block = a->info->block_scans;
+	double sxx, sxy, syy, slope;
+
+	if (a->fit_n < 10)
+		return 0.0;
+	sxx = a->fit_sxx - a->fit_sx * a->fit_sx / n;
+	sxy = a->fit_sxy - a->fit_sx * a->fit_sy / n;
+	syy = a->fit_syy - a->fit_sy * a->fit_sy / n;
+	if (!(sxx > 0.0))
+		return 0.0;
+	slope = sxy / sxx;
+	if ((syy - slope * sxy) / n > block * block)
+		return 0.0;
+	return slope / a->info->rate_hz;
+}
+
 /*
  * A window of the shortfall check is over, without loss: if its reads lie
- * on a line (a loss under the slack is a step, off it by more than a
- * block), its scans per nominal scan join the clock's measure. The scan
+ * on a line (clock_fit_ratio()), its scans per nominal scan join the
+ * clock's measure. The scan
  * times go on from where they are, at the new rate, slewed so that the
  * window's phase error (its least lag, over its last quarter: the read
  * that brings a scan cannot come before the scan was made, nor, at its
@@ -859,23 +885,10 @@ static void clock_restart(struct acq_dev *a, uint64_t now)
  */
 static void clock_window_end(struct acq_dev *a, uint64_t now)
 {
-	const struct device_info *in = a->info;
-	double n = a->fit_n, sxx, sxy, syy, slope = 0.0, ratio = 0.0, rss;
-	uint64_t t = model_time(a, a->sample_index), next_ns;
+	double ratio = clock_fit_ratio(a);
+	uint64_t t = model_time(a, a->sample_index);
 	int64_t lag = a->min_lag_ns;
 
-	/* scans per second: the slope of scans read against time */
-	if (a->fit_n >= 10) {
-		sxx = a->fit_sxx - a->fit_sx * a->fit_sx / n;
-		sxy = a->fit_sxy - a->fit_sx * a->fit_sy / n;
-		syy = a->fit_syy - a->fit_sy * a->fit_sy / n;
-		if (sxx > 0.0) {
-			slope = sxy / sxx;
-			rss = syy - slope * sxy;
-			if (rss / n <= (double)in->block_scans * in->block_scans)
-				ratio = slope / in->rate_hz;
-		}
-	}
 	if (fabs(ratio - 1.0) <= TWITCHD_CLOCK_MAX_ERR) {
 		a->win_ratio[a->win_pos] = ratio;
 		a->win_pos = (a->win_pos + 1) % TWITCHD_CLOCK_WINDOWS;
@@ -888,10 +901,9 @@ static void clock_window_end(struct acq_dev *a, uint64_t now)
 	clock_window_start(a, now);
 	/* a phase error e, taken out over the next window of length W:
 	 * scans come 1 + e/W times as far apart (e < W/2: never back) */
-	next_ns = a->win_ns;
 	a->time_ratio = a->clock_ratio;
 	if (lag != INT64_MAX) {
-		double e = (double)lag / (double)next_ns;
+		double e = (double)lag / (double)clock_win_ns(a);
 
 		if (e > 0.5)
 			e = 0.5;
@@ -962,7 +974,7 @@ static void judge_shortfall(struct acq_dev *a, uint64_t now)
 	}
 	x = (double)(now - a->loss_anchor_ns) * 1e-9;
 	/* the last scan read: its model time against now, late in the window */
-	if (a->sample_index > a->anchor_index && now - a->loss_anchor_ns >= a->win_ns / 4 * 3) {
+	if (a->sample_index > a->anchor_index && now - a->loss_anchor_ns >= clock_win_ns(a) / 4 * 3) {
 		int64_t lag = (int64_t)(now - model_time(a, a->sample_index - 1));
 
 		if (lag < a->min_lag_ns)
@@ -974,7 +986,7 @@ static void judge_shortfall(struct acq_dev *a, uint64_t now)
 	a->fit_sxy += x * have;
 	a->fit_syy += have * have;
 	a->fit_n++;
-	if (now - a->loss_anchor_ns >= a->win_ns)
+	if (now - a->loss_anchor_ns >= clock_win_ns(a))
 		clock_window_end(a, now);
 }
 

@@ -102,7 +102,6 @@ struct acq_dev {
 	double time_ratio;		/* clock_ratio, slewed to the reads' phase */
 	double win_ratio[TWITCHD_CLOCK_WINDOWS];
 	uint32_t n_win, win_pos;
-	uint64_t win_ns;		/* this window's length */
 	int64_t min_lag_ns;
 	double fit_sx, fit_sy, fit_sxx, fit_sxy, fit_syy; /* this window's */
 	uint32_t fit_n;				/* drained reads: s, scans */

@@ -604,26 +604,19 @@ static bool is_status(const union rec *u, const void *arg)
 	return u->h.type == TWITCH_REC_STATUS && u->st.state == *(const uint32_t *)arg;
 }
 
-static void overflow_case(const char *spec, const char *conf, const char *dev, bool exact,
-			  uint32_t block)
+/* The simulator drops 1000 scans of @dev: @re must see a loss record of
+ * them, @exact or within @block scans. */
+static void drop_and_check(struct sim *s, const struct daemon *d, struct twitch_reader *re,
+			   const char *dev, bool exact, uint32_t block)
 {
-	struct twitch_client *c;
-	struct twitch_reader *re;
 	static union rec u;
+	const uint64_t n_drop = 1000;
 	char cmd[128];
-	struct sim s;
-	struct daemon d;
-	uint64_t n_drop = 1000;
 
-	sim_start(&s, spec, NULL);
-	daemon_start(&d, &s, conf);
-	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
-	assert_int_equal(twitch_reader_new(c, "events", TWITCH_FROM_NEWEST, &re), 0);
-	msleep(500);
 	snprintf(cmd, sizeof(cmd), "overflow %s %llu", dev, (unsigned long long)n_drop);
-	sim_ctl(&s, cmd);
+	sim_ctl(s, cmd);
 	if (!wait_event(re, &u, 3000, is_loss, NULL)) {
-		dump_log(&d);
+		dump_log(d);
 		fail_msg("no loss record after the simulator dropped %llu scans",
 			 (unsigned long long)n_drop);
 	}
@@ -635,6 +628,22 @@ static void overflow_case(const char *spec, const char *conf, const char *dev, b
 		assert_int_equal(u.l.count, n_drop);
 	else
 		assert_true(u.l.count + block >= n_drop && u.l.count <= n_drop + block);
+}
+
+static void overflow_case(const char *spec, const char *conf, const char *dev, bool exact,
+			  uint32_t block)
+{
+	struct twitch_client *c;
+	struct twitch_reader *re;
+	struct sim s;
+	struct daemon d;
+
+	sim_start(&s, spec, NULL);
+	daemon_start(&d, &s, conf);
+	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
+	assert_int_equal(twitch_reader_new(c, "events", TWITCH_FROM_NEWEST, &re), 0);
+	msleep(500);
+	drop_and_check(&s, &d, re, dev, exact, block);
 	twitch_reader_free(re);
 	twitch_client_free(c);
 	assert_int_equal(daemon_stop(&d, NULL), 0);
@@ -655,6 +664,27 @@ static void test_overflow_with_timestamp(void **state)
 	(void)state;
 	overflow_case("generic:name=emg16,channels=4,timestamp=1,rate=2000",
 		      "[device adc]\nprofile = generic\nrate_hz = 2000\n", "iio:device0", true, 0);
+}
+
+/* A client of @d reading its events and samples-emg rings from now on. */
+static void emg_readers(const struct daemon *d, struct twitch_client **c,
+			struct twitch_reader **re, struct twitch_reader **rs)
+{
+	assert_int_equal(twitch_client_connect(d->sock, c), 0);
+	assert_int_equal(twitch_reader_new(*c, "events", TWITCH_FROM_NEWEST, re), 0);
+	assert_int_equal(twitch_reader_new(*c, "samples-emg", TWITCH_FROM_NEWEST, rs), 0);
+}
+
+/* Close what emg_readers() opened, stop twitchd (cleanly) and the simulator. */
+static void emg_readers_stop(struct twitch_client *c, struct twitch_reader *re,
+			     struct twitch_reader *rs, struct daemon *d, struct sim *s)
+{
+	twitch_reader_free(re);
+	twitch_reader_free(rs);
+	twitch_client_free(c);
+	assert_int_equal(daemon_stop(d, NULL), 0);
+	sim_stop(s);
+	daemon_cleanup(d);
 }
 
 /*
@@ -681,9 +711,7 @@ static void clock_case(int ppm)
 	snprintf(spec, sizeof(spec), "ads1298:rate=4000,clock_ppm=%d", ppm);
 	sim_start(&s, spec, NULL);
 	daemon_start(&d, &s, emg_conf);
-	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
-	assert_int_equal(twitch_reader_new(c, "samples-emg", TWITCH_FROM_NEWEST, &rs), 0);
-	assert_int_equal(twitch_reader_new(c, "events", TWITCH_FROM_NEWEST, &re), 0);
+	emg_readers(&d, &c, &re, &rs);
 	t0 = now_ns();
 	t_end = t0 + 9000000000u;
 	while ((now = now_ns()) < t_end) {
@@ -721,20 +749,8 @@ static void clock_case(int ppm)
 	assert_true(lag_min > -1000000 && lag_min < 10000000);
 	assert_true(lag_max < 100000000);
 	/* and a real loss is still counted, within one block (8 scans) */
-	sim_ctl(&s, "overflow iio:device0 1000");
-	if (!wait_event(re, &u, 3000, is_loss, NULL)) {
-		dump_log(&d);
-		fail_msg("clock %+d ppm: no loss record for 1000 dropped scans", ppm);
-	}
-	print_message("clock %+d ppm: dropped 1000, loss record says about %llu\n", ppm,
-		      (unsigned long long)u.l.count);
-	assert_true(u.l.count + 8 >= 1000 && u.l.count <= 1000 + 8);
-	twitch_reader_free(rs);
-	twitch_reader_free(re);
-	twitch_client_free(c);
-	assert_int_equal(daemon_stop(&d, NULL), 0);
-	sim_stop(&s);
-	daemon_cleanup(&d);
+	drop_and_check(&s, &d, re, "iio:device0", false, 8);
+	emg_readers_stop(c, re, rs, &d, &s);
 }
 
 static void test_clock_slow_without_timestamp(void **state)
@@ -747,27 +763,6 @@ static void test_clock_fast_without_timestamp(void **state)
 {
 	(void)state;
 	clock_case(20000);
-}
-
-/* A client of @d reading its events and samples-emg rings from now on. */
-static void emg_readers(const struct daemon *d, struct twitch_client **c,
-			struct twitch_reader **re, struct twitch_reader **rs)
-{
-	assert_int_equal(twitch_client_connect(d->sock, c), 0);
-	assert_int_equal(twitch_reader_new(*c, "events", TWITCH_FROM_NEWEST, re), 0);
-	assert_int_equal(twitch_reader_new(*c, "samples-emg", TWITCH_FROM_NEWEST, rs), 0);
-}
-
-/* Close what emg_readers() opened, stop twitchd (cleanly) and the simulator. */
-static void emg_readers_stop(struct twitch_client *c, struct twitch_reader *re,
-			     struct twitch_reader *rs, struct daemon *d, struct sim *s)
-{
-	twitch_reader_free(re);
-	twitch_reader_free(rs);
-	twitch_client_free(c);
-	assert_int_equal(daemon_stop(d, NULL), 0);
-	sim_stop(s);
-	daemon_cleanup(d);
 }
 
 static void test_vanish_and_return(void **state)
