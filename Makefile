@@ -72,7 +72,7 @@ PUBLISH_SRCS = daemon/publish.c daemon/control.c
 
 # twitchd
 TWITCHD_SRCS = daemon/main.c daemon/loop.c daemon/acquire.c daemon/calstore.c daemon/config.c \
-	daemon/log.c \
+	daemon/inifile.c daemon/log.c \
 	daemon/analyze.c $(MATH_SRCS) drivers/recording.c \
 	$(PUBLISH_SRCS) $(IPC_CORE_SRCS) $(DRIVERS_SRCS)
 MATH_SRCS = daemon/dsp.c daemon/dsp-lanes.c daemon/detect.c daemon/detect-tiles.c \
@@ -92,7 +92,7 @@ twitch-top_SRCS = clients/top-events.c
 twitch-top_LIBS = $(call pc_libs,ncursesw) -lm
 twitch-record_LIBS = -ledf -lm
 # more than one file: clients/NAME.c plus NAME_SRCS
-twitch-mqtt_SRCS = clients/mqtt-config.c clients/mqtt-feed.c clients/mqtt-net.c \
+twitch-mqtt_SRCS = clients/mqtt-config.c clients/mqtt-feed.c clients/mqtt-net.c daemon/inifile.c \
 	clients/mqtt-spool.c
 twitch-mqtt_LIBS = $(call pc_libs,libmosquitto inih libsystemd) -lpthread
 

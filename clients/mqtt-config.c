@@ -7,22 +7,21 @@
  * refuses it.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <ini.h>
-
+#include "inifile.h"
 #include "mqtt-config.h"
 
 struct parse_ctx {
 	struct mqtt_config *c;
 	struct mqtt_config_error *err;
 	bool failed;
+	int line;		/* of the key being parsed */
+	int fail_line;		/* of the first error */
 };
 
 void mqtt_config_default(struct mqtt_config *c)
@@ -48,6 +47,7 @@ static int fail(struct parse_ctx *p, const char *section, const char *key, const
 	if (p->failed)
 		return 0;
 	p->failed = true;
+	p->fail_line = p->line;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -102,12 +102,14 @@ static bool topic_level_ok(const char *v, bool allow_slash)
 		return 1;							\
 	}
 
-static int handler(void *user, const char *section, const char *key, const char *value)
+static int handler(void *user, const char *section, const char *key, const char *value,
+		   int line)
 {
 	struct parse_ctx *p = user;
 	struct mqtt_config *c = p->c;
 	unsigned long long u;
 
+	p->line = line;
 	if (p->failed)
 		return 0;
 	STR("broker", "host", host)
@@ -178,43 +180,37 @@ static int handler(void *user, const char *section, const char *key, const char 
 int mqtt_config_load(const char *path, struct mqtt_config *c, struct mqtt_config_error *err)
 {
 	struct parse_ctx p = { .c = c, .err = err };
+	struct inifile_error ierr;
 	struct stat st;
 	FILE *f;
-	int fd, line;
+	int line;
 
 	memset(err, 0, sizeof(*err));
 	snprintf(err->file, sizeof(err->file), "%s", path);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		int e = errno;
-
-		snprintf(err->msg, sizeof(err->msg), "%s", strerror(e));
-		if (fd >= 0)
-			close(fd);
-		return -e;
+	f = inifile_open(path, &st, &line);
+	if (f == NULL) {
+		snprintf(err->msg, sizeof(err->msg), "%s",
+			 line == -EINVAL ? "not a regular file" : strerror(-line));
+		return line;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		snprintf(err->msg, sizeof(err->msg), "not a regular file");
-		return -EINVAL;
-	}
-	f = fdopen(fd, "r");
-	if (!f) {
-		int e = errno;
-
-		close(fd);
-		snprintf(err->msg, sizeof(err->msg), "%s", strerror(e));
-		return -e;
-	}
-	line = ini_parse_file(f, handler, &p);
+	line = inifile_parse(f, handler, &p, &ierr);
 	fclose(f);
-	if (line != 0) {
-		err->line = line > 0 ? (unsigned int)line : 0;
-		if (!p.failed)
-			snprintf(err->msg, sizeof(err->msg), "%s",
-				 line > 0 ? "not a [section] or key = value line" :
-					    "out of memory");
-		return line > 0 ? -EINVAL : -ENOMEM;
+	if (line < 0) {
+		snprintf(err->msg, sizeof(err->msg), "cannot read: %s", strerror(-line));
+		return line;
+	}
+	if (line > 0) {
+		/* the first error in the file, whoever found it */
+		err->line = (unsigned int)line;
+		if (ierr.line == line && ierr.key[0])
+			snprintf(err->msg, sizeof(err->msg), "[%.40s] %.40s: %s", ierr.section,
+				 ierr.key, ierr.msg);
+		else if (ierr.line == line)
+			snprintf(err->msg, sizeof(err->msg), "%s", ierr.msg);
+		else if (!p.failed || p.fail_line != line)
+			snprintf(err->msg, sizeof(err->msg), "not a [section] or key = value "
+				 "line");
+		return -EINVAL;
 	}
 	/* a password others can read is a password others have */
 	if (c->password[0] && (st.st_mode & 077)) {

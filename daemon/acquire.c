@@ -553,12 +553,14 @@ int acq_first_open(struct acq_dev *a)
 
 	if (err == 0)
 		return 0;
-	/* absent or unplugged: wait for it; anything else is the config's fault */
+	/* absent, unplugged or held by another program: wait for it;
+	 * anything else is the config's fault */
 	if (err == -ENODEV || err == -ENOENT || err == -EIO || err == -ETIMEDOUT ||
-	    err == -ECONNREFUSED || err == -EHOSTUNREACH) {
+	    err == -ECONNREFUSED || err == -EHOSTUNREACH || err == -EBUSY) {
 		a->next_attempt_ns = loop_now_ns() + (uint64_t)a->backoff_ms * 1000000u;
 		loop_publish_status(a->d, TWITCH_STATUS_DEVICE_LOST, a->index, a,
-				    "%s not found; retrying", a->cfg.name);
+				    "%s %s; retrying", a->cfg.name,
+				    err == -EBUSY ? "is in use by another program" : "not found");
 		return 0;
 	}
 	return err;
@@ -1407,16 +1409,45 @@ void acq_on_tick(struct acq_dev *a, uint64_t now)
 	}
 }
 
+/* Would the chain of a->cfg run on the open device? Else why not, in @msg. */
+static bool chain_fits(const struct acq_dev *a, char *msg, size_t len)
+{
+	const struct device_info *in = a->info;
+	struct detect_config dcfg;
+	struct dsp_config dsp;
+
+	if (in == NULL || a->cfg.no_detect || in->rate_hz < 100.0 ||
+	    in->n_channels > CONFIG_MAX_CHANNELS)
+		return true;	/* no chain runs: setup_pipeline() says so */
+	return config_chain_for(&a->cfg, in->channels, in->n_channels, in->rate_hz, &dsp,
+				&dcfg, msg, len) == 0;
+}
+
 void acq_reconfigure(struct acq_dev *a, const struct config_device *cfg)
 {
 	bool same = config_device_equal(&a->cfg, cfg);
 	bool chain_same = config_chain_equal(&a->cfg, cfg);
+	struct config_device *old = NULL;
+	char msg[160];
 	size_t i;
 
+	if (same && !chain_same && a->state == DEV_RUNNING && !a->stop_requested)
+		old = malloc(sizeof(*old));	/* the running chain, if the new one fails */
+	if (old)
+		*old = a->cfg;
 	bioz_settings(a, cfg, false);
 	a->cfg = *cfg;		/* thresholds and subject too, even when nothing reopens */
 	for (i = 0; i < cfg->n_channels; i++)
 		a->cfg.channels[i] = a->cfg.channels_buf + (cfg->channels[i] - cfg->channels_buf);
+	if (old && !chain_fits(a, msg, sizeof(msg))) {
+		/* a typo in a reload must not turn a running monitor's detection off */
+		log_device(LOG_ERR, a->cfg.name, -1, "%s; keeping the running filter and "
+			   "detector settings", msg);
+		config_chain_copy(&a->cfg, old);
+		free(old);
+		return;
+	}
+	free(old);
 	if (same && !chain_same && a->state == DEV_RUNNING && !a->stop_requested) {
 		/* the stream goes on: open events end here, the new chain learns
 		 * its noise floors */
@@ -1501,7 +1532,7 @@ int acq_describe(const struct acq_dev *a, char *buf, size_t len)
 			snprintf(mains, sizeof(mains), "%s", a->cfg.filt.mains == DSP_MAINS_OFF ?
 				 "off" : a->cfg.filt.mains == DSP_MAINS_50HZ ? "50 Hz" : "60 Hz");
 		if (a->has_pipeline)
-			snprintf(extra, sizeof(extra), ", mains %s, leg channels %s", mains,
+			snprintf(extra, sizeof(extra), ", mains %s, leg channels %.512s", mains,
 				 a->cfg.legs[0] ? a->cfg.legs : "none (no limb movements)");
 		else
 			snprintf(extra, sizeof(extra), ", no twitch detection (%s)",

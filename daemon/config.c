@@ -5,7 +5,8 @@
  * Every key is known and every value is range-checked: a typo in a
  * monitor's configuration must stop the daemon with one message naming
  * the file, line and key (exit 2), not be ignored. The file is opened
- * close-on-exec by us (inih's own ini_parse() would not).
+ * close-on-exec by us (inih's own ini_parse() would not), and its lines go
+ * through inifile.c first (long lines, indented lines, keys given twice).
  */
 #include <errno.h>
 #include <grp.h>
@@ -15,11 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 
-#include <ini.h>
-
 #include "config.h"
+#include "inifile.h"
 #include "sweepcsv.h"
 
 /* filter.* and detect.* keys: fields of struct dsp_config / detect_config */
@@ -67,6 +68,8 @@ struct parse_ctx {
 	struct config *c;
 	struct config_error *err;
 	bool failed;
+	int line;			/* of the key being parsed */
+	int fail_line;			/* of the first error */
 	bool chain_set[CONFIG_MAX_DEVICES];	/* a chain key was given */
 };
 
@@ -79,6 +82,7 @@ static int fail(struct parse_ctx *p, const char *section, const char *key, const
 	if (p->failed)
 		return 0;	/* keep the first error */
 	p->failed = true;
+	p->fail_line = p->line;
 	/* "section.key"; a section's own error (key "") names just the section */
 	snprintf(p->err->key, sizeof(p->err->key), "%s%s%s", section,
 		 *section && *key ? "." : "", key);
@@ -122,6 +126,9 @@ int config_parse_number(const char *v, double min, double max, double *ret)
 	char *end;
 	double x;
 
+	/* decimal only: strtod() would also take hex, "inf" and "nan" */
+	if (v[strspn(v, "0123456789.eE+-")] != '\0')
+		return -ERANGE;
 	errno = 0;
 	x = strtod(v, &end);
 	if (errno || end == v || *end != '\0' || !(x >= min && x <= max))
@@ -230,12 +237,17 @@ static const char *chain_bad_key(const struct dsp_config *filt, const struct det
 {
 	const char *bad = NULL;
 
+	/* the keys that set them: a few fields come from other keys */
 	if (dsp_config_check(filt, rate, &bad) < 0)
-		snprintf(key, len, "%s%s", strcmp(bad, "mains") ? "filter." : "", bad);
+		snprintf(key, len, "%s%s", strcmp(bad, "mains") && strcmp(bad, "rate_hz") ?
+			 "filter." : "", bad);
 	else if (detect_config_check(det, n, rate, &bad) < 0)
-		snprintf(key, len, "detect.%s", bad);
+		snprintf(key, len, "%s", !strcmp(bad, "mains_hz") ? "mains" :
+			 !strcmp(bad, "lm_channel_mask") ? "leg_channels" : "");
 	else
 		return NULL;
+	if (key[0] == '\0')
+		snprintf(key, len, "detect.%s", bad);
 	return key;
 }
 
@@ -479,13 +491,15 @@ static void device_defaults(struct config_device *d, const char *name)
 	detect_config_default(&d->det);
 }
 
-static int handler(void *user, const char *section, const char *key, const char *value)
+static int handler(void *user, const char *section, const char *key, const char *value,
+		   int line)
 {
 	struct parse_ctx *p = user;
 	struct config_device *d;
 	const char *name;
 	size_t i;
 
+	p->line = line;
 	if (p->failed)
 		return 1;	/* one message is enough */
 	if (!strcmp(section, "daemon"))
@@ -549,6 +563,8 @@ void config_default(struct config *c)
 int config_load(const char *path, struct config *ret, struct config_error *err)
 {
 	struct parse_ctx p = { .c = ret, .err = err };
+	struct inifile_error ierr;
+	struct stat st;
 	FILE *f;
 	size_t i;
 	int line;
@@ -556,25 +572,37 @@ int config_load(const char *path, struct config *ret, struct config_error *err)
 	memset(err, 0, sizeof(*err));
 	snprintf(err->file, sizeof(err->file), "%s", path);
 	daemon_defaults(ret);
-	snprintf(ret->path, sizeof(ret->path), "%s", path);
-	f = fopen(path, "re");
-	if (f == NULL) {
-		int e = errno;
-
-		snprintf(err->msg, sizeof(err->msg), "cannot open: %s", strerror(e));
-		return -e;
+	/* SIGHUP reads ret->path again: never a shortened one */
+	if (copy_str(ret->path, sizeof(ret->path), path) < 0) {
+		snprintf(err->msg, sizeof(err->msg), "path longer than %zu bytes",
+			 sizeof(ret->path) - 1);
+		return -ENAMETOOLONG;
 	}
-	line = ini_parse_file(f, handler, &p);
+	f = inifile_open(path, &st, &line);
+	if (f == NULL) {
+		snprintf(err->msg, sizeof(err->msg), "cannot open: %s",
+			 line == -EINVAL ? "not a regular file" : strerror(-line));
+		return line;
+	}
+	line = inifile_parse(f, handler, &p, &ierr);
 	fclose(f);
 	if (line < 0) {
-		snprintf(err->msg, sizeof(err->msg), "cannot read the file");
-		return -EIO;
+		snprintf(err->msg, sizeof(err->msg), "cannot read the file: %s", strerror(-line));
+		return line;
 	}
 	if (line > 0) {
+		/* the first error in the file: inifile's, the handler's, or a
+		 * line inih could not read */
 		err->line = line;
-		if (!p.failed)
+		if (ierr.line == line) {
+			snprintf(err->key, sizeof(err->key), "%.30s%s%.30s", ierr.section,
+				 ierr.section[0] && ierr.key[0] ? "." : "", ierr.key);
+			snprintf(err->msg, sizeof(err->msg), "%s", ierr.msg);
+		} else if (!p.failed || p.fail_line != line) {
+			err->key[0] = '\0';
 			snprintf(err->msg, sizeof(err->msg), "not an INI line "
 				 "(expected [section], key = value or a ; comment)");
+		}
 		return -EINVAL;
 	}
 	if (ret->n_devices == 0) {
@@ -585,17 +613,26 @@ int config_load(const char *path, struct config *ret, struct config_error *err)
 		const struct config_device *d = &ret->dev[i];
 		char key[64];
 
-		if (!p.chain_set[i])
+		/* a rate alone is checked too, where the profile is known */
+		if (!p.chain_set[i] && !(d->rate_hz && strcmp(d->profile, "auto")))
 			continue;
+		if (!p.chain_set[i] && !config_has_chain(d))
+			continue;	/* an ad5933's rate_hz, which it ignores */
 		if (!config_has_chain(d)) {
 			snprintf(err->msg, sizeof(err->msg), "device %s: detect, mains, "
 				 "leg_channels, filter.* and detect.* are for EMG devices, "
 				 "not ad5933", d->name);
 			return -EINVAL;
 		}
+		if (d->no_detect)
+			continue;	/* no chain runs: its settings do not matter */
 		if (chain_problem(d, key, sizeof(key))) {
 			err->line = chain_key_line(path, d->name, key);
-			if (err->line > 0) {
+			if (!strcmp(key, "rate_hz")) {
+				snprintf(err->key, sizeof(err->key), "device %s.rate_hz", d->name);
+				snprintf(err->msg, sizeof(err->msg), "twitch detection needs "
+					 "100 Hz to 1 MHz; for a slower device set detect = no");
+			} else if (err->line > 0) {
 				snprintf(err->key, sizeof(err->key), "device %s.%.32s", d->name,
 					 key);
 				snprintf(err->msg, sizeof(err->msg), "out of range, or "
@@ -618,6 +655,8 @@ int config_strerror(const struct config_error *err, char *buf, size_t len)
 		return snprintf(buf, len, "%s:%d: %s: %s", err->file, err->line, err->key, err->msg);
 	if (err->line > 0)
 		return snprintf(buf, len, "%s:%d: %s", err->file, err->line, err->msg);
+	if (err->key[0])
+		return snprintf(buf, len, "%s: %s: %s", err->file, err->key, err->msg);
 	return snprintf(buf, len, "%s: %s", err->file, err->msg);
 }
 
@@ -636,6 +675,21 @@ void config_device_to_driver(const struct config_device *d, struct device_config
 	ret->sweep = d->sweep;
 }
 
+const char *config_channels_text(const struct config_device *d, char *buf, size_t len)
+{
+	size_t i, used = 0;
+	int n;
+
+	buf[0] = '\0';
+	for (i = 0; i < d->n_channels && used < len; i++) {
+		n = snprintf(buf + used, len - used, "%s%s", i ? "," : "", d->channels[i]);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+	return buf;
+}
+
 bool config_device_equal(const struct config_device *a, const struct config_device *b)
 {
 	/* field by field: the channel pointers differ even when the text does not */
@@ -652,6 +706,14 @@ bool config_device_equal(const struct config_device *a, const struct config_devi
 bool config_has_chain(const struct config_device *d)
 {
 	return strcmp(d->profile, "ad5933") != 0;
+}
+
+void config_chain_copy(struct config_device *dst, const struct config_device *src)
+{
+	dst->no_detect = src->no_detect;
+	dst->filt = src->filt;
+	dst->det = src->det;
+	memcpy(dst->legs, src->legs, sizeof(dst->legs));
 }
 
 bool config_chain_equal(const struct config_device *a, const struct config_device *b)

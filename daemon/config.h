@@ -26,7 +26,7 @@ struct config_device {
 	char device[64];			/* id, name or label; "" = first that matches */
 	char profile[32];			/* "auto", "ti-ads1298", ... */
 	uint32_t rate_hz;
-	char channels_buf[512];
+	char channels_buf[1024];
 	const char *channels[CONFIG_MAX_CHANNELS];
 	size_t n_channels;
 	uint32_t block_scans;
@@ -46,7 +46,7 @@ struct config_device {
 	/* EMG: the filter chain and the detector (mains, filter.*, detect.*) */
 	struct dsp_config filt;
 	struct detect_config det;		/* lm_channel_mask: from legs at open */
-	char legs[512];				/* leg_channels: ids or labels, "" = none */
+	char legs[1024];			/* leg_channels: ids or labels, "" = none */
 };
 
 struct config {
@@ -89,6 +89,9 @@ int config_parse_number(const char *v, double min, double max, double *ret);
 /* "file:line: key: message" for one clear error line. */
 int config_strerror(const struct config_error *err, char *buf, size_t len);
 
+/* The channels as configured, comma-separated, in @buf (cut to fit). */
+const char *config_channels_text(const struct config_device *d, char *buf, size_t len);
+
 /* Same settings (compares the channel text, not its pointers). */
 bool config_device_equal(const struct config_device *a, const struct config_device *b);
 
@@ -128,6 +131,10 @@ static inline bool config_name_is(const char *name, size_t n, const char *s)
 		;
 	return k == n && s[k] == '\0';
 }
+
+/* The filter and detector settings of @src (detect, mains, leg_channels,
+ * filter.*, detect.*) into @dst. */
+void config_chain_copy(struct config_device *dst, const struct config_device *src);
 
 /* Same filter and detector settings (a reload rebuilds only the chain). */
 bool config_chain_equal(const struct config_device *a, const struct config_device *b);

@@ -117,7 +117,6 @@ static uint32_t detect_ms(double ms, double rate_hz)
 int detect_config_check(const struct detect_config *c, size_t n_channels,
 			double rate_hz, const char **ret_field)
 {
-	struct dsp_noise_floor probe;
 	const char *bad = NULL;
 	double ratio;
 
@@ -230,8 +229,8 @@ int detect_config_check(const struct detect_config *c, size_t n_channels,
 		   c->max_event_s * 1000.0 > c->phasic_max_ms &&
 		   c->max_event_s <= 3600.0))
 		bad = "max_event_s";
-	else if (dsp_noise_init(&probe, &c->noise, rate_hz) < 0)
-		bad = "noise";
+	else	/* sets bad to "noise.FIELD" if one is */
+		(void)dsp_noise_config_check(&c->noise, rate_hz, &bad);
 	if (!bad)
 		return 0;
 fail:

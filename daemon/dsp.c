@@ -56,7 +56,7 @@ void dsp_config_default(struct dsp_config *cfg)
 	cfg->noise.max_reject_s = 30.0;
 }
 
-static int dsp_noise_check(const struct dsp_noise_config *nc, double rate_hz,
+int dsp_noise_config_check(const struct dsp_noise_config *nc, double rate_hz,
 			   const char **ret_field)
 {
 	const char *bad = NULL;
@@ -155,7 +155,7 @@ int dsp_config_check(const struct dsp_config *cfg, double rate_hz,
 			*ret_field = bad;
 		return -EINVAL;
 	}
-	return dsp_noise_check(&cfg->noise, rate_hz, ret_field);
+	return dsp_noise_config_check(&cfg->noise, rate_hz, ret_field);
 }
 
 /* ------------------------------------------------------------ design */
@@ -256,7 +256,7 @@ int dsp_noise_init(struct dsp_noise_floor *nf,
 
 	if (!nf || !cfg || !isfinite(rate_hz) || !(rate_hz > 0.0))
 		return -EINVAL;
-	err = dsp_noise_check(cfg, rate_hz, NULL);
+	err = dsp_noise_config_check(cfg, rate_hz, NULL);
 	if (err < 0)
 		return err;
 	memset(nf, 0, sizeof(*nf));

@@ -267,7 +267,10 @@ void dsp_mains_push(struct dsp_mains_detector *m, double x);
  * bins and >= 6 dB over the other family in >= 3 s of history, else 0. */
 unsigned int dsp_mains_decide(const struct dsp_mains_detector *m);
 
-/* Noise floor. */
+/* Noise floor. dsp_noise_config_check(): -EINVAL with the bad field
+ * ("noise.window_ms", ...) in *@ret_field, or 0. */
+int dsp_noise_config_check(const struct dsp_noise_config *nc, double rate_hz,
+			   const char **ret_field);
 int dsp_noise_init(struct dsp_noise_floor *nf,
 		   const struct dsp_noise_config *cfg, double rate_hz);
 void dsp_noise_reset(struct dsp_noise_floor *nf);

@@ -216,6 +216,39 @@ static int setup_uring(struct twitchd *d)
 	return 0;
 }
 
+/*
+ * The [daemon] keys read only at start (the socket, the rings' sizes, the
+ * state directory, keep_patient) keep their running values on SIGHUP, and
+ * a change to them is logged as waiting for a restart, not applied in part.
+ */
+static void keep_restart_keys(const struct twitchd *d, struct config *c)
+{
+	const struct config *old = &d->cfg;
+	char changed[160] = "";
+
+#define KEEP(differ, name, field) do {						\
+		if (differ) {							\
+			snprintf(changed + strlen(changed),			\
+				 sizeof(changed) - strlen(changed), "%s%s",	\
+				 changed[0] ? ", " : "", name);			\
+		}								\
+		memcpy(&c->field, &old->field, sizeof(c->field));		\
+	} while (0)
+	/* --socket overrides the file: only the file's own changes count */
+	KEEP(!d->socket_from_args && strcmp(c->socket_path, old->socket_path), "socket",
+	     socket_path);
+	KEEP(c->socket_mode != old->socket_mode, "socket_mode", socket_mode);
+	KEEP(strcmp(c->socket_group, old->socket_group), "socket_group", socket_group);
+	KEEP(strcmp(c->state_dir, old->state_dir), "state_dir", state_dir);
+	KEEP(c->forget_patient != old->forget_patient, "keep_patient", forget_patient);
+	KEEP(c->events_slots != old->events_slots, "events_slots", events_slots);
+	KEEP(c->samples_seconds != old->samples_seconds, "samples_seconds", samples_seconds);
+#undef KEEP
+	if (changed[0])
+		log_msg(LOG_WARNING, "SIGHUP: [daemon] %s changed: kept as they are until a "
+			"restart", changed);
+}
+
 static int reload(struct twitchd *d)
 {
 	struct config_error err;
@@ -233,7 +266,9 @@ static int reload(struct twitchd *d)
 		log_msg(LOG_ERR, "SIGHUP: %s; keeping the running configuration", msg);
 		return -EINVAL;
 	}
-	strcpy(c.socket_path, d->cfg.socket_path);
+	keep_restart_keys(d, &c);
+	if (d->verbose)
+		c.log_level = LOG_DEBUG;	/* -v holds until a restart */
 	log_set_max_level(c.log_level);
 	for (i = 0; i < c.n_devices; i++) {
 		size_t j;
@@ -248,6 +283,16 @@ static int reload(struct twitchd *d)
 		}
 		acq_reconfigure(&d->devs[j], &c.dev[i]);
 	}
+	for (i = 0; i < d->n_devs; i++) {
+		size_t j;
+
+		for (j = 0; j < c.n_devices; j++)
+			if (!strcmp(d->devs[i].cfg.name, c.dev[j].name))
+				break;
+		if (j == c.n_devices)
+			log_msg(LOG_WARNING, "SIGHUP: device '%s' is no longer in the file; it "
+				"runs on until a restart", d->devs[i].cfg.name);
+	}
 	c.n_devices = d->cfg.n_devices;
 	memcpy(c.dev, d->cfg.dev, sizeof(c.dev));
 	d->cfg = c;
@@ -256,6 +301,9 @@ static int reload(struct twitchd *d)
 	log_msg(LOG_INFO, "SIGHUP: configuration reloaded from %s", c.path);
 	return 0;
 }
+
+/* run()'s return when the configuration does not fit a device: exit 2 */
+#define RUN_CONFIG_FAULT	1
 
 static int run(struct twitchd *d)
 {
@@ -297,8 +345,10 @@ static int run(struct twitchd *d)
 				d->devs[i].cfg.name);
 			return -EACCES;
 		}
-		if (err < 0)
-			return -EINVAL;	/* the profile said what; it is the config's fault */
+		if (err == -ENOMEM)
+			return err;
+		if (err < 0)	/* the profile said what; it is the config's fault */
+			return RUN_CONFIG_FAULT;
 	}
 	loop_start(d);
 	publisher_flush(&d->pub);
@@ -381,6 +431,8 @@ int main(int argc, char **argv)
 	log_open("twitchd");
 	if (load_config(&a, &d.cfg) < 0)
 		return EXIT_USAGE;
+	d.verbose = a.verbose;
+	d.socket_from_args = a.socket != NULL;
 	if (a.check_config) {
 		printf("%s: %zu device(s), socket %s\n", d.cfg.path, d.cfg.n_devices,
 		       d.cfg.socket_path);
@@ -391,6 +443,9 @@ int main(int argc, char **argv)
 			       d.cfg.dev[i].uri, d.cfg.dev[i].profile,
 			       d.cfg.dev[i].device[0] ? d.cfg.dev[i].device : "(first match)",
 			       d.cfg.dev[i].rate_hz);
+			if (d.cfg.dev[i].n_channels)
+				printf("    channels (%zu): %s\n", d.cfg.dev[i].n_channels,
+				       config_channels_text(&d.cfg.dev[i], chain, sizeof(chain)));
 			if (config_detects(&d.cfg.dev[i])) {
 				config_chain_describe(&d.cfg.dev[i], chain, sizeof(chain));
 				printf("    EMG chain: %s\n", chain);
@@ -418,7 +473,7 @@ int main(int argc, char **argv)
 	publisher_deinit(&d.pub);
 	if (d.sfd >= 0)
 		close(d.sfd);
-	if (err == -EINVAL)
-		return EXIT_USAGE;
+	if (err == RUN_CONFIG_FAULT)
+		return EXIT_USAGE;	/* systemd does not restart into it */
 	return err < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -144,6 +144,8 @@ struct acq_dev {
 
 struct twitchd {
 	struct config cfg;
+	bool verbose;			/* -v: debug logging, whatever the file says */
+	bool socket_from_args;		/* -s: the file's socket is not used */
 	struct io_uring ring;
 	unsigned int in_flight;		/* every SQE queued and not yet completed */
 	struct publisher pub;

@@ -56,9 +56,9 @@ build_one fuzz-calstore -Iipc -Idaemon tests/fuzz/fuzz-calstore.c daemon/bioz.c 
 	daemon/biozlive.c daemon/sweepcsv.c ipc/record.c
 build_one fuzz-config -Iipc -Idaemon -Idrivers tests/fuzz/fuzz-config.c daemon/dsp.c \
 	daemon/dsp-lanes.c daemon/detect.c daemon/detect-tiles.c daemon/pipeline.c \
-	daemon/sweepcsv.c -linih
+	daemon/sweepcsv.c daemon/inifile.c -linih
 build_one fuzz-control -Iipc -Idaemon -Idrivers tests/fuzz/fuzz-control.c daemon/publish.c \
-	ipc/ring.c ipc/record.c daemon/sweepcsv.c daemon/config.c daemon/dsp.c \
+	ipc/ring.c ipc/record.c daemon/sweepcsv.c daemon/config.c daemon/inifile.c daemon/dsp.c \
 	daemon/dsp-lanes.c daemon/detect.c daemon/detect-tiles.c -linih
 
 # seeds: real files of each kind, each also cut in half and with bytes

@@ -442,6 +442,16 @@ static void test_bad_config(void **state)
 		{ "[spool]\nmax_mb = 0\n", "[spool] max_mb" },
 		{ "[broker]\nprotocol = 4\n", "use 3.1.1 or 5" },
 		{ "this is not ini\n", ":1: not a [section]" },
+		/* inifile.c: a key given twice, an indented line (never a
+		 * continuation of the value before it), a syntax error before
+		 * a bad key (its own line), an over-long section line */
+		{ "[broker]\nport = 1883\nport = 1884\n", ":3: [broker] port: given twice (first on line 2)" },
+		{ "[topics]\nsite = ward7\n   extra\n", ":3: not a [section]" },
+		{ "[broker]\njunk\nport = 0\n", ":2: not a [section]" },
+		{ "[broker                                                                   "
+		  "                                                                          "
+		  "                                                                   ]\n",
+		  ":1: a line of 216 bytes that is not key = value" },
 	};
 	struct rig r = { 0 };
 	char log[256];

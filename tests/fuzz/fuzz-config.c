@@ -18,12 +18,12 @@
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iipc -Idaemon \
  *	-Idrivers tests/fuzz/fuzz-config.c daemon/dsp.c dsp-lanes.o \
  *	daemon/detect.c daemon/detect-tiles.c daemon/pipeline.c daemon/sweepcsv.c \
- *	-linih -lm -o fuzz-config
+ *	daemon/inifile.c -linih -lm -o fuzz-config
  *   (clang cannot build dsp-lanes.c's __builtin_shuffle, a GCC builtin: that
  *   file is compiled by gcc, without instrumentation.)
  *   gcc -DFUZZ_STANDALONE -D_GNU_SOURCE -Iipc -Idaemon -Idrivers tests/fuzz/fuzz-config.c \
  *	daemon/dsp.c daemon/dsp-lanes.c daemon/detect.c daemon/detect-tiles.c \
- *	daemon/pipeline.c daemon/sweepcsv.c -linih -lm -o fuzz-config && \
+ *	daemon/pipeline.c daemon/sweepcsv.c daemon/inifile.c -linih -lm -o fuzz-config && \
  *	./fuzz-config CORPUS-FILES...
  */
 #include <fcntl.h>

@@ -14,12 +14,13 @@
  *   gcc -g -O2 -D_GNU_SOURCE -Iipc -Idaemon -Idrivers -c daemon/dsp-lanes.c
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iipc -Idaemon \
  *	-Idrivers tests/fuzz/fuzz-control.c daemon/publish.c ipc/ring.c ipc/record.c \
- *	daemon/sweepcsv.c daemon/config.c daemon/dsp.c dsp-lanes.o \
+ *	daemon/sweepcsv.c daemon/config.c daemon/inifile.c daemon/dsp.c dsp-lanes.o \
  *	daemon/detect.c daemon/detect-tiles.c -linih -lm -o fuzz-control
  *   (config.c, for config_parse_number(), brings the filter and detector
  *   checks along; clang cannot build dsp-lanes.c's GCC builtin.)
  *   gcc -DFUZZ_STANDALONE -D_GNU_SOURCE -Iipc -Idaemon -Idrivers tests/fuzz/fuzz-control.c \
  *	daemon/publish.c ipc/ring.c ipc/record.c daemon/sweepcsv.c daemon/config.c \
+ *	daemon/inifile.c \
  *	daemon/dsp.c daemon/dsp-lanes.c daemon/detect.c daemon/detect-tiles.c -linih -lm \
  *	-o fuzz-control && ./fuzz-control CORPUS-FILES...
  */
