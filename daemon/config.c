@@ -274,13 +274,14 @@ static const char *chain_problem(const struct config_device *d, char *key, size_
  * value found bad only once the whole file was read. */
 static int chain_key_line(const char *path, const char *name, const char *key)
 {
-	char line[1024], section[64] = "";
+	char *line = NULL, section[64] = "";
 	int n = 0, found = 0;
+	size_t cap = 0;
 	FILE *f = fopen(path, "re");
 
 	if (f == NULL)
 		return 0;
-	while (!found && fgets(line, sizeof(line), f)) {
+	while (!found && getline(&line, &cap, f) >= 0) {	/* lines of any length */
 		char *s = line, *e;
 		size_t k = strlen(key);
 
@@ -302,6 +303,7 @@ static int chain_key_line(const char *path, const char *name, const char *key)
 		if (*s == '=' || *s == ':')
 			found = n;
 	}
+	free(line);
 	fclose(f);
 	return found;
 }

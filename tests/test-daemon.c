@@ -1630,6 +1630,13 @@ static void test_config_lines(void **state)
 	strcpy(text + 300, "]\n");
 	assert_int_equal(check_config(text, out, sizeof(out)), 2);
 	assert_non_null(strstr(out, "c.conf:1: a line of 301 bytes that is not key = value"));
+	/* a value found bad once the file is read is found at its line, after a
+	 * line longer than any buffer */
+	n = snprintf(text, sizeof(text), "[device emg]\nprofile = generic\n");
+	memset(text + n, ';', 1100);
+	strcpy(text + n + 1100, "\ndetect.threshold_on = 3\n");
+	assert_int_equal(check_config(text, out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "c.conf:4: device emg.detect.threshold_on: out of range"));
 	/* numbers are decimal */
 	assert_int_equal(check_config("[device emg]\ndetect.threshold_on = 0x12\n", out,
 				      sizeof(out)), 2);
