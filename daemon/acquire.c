@@ -202,6 +202,16 @@ static uint32_t next_pow2(uint64_t v)
 	return p;
 }
 
+/* *@dst = *@src, the channel names pointing into @dst's own buffer */
+static void cfg_copy(struct config_device *dst, const struct config_device *src)
+{
+	size_t i;
+
+	*dst = *src;
+	for (i = 0; i < src->n_channels; i++)
+		dst->channels[i] = dst->channels_buf + (src->channels[i] - src->channels_buf);
+}
+
 void acq_init(struct acq_dev *a, struct twitchd *d, const struct config_device *cfg,
 	      uint16_t index)
 {
@@ -209,15 +219,7 @@ void acq_init(struct acq_dev *a, struct twitchd *d, const struct config_device *
 	a->poll_tag.op = OP_DEV_POLL;
 	a->read_tag.op = OP_DEV_READ;
 	a->d = d;
-	a->cfg = *cfg;
-	/* the channel pointers pointed into the source's buffer: re-split ours */
-	if (cfg->n_channels) {
-		size_t i;
-
-		for (i = 0; i < cfg->n_channels; i++)
-			a->cfg.channels[i] = a->cfg.channels_buf +
-					     (cfg->channels[i] - cfg->channels_buf);
-	}
+	cfg_copy(&a->cfg, cfg);
 	a->index = index;
 	a->fd = -1;
 	a->state = DEV_CLOSED;
@@ -547,16 +549,21 @@ static int open_device(struct acq_dev *a, bool first)
 	return 0;
 }
 
+/* The device is absent, unplugged or held by another program: wait for it.
+ * Any other failure to open is the settings' fault. */
+static bool is_absence(int err)
+{
+	return err == -ENODEV || err == -ENOENT || err == -EIO || err == -ETIMEDOUT ||
+	       err == -ECONNREFUSED || err == -EHOSTUNREACH || err == -EBUSY;
+}
+
 int acq_first_open(struct acq_dev *a)
 {
 	int err = open_device(a, true);
 
 	if (err == 0)
 		return 0;
-	/* absent, unplugged or held by another program: wait for it;
-	 * anything else is the config's fault */
-	if (err == -ENODEV || err == -ENOENT || err == -EIO || err == -ETIMEDOUT ||
-	    err == -ECONNREFUSED || err == -EHOSTUNREACH || err == -EBUSY) {
+	if (is_absence(err)) {
 		a->next_attempt_ns = loop_now_ns() + (uint64_t)a->backoff_ms * 1000000u;
 		loop_publish_status(a->d, TWITCH_STATUS_DEVICE_LOST, a->index, a,
 				    "%s %s; retrying", a->cfg.name,
@@ -1380,12 +1387,33 @@ static void start_sweep(struct acq_dev *a, uint64_t now)
 void acq_on_tick(struct acq_dev *a, uint64_t now)
 {
 	switch (a->state) {
-	case DEV_CLOSED:
+	case DEV_CLOSED: {
+		int err;
+
 		if (a->stop_requested || now < a->next_attempt_ns)
 			return;
-		if (open_device(a, false) < 0)
+		err = open_device(a, false);
+		if (err < 0 && a->running_cfg && !is_absence(err)) {
+			/* a reload's settings the device or the ring cannot take:
+			 * the monitor goes on with the ones it ran */
+			log_device(LOG_ERR, a->cfg.name, -1, "the reloaded settings do not "
+				   "run (%s): back to the running settings until the file "
+				   "is fixed and reloaded%s", strerror(-err),
+				   err == -EXFULL ? ", or twitchd restarted" : "");
+			bioz_settings(a, a->running_cfg, false);
+			cfg_copy(&a->cfg, a->running_cfg);
+			free(a->running_cfg);
+			a->running_cfg = NULL;
+			err = open_device(a, false);
+		}
+		if (err == 0) {
+			free(a->running_cfg);	/* the new settings run */
+			a->running_cfg = NULL;
+		} else {
 			schedule_retry(a, now);
+		}
 		return;
+	}
 	case DEV_IDLE:
 		if (now < a->next_sweep_ns)
 			return;
@@ -1429,16 +1457,19 @@ void acq_reconfigure(struct acq_dev *a, const struct config_device *cfg)
 	bool chain_same = config_chain_equal(&a->cfg, cfg);
 	struct config_device *old = NULL;
 	char msg[160];
-	size_t i;
 
 	if (same && !chain_same && a->state == DEV_RUNNING && !a->stop_requested)
 		old = malloc(sizeof(*old));	/* the running chain, if the new one fails */
 	if (old)
 		*old = a->cfg;
+	if (!same && a->state != DEV_CLOSED && a->running_cfg == NULL) {
+		/* the settings it runs, if the new ones do not open */
+		a->running_cfg = malloc(sizeof(*a->running_cfg));
+		if (a->running_cfg)
+			cfg_copy(a->running_cfg, &a->cfg);
+	}
 	bioz_settings(a, cfg, false);
-	a->cfg = *cfg;		/* thresholds and subject too, even when nothing reopens */
-	for (i = 0; i < cfg->n_channels; i++)
-		a->cfg.channels[i] = a->cfg.channels_buf + (cfg->channels[i] - cfg->channels_buf);
+	cfg_copy(&a->cfg, cfg);	/* thresholds and subject too, even when nothing reopens */
 	if (old && !chain_fits(a, msg, sizeof(msg))) {
 		/* a typo in a reload must not turn a running monitor's detection off */
 		log_device(LOG_ERR, a->cfg.name, -1, "%s; keeping the running filter and "
@@ -1504,6 +1535,8 @@ void acq_drain_and_stop(struct acq_dev *a)
 
 void acq_free(struct acq_dev *a)
 {
+	free(a->running_cfg);
+	a->running_cfg = NULL;
 	a->dev = device_free(a->dev);
 	free_buffers(a);
 	if (a->bz) {

@@ -77,6 +77,8 @@ struct acq_dev {
 	unsigned int in_flight;		/* SQEs queued for this device */
 	bool stop_requested;		/* stop once in_flight drains */
 	bool reopen;			/* the stop is a reload: reopen at once */
+	struct config_device *running_cfg; /* the settings a reload replaced,
+					 * while the new ones have not opened */
 	uint16_t index;			/* device number in records */
 	struct ring *ring;		/* "samples-NAME", created on first open */
 	uint32_t ring_channels;		/* what the ring's slots were sized for */

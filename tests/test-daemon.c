@@ -854,7 +854,8 @@ static void test_sighup_reload(void **state)
 	/*
 	 * New detector settings rebuild the chain of the running stream: the
 	 * same epoch, no sample index skipped, and the leg channels resolved on
-	 * the device. A leg channel it lacks turns detection off, said in the log.
+	 * the device. A leg channel it lacks is refused, said in the log, and
+	 * the running chain kept.
 	 */
 	{
 		uint64_t next = u.h.sample_index + u.s.n_scans, scans = 0, got;
@@ -894,6 +895,42 @@ static void test_sighup_reload(void **state)
 			n = twitch_reader_next(rs, &u, sizeof(u), 3000);
 			assert_true(n > 0);
 		} while (u.h.type != TWITCH_REC_SAMPLES || u.s.rate_hz != 4000.0f);
+	}
+	/*
+	 * Settings the device's ring cannot take (records of 64-scan blocks in
+	 * slots made for 2 ms ones) cannot run without a restart: the device
+	 * goes back to the settings it ran, and the samples go on (until this
+	 * release it stayed closed, retrying, until a restart).
+	 */
+	{
+		uint32_t epoch;
+		uint64_t next, scans = 0, got;
+		int tries;
+
+		write_file(d.conf, "[device emg]\nprofile = ti-ads1298\nrate_hz = 4000\n"
+			   "block_scans = 64\n");
+		kill(d.pid, SIGHUP);
+		assert_true(wait_event(re, &u, 3000, is_status, &reloaded));
+		for (tries = 0; tries < 30 && !file_contains(d.log, "back to the running "
+							       "settings"); tries++)
+			msleep(100);
+		if (tries == 30) {
+			dump_log(&d);
+			fail_msg("settings that outgrow the ring: not back to the running ones");
+		}
+		while ((n = twitch_reader_next(rs, &u, sizeof(u), 0)) > 0)
+			;	/* what came before the reopen */
+		do {
+			n = twitch_reader_next(rs, &u, sizeof(u), 3000);
+			assert_true(n > 0);
+		} while (u.h.type != TWITCH_REC_SAMPLES);
+		epoch = u.s.index_epoch;
+		next = u.h.sample_index + u.s.n_scans;
+		while (scans < 4000) {	/* 1 s at 4 kHz, unbroken */
+			got = samples_unbroken(rs, &epoch, &next, 3000);
+			assert_true(got > 0);
+			scans += got;
+		}
 	}
 	/* a broken file is refused and the running configuration kept */
 	write_file(d.conf, "[device emg]\nrate_hz = fast\n");
