@@ -77,6 +77,10 @@ static int cmd_simple(const char *cmd)
 		return rc;
 	err = twitch_client_command(c, cmd, reply, sizeof(reply));
 	twitch_client_free(c);
+	if (err == -EINVAL) {	/* libtwitch refused to send it */
+		fprintf(stderr, "twitchctl: a command is one line of at most 480 bytes\n");
+		return EXIT_USAGE;
+	}
 	if (err < 0) {
 		fprintf(stderr, "twitchctl: %s\n", strerror(-err));
 		return EXIT_FAILURE;
@@ -224,11 +228,41 @@ static int device_line(struct twitch_client *c, int i, char *buf, size_t len)
 	return err;
 }
 
+/* Length of the valid UTF-8 sequence at @s, or 0 (a line the daemon cut to
+ * fit its reply can end inside a character). */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t k, len = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 :
+			s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+
+	for (k = 1; k < len; k++)
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+/* @s as a JSON string: quotes, backslashes and control characters escaped,
+ * a byte that is not UTF-8 as U+FFFD. */
 static void print_json_string(const char *s)
 {
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n;
+
 	putchar('"');
-	for (; *s; s++)		/* the daemon's lines are plain text */
-		printf(*s == '"' || *s == '\\' ? "\\%c" : "%c", *s);
+	while (*p) {
+		n = utf8_len(p);
+		if (n == 0) {
+			fputs("\\ufffd", stdout);
+			p++;
+		} else if (*p == '"' || *p == '\\') {
+			printf("\\%c", *p++);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			printf("\\u%04x", *p++);
+		} else {
+			fwrite(p, 1, n, stdout);
+			p += n;
+		}
+	}
 	putchar('"');
 }
 
@@ -256,8 +290,9 @@ static void print_status_json(const char *epoch, const char *reply, struct twitc
 		if (twitch_client_stream_info(c, (unsigned int)i, &si) < 0)
 			continue;
 		f = stream_fill(c, si.name);
-		printf("%s{\"name\":\"%s\",\"slots\":%u,\"slot_size\":%u", i ? "," : "",
-		       si.name, si.n_slots, si.slot_size);
+		printf("%s{\"name\":", i ? "," : "");
+		print_json_string(si.name);
+		printf(",\"slots\":%u,\"slot_size\":%u", si.n_slots, si.slot_size);
 		if (f.ok)
 			printf(",\"published\":%llu,\"held\":%llu",
 			       (unsigned long long)f.st.published,

@@ -150,17 +150,14 @@ int control_send_welcome(int fd, const struct publisher *p)
 	return (size_t)n == iov.iov_len ? 0 : -EMSGSIZE;
 }
 
-int control_reply(int fd, int err, const char *fmt, ...)
+int control_vreply(int fd, int err, const char *fmt, va_list ap)
 {
 	char buf[TWITCH_CTL_MAX_CMD];
-	va_list ap;
 	int k, m;
 	ssize_t n;
 
 	k = err ? snprintf(buf, sizeof(buf), "ERR %d ", err) : snprintf(buf, sizeof(buf), "OK ");
-	va_start(ap, fmt);
 	m = vsnprintf(buf + k, sizeof(buf) - (size_t)k, fmt, ap);
-	va_end(ap);
 	if (m < 0)
 		return -EINVAL;
 	if ((size_t)(k + m) >= sizeof(buf))
@@ -169,6 +166,17 @@ int control_reply(int fd, int err, const char *fmt, ...)
 		n = send(fd, buf, (size_t)(k + m), MSG_NOSIGNAL | MSG_DONTWAIT);
 	} while (n < 0 && errno == EINTR);
 	return n < 0 ? -errno : 0;
+}
+
+int control_reply(int fd, int err, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = control_vreply(fd, err, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 /*

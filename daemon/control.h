@@ -6,6 +6,7 @@
 #ifndef TWITCHD_CONTROL_H
 #define TWITCHD_CONTROL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
@@ -43,6 +44,8 @@ int control_send_welcome(int fd, const struct publisher *p);
  * (@err a positive errno). Never blocks; MSG_NOSIGNAL. Return 0 or -errno.
  */
 int control_reply(int fd, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int control_vreply(int fd, int err, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 struct control_cmd {
 	char verb[16];			/* "mark", "ping", ... */

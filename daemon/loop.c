@@ -9,7 +9,6 @@
  * which is when sleeping readers get their (at most one) wake-up.
  */
 #include <errno.h>
-#include <grp.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -133,7 +132,9 @@ static void arm_client(struct twitchd *d, struct client *c)
 {
 	struct io_uring_sqe *sqe = loop_sqe(d);
 
-	io_uring_prep_recv(sqe, c->fd, c->buf, TWITCH_CTL_MAX_CMD, 0);
+	/* MSG_TRUNC: a longer command reports its length, and is refused,
+	 * instead of being cut to the buffer and run */
+	io_uring_prep_recv(sqe, c->fd, c->buf, TWITCH_CTL_MAX_CMD, MSG_TRUNC);
 	io_uring_sqe_set_data(sqe, &c->tag);
 	c->in_flight = true;
 	d->in_flight++;
@@ -145,6 +146,48 @@ static void client_close(struct client *c)
 {
 	close(c->fd);
 	c->fd = -1;
+}
+
+/* Reply to @c. A reply that cannot be queued (a client that does not read
+ * its replies) ends the connection once the command is done: a client must
+ * never be left without the answer it waits for. */
+static void client_reply(struct client *c, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void client_reply(struct client *c, int err, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = control_vreply(c->fd, err, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		c->reply_lost = true;
+}
+
+/* The budget of @uid in the second that holds @now: a slot of its own, or
+ * one whose second is over. */
+static struct uid_budget *budget_of(struct twitchd *d, uid_t uid, uint64_t now)
+{
+	struct uid_budget *b, *spare = NULL;
+	size_t i;
+
+	for (i = 0; i < TWITCHD_MAX_CLIENTS; i++) {
+		b = &d->budgets[i];
+		if (b->used && b->uid == uid) {
+			if (now - b->window_start_ns > 1000000000u) {
+				b->window_start_ns = now;
+				b->n_cmds = b->n_marks = 0;
+				b->warned = false;
+			}
+			return b;
+		}
+		if (!spare && (!b->used || now - b->window_start_ns > 1000000000u))
+			spare = b;
+	}
+	if (spare)	/* always: at most TWITCHD_MAX_CLIENTS uids are connected */
+		*spare = (struct uid_budget){ .used = true, .uid = uid, .window_start_ns = now };
+	return spare;
 }
 
 /*
@@ -161,16 +204,16 @@ static void cmd_status(struct twitchd *d, struct client *c, const char *args)
 
 	if (args[0]) {
 		if (config_parse_number(args, 0, 1e9, &v) < 0 || v != floor(v)) {
-			control_reply(c->fd, EINVAL, "status [DEVICE]: a device number from 0");
+			client_reply(c, EINVAL, "status [DEVICE]: a device number from 0");
 			return;
 		}
 		if (v >= (double)d->n_devs) {
-			control_reply(c->fd, ENODEV, "no device %.0f (%zu configured)", v,
+			client_reply(c, ENODEV, "no device %.0f (%zu configured)", v,
 				      d->n_devs);
 			return;
 		}
 		acq_describe(&d->devs[(size_t)v], line, sizeof(line));
-		control_reply(c->fd, 0, "%s", line);
+		client_reply(c, 0, "%s", line);
 		return;
 	}
 	off = (size_t)snprintf(buf, sizeof(buf), "up %llus",
@@ -189,7 +232,7 @@ static void cmd_status(struct twitchd *d, struct client *c, const char *args)
 	if (i < d->n_devs)
 		snprintf(buf + off, sizeof(buf) - off, "; %zu more device%s (status %zu)",
 			 d->n_devs - i, d->n_devs - i == 1 ? "" : "s", i);
-	control_reply(c->fd, 0, "%s", buf);
+	client_reply(c, 0, "%s", buf);
 }
 
 /* calibrate OHM | calibration | subject SPEC|none | baseline |
@@ -203,45 +246,49 @@ static void cmd_bioz(struct twitchd *d, struct client *c, const struct control_c
 	double ohm;
 
 	if (a == NULL) {
-		control_reply(c->fd, ENODEV, "no bioimpedance device has been opened");
+		client_reply(c, ENODEV, "no bioimpedance device has been opened");
 		return;
 	}
 	if (!strcmp(cmd->verb, "calibration")) {
 		/* one plain answer: a client need not parse the status line */
 		if (a->bz->n_cal)
-			control_reply(c->fd, 0, "%s: calibrated over %zu frequencies",
+			client_reply(c, 0, "%s: calibrated over %zu frequencies",
 				      a->cfg.name, a->bz->n_cal);
 		else
-			control_reply(c->fd, 0, "%s: not calibrated (twitchctl calibrate OHM)",
+			client_reply(c, 0, "%s: not calibrated (twitchctl calibrate OHM)",
 				      a->cfg.name);
 	} else if (!strcmp(cmd->verb, "calibrate") && !strncmp(cmd->args, "rc ", 3)) {
 		double rs, rp, c_nf;
-		char extra;
+		char num[3][32];
+		int used = 0;
 
-		if (sscanf(cmd->args + 3, "%lf %lf %lf %c", &rs, &rp, &c_nf, &extra) != 3 ||
-		    !(rs >= 1 && rs <= 1e6) || !(rp >= 1 && rp <= 1e6) ||
-		    !(c_nf >= 0.001 && c_nf <= 1e6)) {
-			control_reply(c->fd, EINVAL, "calibrate rc RS RP C: a phantom RS + (RP || "
+		/* three decimal numbers and nothing else (sscanf's %lf took hex) */
+		if (sscanf(cmd->args + 3, "%31s %31s %31s %n", num[0], num[1], num[2], &used) != 3 ||
+		    cmd->args[3 + used] != '\0' ||
+		    config_parse_number(num[0], 1, 1e6, &rs) < 0 ||
+		    config_parse_number(num[1], 1, 1e6, &rp) < 0 ||
+		    config_parse_number(num[2], 0.001, 1e6, &c_nf) < 0) {
+			client_reply(c, EINVAL, "calibrate rc RS RP C: a phantom RS + (RP || "
 				      "C), RS and RP 1..1000000 ohm, C 0.001..1000000 nF");
 			return;
 		}
 		a->bz->cal_pending_ohm = rs;
 		a->bz->cal_pending_rp_ohm = rp;
 		a->bz->cal_pending_c_f = c_nf * 1e-9;
-		control_reply(c->fd, 0, "%s: the next sweep calibrates against %g ohm + (%g ohm "
+		client_reply(c, 0, "%s: the next sweep calibrates against %g ohm + (%g ohm "
 			      "|| %g nF) (the phantom must be in place of the electrodes)",
 			      a->cfg.name, rs, rp, c_nf);
 		log_msg(LOG_NOTICE, "%s: calibration against %g ohm + (%g ohm || %g nF) "
 			"requested by uid %u", a->cfg.name, rs, rp, c_nf, c->cred.uid);
 	} else if (!strcmp(cmd->verb, "calibrate")) {
 		if (config_parse_number(cmd->args, 1, 1e6, &ohm) < 0) {
-			control_reply(c->fd, EINVAL, "calibrate OHM: the known resistor, 1..1000000 "
+			client_reply(c, EINVAL, "calibrate OHM: the known resistor, 1..1000000 "
 				      "ohm; or calibrate rc RS RP C_NF");
 			return;
 		}
 		a->bz->cal_pending_ohm = ohm;
 		a->bz->cal_pending_rp_ohm = a->bz->cal_pending_c_f = 0;
-		control_reply(c->fd, 0, "%s: the next sweep calibrates against %g ohm (the "
+		client_reply(c, 0, "%s: the next sweep calibrates against %g ohm (the "
 			      "resistor must be in place of the electrodes)", a->cfg.name, ohm);
 		log_msg(LOG_NOTICE, "%s: calibration against %g ohm requested by uid %u",
 			a->cfg.name, ohm, c->cred.uid);
@@ -250,20 +297,20 @@ static void cmd_bioz(struct twitchd *d, struct client *c, const struct control_c
 
 		if (!strcmp(cmd->args, "none")) {
 			a->bz->tissue_temp_c = NAN;
-			control_reply(c->fd, 0, "tissue temperature cleared: the resistance index "
+			client_reply(c, 0, "tissue temperature cleared: the resistance index "
 				      "is not temperature-compensated");
 			log_msg(LOG_NOTICE, "%s: tissue temperature cleared by uid %u",
 				a->cfg.name, c->cred.uid);
 			return;
 		}
 		if (config_parse_number(cmd->args, 25.0, 45.0, &tc) < 0) {
-			control_reply(c->fd, EINVAL, "temperature C: the tissue (skin or core) "
+			client_reply(c, EINVAL, "temperature C: the tissue (skin or core) "
 				      "temperature, 25..45 degC, or none");
 			return;
 		}
 		a->bz->tissue_temp_c = tc;
 		a->bz->tissue_temp_t_s = (double)loop_now_ns() / 1e9;
-		control_reply(c->fd, 0, "tissue temperature %.1f degC for sweeps in the next "
+		client_reply(c, 0, "tissue temperature %.1f degC for sweeps in the next "
 			      "%.0f min; the resistance index is compensated when its baseline "
 			      "had one too (twitchctl baseline)", tc,
 			      a->bz->tissue_temp_max_age_s / 60.0);
@@ -273,26 +320,26 @@ static void cmd_bioz(struct twitchd *d, struct client *c, const struct control_c
 		a->bz->has_subject = false;
 		a->bz->subject_t_real_ns = 0;
 		acq_save_patient(a);
-		control_reply(c->fd, 0, "subject cleared: measurement-level estimates only");
+		client_reply(c, 0, "subject cleared: measurement-level estimates only");
 		log_msg(LOG_NOTICE, "%s: subject data cleared by uid %u", a->cfg.name,
 			c->cred.uid);
 	} else if (!strcmp(cmd->verb, "subject")) {
 		if (sweepcsv_subject_parse("subject", cmd->args, &subj, &serr) < 0) {
 			sweepcsv_strerror(&serr, msg, sizeof(msg));
-			control_reply(c->fd, EINVAL, "%s", msg);
+			client_reply(c, EINVAL, "%s", msg);
 			return;
 		}
 		a->bz->subject = subj;
 		a->bz->has_subject = true;
 		a->bz->subject_t_real_ns = record_clock_ns(CLOCK_REALTIME);
 		acq_save_patient(a);
-		control_reply(c->fd, 0, "subject set: body-water estimates from the next sweep");
+		client_reply(c, 0, "subject set: body-water estimates from the next sweep");
 		log_msg(LOG_NOTICE, "%s: subject data set by uid %u", a->cfg.name, c->cred.uid);
 	} else {
 		bioz_ri_rebaseline(&a->bz->ri, a->bz->ri.cfg.baseline_n);
 		a->bz->baseline_t_real_ns = 0;
 		acq_save_patient(a);	/* a restart must not bring the old one back */
-		control_reply(c->fd, 0, "a new baseline of the resistance index from the next "
+		client_reply(c, 0, "a new baseline of the resistance index from the next "
 			      "%u trusted sweeps", a->bz->ri.cfg.baseline_n);
 		log_msg(LOG_NOTICE, "%s: new baseline requested by uid %u", a->cfg.name,
 			c->cred.uid);
@@ -305,18 +352,35 @@ static void handle_command(struct twitchd *d, struct client *c, size_t len)
 	int err;
 
 	err = control_parse(c->buf, len, &cmd);
+	if (err == -EMSGSIZE) {
+		client_reply(c, EMSGSIZE, "a command is at most %u bytes", TWITCH_CTL_MAX_CMD);
+		return;
+	}
 	if (err < 0) {
-		control_reply(c->fd, -err, "malformed command");
+		client_reply(c, -err, "malformed command (one line of UTF-8 text: no control "
+			     "characters but tabs)");
+		return;
+	}
+	if ((!strcmp(cmd.verb, "ping") || !strcmp(cmd.verb, "baseline") ||
+	     !strcmp(cmd.verb, "calibration")) && cmd.args[0]) {
+		/* a command that changes something must not guess at the rest */
+		client_reply(c, EINVAL, "%s takes no arguments", cmd.verb);
 		return;
 	}
 	if (!strcmp(cmd.verb, "ping")) {
-		control_reply(c->fd, 0, "pong");
+		client_reply(c, 0, "pong");
 	} else if (!strcmp(cmd.verb, "mark")) {
+		struct uid_budget *b = budget_of(d, c->cred.uid, loop_now_ns());
 		struct twitch_rec_marker m;
 		size_t n = strlen(cmd.args);
 
+		if (b && ++b->n_marks > TWITCHD_MAX_MARKS) {
+			client_reply(c, EBUSY, "at most %u markers a second per user",
+				     TWITCHD_MAX_MARKS);
+			return;
+		}
 		if (n == 0 || n >= sizeof(m.text)) {
-			control_reply(c->fd, EINVAL, "a marker needs 1..%zu bytes of text",
+			client_reply(c, EINVAL, "a marker needs 1..%zu bytes of text",
 				      sizeof(m.text) - 1);
 			return;
 		}
@@ -327,7 +391,7 @@ static void handle_command(struct twitchd *d, struct client *c, size_t len)
 		m.client_pid = (uint32_t)c->cred.pid;
 		m.client_uid = c->cred.uid;
 		ring_publish(d->events, &m.hdr);
-		control_reply(c->fd, 0, "%llu", (unsigned long long)m.hdr.seqno);
+		client_reply(c, 0, "%llu", (unsigned long long)m.hdr.seqno);
 		log_msg(LOG_INFO, "marker from uid %u: %s", c->cred.uid, m.text);
 	} else if (!strcmp(cmd.verb, "status")) {
 		cmd_status(d, c, cmd.args);
@@ -336,13 +400,14 @@ static void handle_command(struct twitchd *d, struct client *c, size_t len)
 		   !strcmp(cmd.verb, "baseline") || !strcmp(cmd.verb, "temperature")) {
 		cmd_bioz(d, c, &cmd);
 	} else {
-		control_reply(c->fd, EOPNOTSUPP, "unknown command '%s' (try ping, mark, status, "
+		client_reply(c, EOPNOTSUPP, "unknown command '%s' (try ping, mark, status, "
 			      "calibrate, calibration, subject, baseline, temperature)", cmd.verb);
 	}
 }
 
 static void on_client(struct twitchd *d, struct client *c, int res)
 {
+	struct uid_budget *b;
 	uint64_t now;
 
 	c->in_flight = false;
@@ -354,26 +419,31 @@ static void on_client(struct twitchd *d, struct client *c, int res)
 		return;
 	}
 	now = loop_now_ns();
-	if (now - c->window_start_ns > 1000000000u) {
-		c->window_start_ns = now;
-		c->n_cmds = 0;
-	}
-	if (++c->n_cmds > TWITCH_CTL_MAX_CMD_RATE) {
-		log_msg(LOG_WARNING, "client pid %d sends over %u commands/s; disconnecting",
-			c->cred.pid, TWITCH_CTL_MAX_CMD_RATE);
+	b = budget_of(d, c->cred.uid, now);
+	if (b && ++b->n_cmds > TWITCH_CTL_MAX_CMD_RATE) {
+		if (!b->warned)		/* once a second, however many reconnect */
+			log_msg(LOG_WARNING, "uid %u sends over %u commands/s; disconnecting "
+				"(pid %d)", c->cred.uid, TWITCH_CTL_MAX_CMD_RATE, c->cred.pid);
+		b->warned = true;
+		control_reply(c->fd, EBUSY, "over %u commands a second from uid %u",
+			      TWITCH_CTL_MAX_CMD_RATE, c->cred.uid);
 		client_close(c);
 		return;
 	}
 	handle_command(d, c, (size_t)res);
+	if (c->reply_lost) {
+		log_msg(LOG_NOTICE, "client pid %d does not read its replies; disconnecting",
+			c->cred.pid);
+		client_close(c);
+		return;
+	}
 	arm_client(d, c);
 }
 
 static void on_accept(struct twitchd *d, int res, unsigned int flags)
 {
-	struct control_policy pol = { .has_gid = false };
 	struct client *c = NULL;
-	struct group *g;
-	size_t i;
+	size_t i, n_uid = 0, n_used = 0;
 	int err;
 
 	if (!(flags & IORING_CQE_F_MORE)) {
@@ -386,10 +456,6 @@ static void on_accept(struct twitchd *d, int res, unsigned int flags)
 		if (res != -ECANCELED)
 			log_errno(LOG_WARNING, res, "accept on the control socket");
 		return;
-	}
-	if (d->cfg.socket_group[0] && (g = getgrnam(d->cfg.socket_group))) {
-		pol.gid = g->gr_gid;
-		pol.has_gid = true;
 	}
 	for (i = 0; i < TWITCHD_MAX_CLIENTS; i++)
 		if (d->clients[i].fd < 0 && !d->clients[i].in_flight) {
@@ -404,12 +470,26 @@ static void on_accept(struct twitchd *d, int res, unsigned int flags)
 	memset(c, 0, sizeof(*c));
 	c->tag.op = OP_CLIENT;
 	c->fd = res;
-	err = control_peer_check(c->fd, &pol, &c->cred);
+	err = control_peer_check(c->fd, &d->sock_pol, &c->cred);
 	if (err < 0) {
-		control_reply(c->fd, -err, "refused: uid %u is not root, twitchd's user or in "
+		client_reply(c, -err, "refused: uid %u is not root, twitchd's user or in "
 			      "group '%s'", c->cred.uid, d->cfg.socket_group);
 		log_msg(LOG_NOTICE, "refused control client pid %d uid %u: not in group %s",
 			c->cred.pid, c->cred.uid, d->cfg.socket_group);
+		client_close(c);
+		return;
+	}
+	/* no user takes every connection: a cap per uid, and a few for root */
+	for (i = 0; i < TWITCHD_MAX_CLIENTS; i++) {
+		if (&d->clients[i] == c || d->clients[i].fd < 0)
+			continue;
+		n_used++;
+		n_uid += d->clients[i].cred.uid == c->cred.uid;
+	}
+	if (n_uid >= TWITCHD_MAX_CLIENTS_PER_UID ||
+	    (c->cred.uid != 0 && n_used >= TWITCHD_MAX_CLIENTS - TWITCHD_ROOT_CLIENTS)) {
+		control_reply(c->fd, EBUSY, "too many clients (%zu of uid %u, %zu in all)",
+			      n_uid, c->cred.uid, n_used);
 		client_close(c);
 		return;
 	}

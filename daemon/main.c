@@ -172,6 +172,15 @@ static int open_socket(struct twitchd *d)
 	struct group *g = NULL;
 	int n, err;
 
+	/* looked up once: not per connection, in the loop (NSS may be slow) */
+	if (d->cfg.socket_group[0]) {
+		g = getgrnam(d->cfg.socket_group);
+		if (g == NULL)
+			log_msg(LOG_WARNING, "group '%s' does not exist: only root and twitchd's "
+				"own user can connect", d->cfg.socket_group);
+	}
+	d->sock_pol.has_gid = g != NULL;
+	d->sock_pol.gid = g ? g->gr_gid : (gid_t)-1;
 	n = sd_listen_fds(1);
 	if (n > 1)
 		return log_errno(LOG_ERR, EINVAL, "systemd passed %d sockets; expected one", n);
@@ -182,12 +191,6 @@ static int open_socket(struct twitchd *d)
 		d->lfd = SD_LISTEN_FDS_START;
 		d->lfd_inherited = true;
 		return 0;
-	}
-	if (d->cfg.socket_group[0]) {
-		g = getgrnam(d->cfg.socket_group);
-		if (g == NULL)
-			log_msg(LOG_WARNING, "group '%s' does not exist: only root and twitchd's "
-				"own user can connect", d->cfg.socket_group);
 	}
 	err = control_listen(d->cfg.socket_path, d->cfg.socket_mode, g ? g->gr_gid : (gid_t)-1,
 			     &d->lfd);

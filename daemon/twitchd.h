@@ -21,10 +21,15 @@
 #include "config.h"
 #include "pipeline.h"
 #include "control-proto.h"
+#include "control.h"
 #include "profile.h"
 #include "publish.h"
 
 #define TWITCHD_MAX_CLIENTS	64	/* bounds what clients can make us hold */
+#define TWITCHD_MAX_CLIENTS_PER_UID 16	/* so that one user cannot take them all */
+#define TWITCHD_ROOT_CLIENTS	4	/* of them kept for root, to look at it */
+#define TWITCHD_MAX_MARKS	20u	/* markers per second and user: the events
+					 * ring is shared with twitches and alerts */
 #define TWITCHD_TICK_NS		100000000u	/* heartbeat, retries, sweeps, watchdog */
 /* devices without a timestamp channel: their clock is measured over windows
  * of 10 s (2 s until there are TWITCHD_CLOCK_WINDOWS of them), and trusted
@@ -53,9 +58,18 @@ struct client {
 	int fd;				/* -1: free slot */
 	bool in_flight;			/* a recv is queued */
 	struct ucred cred;
-	uint64_t window_start_ns;	/* command rate limit */
-	uint32_t n_cmds;
+	bool reply_lost;		/* a reply could not be queued */
 	char buf[TWITCH_CTL_MAX_CMD + 1];
+};
+
+/* Commands and markers per second of one uid, over all its connections:
+ * reconnecting does not start a new budget. */
+struct uid_budget {
+	bool used;
+	uid_t uid;
+	uint64_t window_start_ns;
+	uint32_t n_cmds, n_marks;
+	bool warned;			/* the flood was logged in this window */
 };
 
 enum dev_state {
@@ -166,6 +180,8 @@ struct twitchd {
 	bool tick_armed;
 	uint64_t next_tick_ns;
 	struct client clients[TWITCHD_MAX_CLIENTS];
+	struct uid_budget budgets[TWITCHD_MAX_CLIENTS];
+	struct control_policy sock_pol;	/* the socket's group, looked up at start */
 	struct acq_dev devs[CONFIG_MAX_DEVICES];
 	size_t n_devs;
 	uint64_t watchdog_period_ns;	/* half of WATCHDOG_USEC, 0 if off */

@@ -20,7 +20,8 @@
 #define TWITCH_CTL_ABI_MINOR	0
 #define TWITCH_CTL_MAX_STREAMS	16u			/* also bounds the fds passed */
 #define TWITCH_CTL_MAX_CMD	512u			/* bytes of one command or reply */
-/* A client that sends more than this many commands per second is cut off. */
+/* A user (uid) that sends more than this many commands per second, over
+ * all its connections, is cut off. */
 #define TWITCH_CTL_MAX_CMD_RATE	200u
 
 struct twitch_ctl_stream {

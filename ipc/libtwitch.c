@@ -50,6 +50,7 @@ struct twitch_client {
 	int fd[TWITCH_CTL_MAX_STREAMS];
 	int wake_fd;
 	unsigned int n_readers;
+	unsigned int late_replies;	/* of commands that timed out, still to come */
 };
 
 struct twitch_reader {
@@ -99,6 +100,7 @@ static void client_drop(struct twitch_client *c)
 	if (c->sock >= 0)
 		close(c->sock);
 	c->sock = -1;
+	c->late_replies = 0;	/* a new connection owes us nothing */
 	for (i = 0; i < TWITCH_CTL_MAX_STREAMS; i++) {
 		if (c->fd[i] >= 0)
 			close(c->fd[i]);
@@ -299,6 +301,11 @@ TWITCH_API int twitch_connect_strerror(int err, const char *path, char *buf, siz
 			 "twitchd group (then log in again)");
 		return TWITCH_EXIT_PERM;
 	}
+	if (err == -EBUSY) {
+		snprintf(buf, size, "twitchd serves too many clients now (at most 16 per user): "
+			 "close some (twitchctl tail, twitch-top, ...) and try again");
+		return 1;
+	}
 	snprintf(buf, size, "cannot talk to twitchd: %s", strerror(err < 0 ? -err : err));
 	return 1;
 }
@@ -360,14 +367,29 @@ TWITCH_API int twitch_client_command(struct twitch_client *c, const char *cmd,
 		return -EINVAL;
 	if (c->sock < 0)
 		return -ENOTCONN;
+	/* replies come in order, one per command: the late answers of
+	 * commands that timed out are not the answer to this one */
+	while (c->late_replies) {
+		err = wait_fd(c->sock, POLLIN, IO_TIMEOUT_MS);
+		if (err < 0)
+			return err;
+		do {
+			n = recv(c->sock, buf, sizeof(buf) - 1, 0);
+		} while (n < 0 && errno == EINTR);
+		if (n <= 0)
+			return n < 0 ? -errno : -ECONNRESET;
+		c->late_replies--;
+	}
 	do {
 		n = send(c->sock, cmd, len, MSG_NOSIGNAL);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
 	err = wait_fd(c->sock, POLLIN, IO_TIMEOUT_MS);
-	if (err < 0)
+	if (err < 0) {
+		c->late_replies++;
 		return err;
+	}
 	do {
 		n = recv(c->sock, buf, sizeof(buf) - 1, 0);
 	} while (n < 0 && errno == EINTR);
@@ -376,7 +398,7 @@ TWITCH_API int twitch_client_command(struct twitch_client *c, const char *cmd,
 	if (n == 0)
 		return -ECONNRESET;
 	buf[n] = '\0';
-	if (n >= 2 && memcmp(buf, "OK", 2) == 0) {
+	if (n >= 2 && memcmp(buf, "OK", 2) == 0 && (n == 2 || buf[2] == ' ')) {
 		if (reply && reply_size)
 			snprintf(reply, reply_size, "%s", buf[2] == ' ' ? buf + 3 : buf + 2);
 		return 0;

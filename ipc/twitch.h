@@ -326,7 +326,9 @@ TWITCH_API int twitch_client_epoch(const struct twitch_client *c, char buf[33]);
  * @reply: receives the daemon's answer text (NUL-terminated), may be NULL.
  * Return: 0 if the daemon answered OK, the daemon's positive error number
  * (an errno value, e.g. EINVAL for bad arguments) if it refused, -errno if
- * the command could not be exchanged. Blocks for at most about 2 s.
+ * the command could not be exchanged. Blocks for at most about 2 s; after
+ * -ETIMEDOUT, the late answer is read and dropped before the next command,
+ * so that it is never taken for that command's answer.
  */
 TWITCH_API int twitch_client_command(struct twitch_client *c, const char *cmd,
 				     char *reply, size_t reply_size);

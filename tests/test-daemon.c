@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1604,6 +1605,121 @@ static int run_twitchd(const char *conf, const char *arg, char *err, size_t err_
 	return rc;
 }
 
+/* A control connection of our own, the welcome's fds closed: -1 if refused. */
+static int raw_connect(const char *path)
+{
+	union { char buf[CMSG_SPACE(sizeof(int) * 40)]; struct cmsghdr a; } cm;
+	char w[4096];
+	struct iovec iov = { .iov_base = w, .iov_len = sizeof(w) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+			     .msg_controllen = sizeof(cm.buf) };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct cmsghdr *cmsg;
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	for (cmsg = CMSG_FIRSTHDR(&mh); cmsg; cmsg = CMSG_NXTHDR(&mh, cmsg)) {
+		size_t k, nfd = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+		for (k = 0; k < nfd; k++) {
+			int f;
+
+			memcpy(&f, CMSG_DATA(cmsg) + k * sizeof(int), sizeof(f));
+			close(f);
+		}
+	}
+	if (n < 4 || !memcmp(w, "ERR ", 4)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Send @len bytes of @cmd on @fd; the reply, NUL-terminated, in @reply. */
+static void raw_cmd(int fd, const char *cmd, size_t len, char *reply, size_t size)
+{
+	ssize_t n;
+
+	assert_int_equal(send(fd, cmd, len, MSG_NOSIGNAL), (ssize_t)len);
+	n = recv(fd, reply, size - 1, 0);
+	reply[n > 0 ? n : 0] = '\0';
+}
+
+/*
+ * The control socket's limits: a command longer than its limit is refused,
+ * not cut and run; a command that changes something takes no stray
+ * arguments; markers and commands are counted per user, whatever number of
+ * connections it opens; a user holds at most 16 connections, so it cannot
+ * lock the others out (the tests run as root: the root reserve is not
+ * exercised here).
+ */
+static void test_control_limits(void **state)
+{
+	struct twitch_client *c;
+	char cmd[700], reply[600];
+	int fds[20], i, k, ok = 0, busy = 0, cut = 0;
+	struct sim s;
+	struct daemon d;
+
+	(void)state;
+	sim_start(&s, "ads1298:rate=4000", NULL);
+	daemon_start(&d, &s, emg_conf);
+	fds[0] = raw_connect(d.sock);
+	assert_true(fds[0] >= 0);
+	/* 600 bytes: cut to 512, "calibrate rc ..." ran with its tail dropped */
+	memset(cmd, 'A', sizeof(cmd));
+	memcpy(cmd, "mark ", 5);
+	raw_cmd(fds[0], cmd, 600, reply, sizeof(reply));
+	assert_string_equal(reply, "ERR 90 a command is at most 512 bytes");
+	raw_cmd(fds[0], "baseline now", 12, reply, sizeof(reply));
+	assert_string_equal(reply, "ERR 22 baseline takes no arguments");
+	/* 25 markers at once: 20 go into the events ring */
+	for (i = 0; i < 25; i++) {
+		raw_cmd(fds[0], "mark m", 6, reply, sizeof(reply));
+		ok += !strncmp(reply, "OK ", 3);
+		busy += !strcmp(reply, "ERR 16 at most 20 markers a second per user");
+	}
+	assert_int_equal(ok, 20);
+	assert_int_equal(busy, 5);
+	close(fds[0]);
+	/* 16 connections, then the 17th of the same user is refused */
+	for (i = 0; i < 16; i++) {
+		fds[i] = raw_connect(d.sock);
+		assert_true(fds[i] >= 0);
+	}
+	assert_int_equal(twitch_client_connect(d.sock, &c), -EBUSY);
+	for (i = 0; i < 16; i++)
+		close(fds[i]);
+	msleep(100);
+	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
+	twitch_client_free(c);
+	/* 300 commands over 6 connections in well under a second: reconnecting
+	 * does not start a new budget */
+	msleep(1100);
+	for (k = 0; k < 6 && !cut; k++) {
+		fds[0] = raw_connect(d.sock);
+		if (fds[0] < 0)
+			continue;
+		for (i = 0; i < 50; i++) {
+			raw_cmd(fds[0], "ping", 4, reply, sizeof(reply));
+			if (!strncmp(reply, "ERR 16 over 200 commands a second", 33)) {
+				cut = 1;
+				break;
+			}
+			assert_string_equal(reply, "OK pong");
+		}
+		close(fds[0]);
+	}
+	assert_true(cut);
+	assert_int_equal(daemon_stop(&d, NULL), 0);
+	sim_stop(&s);
+	daemon_cleanup(&d);
+}
+
 /* twitchd --check-config on @conf: its exit code, its output in @out. */
 static int check_config(const char *conf, char *out, size_t out_size)
 {
@@ -1766,6 +1882,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_bad_config_and_usage, reap_kids),
 		cmocka_unit_test_teardown(test_config_lines, reap_kids),
+		cmocka_unit_test_teardown(test_control_limits, reap_kids),
 		cmocka_unit_test_teardown(test_overflow_without_timestamp, reap_kids),
 		cmocka_unit_test_teardown(test_overflow_with_timestamp, reap_kids),
 		cmocka_unit_test_teardown(test_clock_slow_without_timestamp, reap_kids),
