@@ -1217,6 +1217,15 @@ static void estimate_sweep(struct acq_dev *a, uint64_t now, int64_t real_minus_m
 		log_device(LOG_NOTICE, a->cfg.name, -1, "calibrated over %zu frequencies",
 			   a->bz->n_cal);
 		save_calibration(a, cal_ohm, cal_rp, cal_c);
+		/* the index compares sweeps with a baseline measured through the
+		 * old calibration: a new one (a resistor 1% off) would read as a
+		 * change of the patient, and raise an alert */
+		bioz_ri_rebaseline(&a->bz->ri, a->bz->ri.cfg.baseline_n);
+		a->bz->baseline_t_real_ns = 0;
+		acq_save_patient(a);
+		log_device(LOG_NOTICE, a->cfg.name, -1, "resistance-index baseline restarted: "
+			   "the next %u trusted sweeps, through the new calibration",
+			   a->bz->ri.cfg.baseline_n);
 		loop_publish_status(a->d, TWITCH_STATUS_DEVICE_UP, a->index, a,
 				    "%s calibrated over %zu frequencies", a->cfg.name,
 				    a->bz->n_cal);

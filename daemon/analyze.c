@@ -790,6 +790,7 @@ static int analyze_sweep_error(struct analyze *a, int err, const struct sweepcsv
 static int analyze_sweeps(struct analyze *a, const struct bioz_subject *subject)
 {
 	struct bioz_alert_config acfg;
+	struct bioz_alert_state astate = { 0 };
 	struct bioz_ri_config rcfg;
 	struct bioz_config cfg;
 	struct sweepcsv_err e;
@@ -843,7 +844,8 @@ static int analyze_sweeps(struct analyze *a, const struct bioz_subject *subject)
 				goto out;
 			}
 			if (ri.n_base > 0)
-				est.alerts = bioz_alerts_eval(&acfg, &est, ri.base_pha_deg,
+				est.alerts = bioz_alerts_step(&acfg, &astate, &est,
+							      ri.base_pha_deg,
 							      ri.base_ecw_tbw, 0);
 			n_ri++;
 		} else {

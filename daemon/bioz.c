@@ -1750,6 +1750,10 @@ void bioz_alert_config_default(struct bioz_alert_config *c)
 	c->ri_min_abs = 0.02;
 	c->twitch_rise_ratio = 2.0;
 	c->twitch_rise_min_per_min = 2.0;
+	/* ECW/TBW scatters by 0.006-0.012 (SD) from sweep to sweep at 0.5-1%
+	 * and 0.3-0.5 deg of noise: one sweep in ten crosses a 0.01 rise on a
+	 * stationary subject; three in a row, about one in a thousand */
+	c->persist = 3;
 }
 
 uint32_t bioz_alerts_eval(const struct bioz_alert_config *c, const struct bioz_estimate *e,
@@ -1770,6 +1774,45 @@ uint32_t bioz_alerts_eval(const struct bioz_alert_config *c, const struct bioz_e
 	if (twitch_rate_rising && a)
 		a |= BIOZ_ALERT_CO_OCCURRENCE;
 	return a;
+}
+
+uint32_t bioz_alerts_step(const struct bioz_alert_config *c, struct bioz_alert_state *st,
+			  const struct bioz_estimate *e, double base_pha_deg,
+			  double base_ecw_tbw, uint32_t twitch_rate_rising)
+{
+	struct bioz_alert_config half = *c;
+	uint32_t raise, still, judged = 0, bit, want, need = c->persist ? c->persist : 1;
+	bool trusted = !(e->fit_flags & BIOZ_FIT_UNTRUSTED_MASK);
+	unsigned int i;
+
+	half.pha_drop_deg *= 0.5;
+	half.ecw_tbw_rise *= 0.5;
+	half.ri_k *= 0.5;
+	half.ri_min_abs *= 0.5;
+	raise = bioz_alerts_eval(c, e, base_pha_deg, base_ecw_tbw, 0);
+	still = bioz_alerts_eval(&half, e, base_pha_deg, base_ecw_tbw, 0);
+	if (trusted && isfinite(e->phase_deg_50k) && isfinite(base_pha_deg))
+		judged |= BIOZ_ALERT_PHA_DROP;
+	if (isfinite(e->ecw_tbw) && (isfinite(base_ecw_tbw) || isfinite(c->ecw_tbw_max)))
+		judged |= BIOZ_ALERT_ECW_TBW_RISE;
+	if (isfinite(e->re_index) && isfinite(e->re_index_u))
+		judged |= BIOZ_ALERT_RE_INDEX_CHANGE;
+	judged |= BIOZ_ALERT_CO_OCCURRENCE;
+	for (i = 0, bit = 1; i < BIOZ_N_ALERTS; i++, bit <<= 1) {
+		if (!(judged & bit))
+			continue;	/* no word either way: the streak waits */
+		if (bit == BIOZ_ALERT_CO_OCCURRENCE)
+			want = twitch_rate_rising && (st->on & (bit - 1)) ? bit : 0;
+		else
+			want = (st->on & bit ? still : raise) & bit;
+		if (want == (st->on & bit)) {
+			st->streak[i] = 0;
+		} else if (++st->streak[i] >= need) {
+			st->on ^= bit;
+			st->streak[i] = 0;
+		}
+	}
+	return st->on;
 }
 
 bool bioz_twitch_rate_rising(const struct bioz_alert_config *c, double per_min_5,

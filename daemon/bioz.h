@@ -400,9 +400,18 @@ struct bioz_alert_config {
 	 * 10 min before, by this ratio and by at least this many per minute */
 	double twitch_rise_ratio;
 	double twitch_rise_min_per_min;
+	uint32_t persist;		/* sweeps in a row to raise or clear one */
 };
 
 void bioz_alert_config_default(struct bioz_alert_config *c);
+
+#define BIOZ_N_ALERTS	4
+
+/* Which alerts are raised, and how many sweeps in a row said otherwise. */
+struct bioz_alert_state {
+	uint32_t on;
+	uint32_t streak[BIOZ_N_ALERTS];
+};
 
 /*
  * bioz_alerts_eval() - the alert bits for @e against baselines @base_pha_deg
@@ -412,6 +421,20 @@ void bioz_alert_config_default(struct bioz_alert_config *c);
  */
 uint32_t bioz_alerts_eval(const struct bioz_alert_config *c, const struct bioz_estimate *e,
 			  double base_pha_deg, double base_ecw_tbw, uint32_t twitch_rate_rising);
+
+/*
+ * bioz_alerts_step() - the alerts raised once sweep @e is judged. One sweep
+ * raises or clears nothing: an alert changes after c->persist sweeps in a row
+ * that can judge it say so (a sweep whose fit is untrusted, or without the
+ * value or the baseline, says nothing either way), and a raised one clears
+ * only when its value is back within half its threshold (hysteresis): a
+ * stationary patient's sweep-to-sweep scatter must not raise and clear
+ * alerts. The co-occurrence is judged the same way on the others' state.
+ * Return: st->on.
+ */
+uint32_t bioz_alerts_step(const struct bioz_alert_config *c, struct bioz_alert_state *st,
+			  const struct bioz_estimate *e, double base_pha_deg,
+			  double base_ecw_tbw, uint32_t twitch_rate_rising);
 
 /*
  * bioz_twitch_rate_rising() - whether one EMG channel's twitch rate rose:

@@ -121,7 +121,8 @@ int bioz_live_sweep(struct bioz_live *b, uint32_t sweep, const double *freq_hz,
 	err = bioz_ri_update(&b->ri, t_s, bioz_live_temp(b, t_s), &e);
 	if (err < 0)
 		return err;
-	e.alerts = bioz_alerts_eval(&b->alerts, &e, b->ri.n_base ? b->ri.base_pha_deg : NAN,
+	e.alerts = bioz_alerts_step(&b->alerts, &b->alert_state, &e,
+				    b->ri.n_base ? b->ri.base_pha_deg : NAN,
 				    b->ri.n_base ? b->ri.base_ecw_tbw : NAN, twitch_rising);
 	*ret = e;
 	return 0;

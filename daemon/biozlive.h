@@ -20,6 +20,7 @@ struct bioz_live {
 	struct bioz_config cfg;
 	struct bioz_ri ri;
 	struct bioz_alert_config alerts;
+	struct bioz_alert_state alert_state; /* sweeps in a row for each change */
 	uint32_t alerts_on;		/* raised and not yet cleared: published once */
 	struct bioz_subject subject;
 	bool has_subject;

@@ -1072,6 +1072,58 @@ static void test_ri_trends(void **state)
 
 /* ------------------------------------------------------------ alerts */
 
+/*
+ * One sweep raises or clears nothing: three sweeps in a row that can judge
+ * it do; an untrusted sweep says nothing (it used to clear a raised alert);
+ * a raised alert clears only within half its threshold (hysteresis).
+ */
+static void test_alerts_persist(void **state)
+{
+	struct bioz_alert_config ac;
+	struct bioz_alert_state st = { 0 };
+	struct bioz_estimate e = est_r0(600, 1), bad;
+	int i;
+
+	(void)state;
+	bioz_alert_config_default(&ac);
+	assert_int_equal(ac.persist, 3);
+	e.re_index_u = 0.001;
+	/* a lone sweep beyond the threshold, then one within: nothing */
+	e.re_index = 0.03;
+	assert_int_equal(bioz_alerts_step(&ac, &st, &e, NAN, NAN, 0), 0);
+	e.re_index = 0.0;
+	assert_int_equal(bioz_alerts_step(&ac, &st, &e, NAN, NAN, 0), 0);
+	/* three in a row raise it */
+	e.re_index = 0.03;
+	assert_int_equal(bioz_alerts_step(&ac, &st, &e, NAN, NAN, 0), 0);
+	assert_int_equal(bioz_alerts_step(&ac, &st, &e, NAN, NAN, 0), 0);
+	assert_int_equal(bioz_alerts_step(&ac, &st, &e, NAN, NAN, 0),
+			 BIOZ_ALERT_RE_INDEX_CHANGE);
+	/* untrusted sweeps have no index: they neither clear it nor count */
+	bad = est_r0(600, 1);
+	bad.fit_flags = BIOZ_FIT_UNTRUSTED_MASK & -BIOZ_FIT_UNTRUSTED_MASK;
+	for (i = 0; i < 5; i++)
+		assert_int_equal(bioz_alerts_step(&ac, &st, &bad, NAN, NAN, 0),
+				 BIOZ_ALERT_RE_INDEX_CHANGE);
+	/* 0.015: under the 0.02 floor that raises, over the 0.01 that clears */
+	e.re_index = 0.015;
+	for (i = 0; i < 5; i++)
+		assert_int_equal(bioz_alerts_step(&ac, &st, &e, NAN, NAN, 0),
+				 BIOZ_ALERT_RE_INDEX_CHANGE);
+	/* back within half: cleared on the third */
+	e.re_index = 0.005;
+	assert_int_equal(bioz_alerts_step(&ac, &st, &e, NAN, NAN, 0),
+			 BIOZ_ALERT_RE_INDEX_CHANGE);
+	assert_int_equal(bioz_alerts_step(&ac, &st, &e, NAN, NAN, 0),
+			 BIOZ_ALERT_RE_INDEX_CHANGE);
+	assert_int_equal(bioz_alerts_step(&ac, &st, &e, NAN, NAN, 0), 0);
+	/* the phase angle of an untrusted fit (taken from the raw sweep) is
+	 * not judged: a 2-degree drop on three untrusted sweeps raises nothing */
+	bad.phase_deg_50k = 6.0;
+	for (i = 0; i < 3; i++)
+		assert_int_equal(bioz_alerts_step(&ac, &st, &bad, 8.0, NAN, 0), 0);
+}
+
 static void test_alerts(void **state)
 {
 	struct bioz_alert_config ac;
@@ -1244,6 +1296,7 @@ int main(void)
 		cmocka_unit_test(test_ri_temperature),
 		cmocka_unit_test(test_ri_trends),
 		cmocka_unit_test(test_alerts),
+		cmocka_unit_test(test_alerts_persist),
 		cmocka_unit_test(test_twitch_trend),
 		cmocka_unit_test_setup_teardown(test_json, setup_ws, teardown_ws),
 	};
