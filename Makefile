@@ -54,7 +54,7 @@ endif
 
 # libtwitch: the ABI version is the SONAME's number.
 LIBTWITCH_MAJOR = 1
-LIBTWITCH_VERSION = 1.2.0
+LIBTWITCH_VERSION = 1.3.0
 LIBTWITCH_SO = libtwitch.so.$(LIBTWITCH_VERSION)
 LIBTWITCH_SONAME = libtwitch.so.$(LIBTWITCH_MAJOR)
 

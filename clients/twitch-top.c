@@ -994,8 +994,10 @@ static void draw_hydration(struct top *t, int y, int x, int w, int rows)
 		if (!(z->flags & TWITCH_BIOZF_SUBJECT))
 			panel_line(y + r++, x, w, "ECW/TBW: no subject");
 		else if (isfinite(z->ecw_tbw) && isfinite(z->tbw_l))
-			panel_line(y + r++, x, w, "ECW/TBW %.3f  TBW %.1f L", z->ecw_tbw,
-				   z->tbw_l);
+			/* whole litres: the equations' individual error is 2-4 L */
+			panel_line(y + r++, x, w, "ECW/TBW %.3f  TBW %.0f+-3 L%s", z->ecw_tbw,
+				   z->tbw_l, z->flags & TWITCH_BIOZF_OUTSIDE_VALIDITY ?
+				   " (outside population)" : "");
 		else
 			panel_line(y + r++, x, w, "ECW/TBW: none from this sweep");
 	}
@@ -1008,8 +1010,10 @@ static void draw_hydration(struct top *t, int y, int x, int w, int rows)
 				double d = z->ri_index - t->prev_ri;
 				double u = hypot(z->ri_uncert, t->prev_ri_u);
 
-				trend = !isfinite(d + u) ? "trend: ?" : d > u ? "rising" :
-					d < -u ? "falling" : "steady";
+				/* beyond 2 sigma: at 1 sigma, a third of a
+				 * steady patient's sweeps read as a trend */
+				trend = !isfinite(d + u) ? "trend: ?" : d > 2.0 * u ? "rising" :
+					d < -2.0 * u ? "falling" : "steady";
 			}
 			panel_line(y + r++, x, w, "res.index %+.3f+-%.3f %s%s", z->ri_index,
 				   z->ri_uncert, trend,

@@ -368,8 +368,10 @@ static int cmd_status(bool json)
 		printf("last estimate: sweep %llu, phase angle %.2f deg at 50 kHz, R0 %.1f ohm%s",
 		       (unsigned long long)z->hdr.sample_index, z->phase_deg_50k, z->r0_ohm,
 		       z->flags & TWITCH_BIOZF_TRUSTED ? "" : " (fit not trusted)");
-		if (z->flags & TWITCH_BIOZF_SUBJECT)
-			printf(", ECW/TBW %.3f", z->ecw_tbw);
+		if ((z->flags & TWITCH_BIOZF_SUBJECT) && isfinite(z->ecw_tbw))
+			printf(", ECW/TBW %.3f%s", z->ecw_tbw,
+			       z->flags & TWITCH_BIOZF_OUTSIDE_VALIDITY ?
+			       " (subject outside the equations' population)" : "");
 		printf("\n");
 	}
 	n = twitch_client_n_streams(c);
@@ -560,9 +562,14 @@ static void print_human(const char *stream, const void *rec)
 
 		printf("bioz sweep %" PRIu64 ": phase angle %.2f deg at 50 kHz, R0 %.1f ohm, "
 		       "Rinf %.1f ohm", h->sample_index, z->phase_deg_50k, z->r0_ohm, z->rinf_ohm);
-		if (z->flags & TWITCH_BIOZF_SUBJECT)
-			printf(", ECW %.1f L, ICW %.1f L, ECW/TBW %.3f", z->ecw_l, z->icw_l,
-			       z->ecw_tbw);
+		/* whole litres: the equations' individual error is 2-4 L */
+		if ((z->flags & TWITCH_BIOZF_SUBJECT) && isfinite(z->ecw_l) && isfinite(z->icw_l))
+			printf(", ECW %.0f L, ICW %.0f L (+-2-4 L), ECW/TBW %.3f%s%s", z->ecw_l,
+			       z->icw_l, z->ecw_tbw,
+			       z->flags & TWITCH_BIOZF_OUTSIDE_VALIDITY ?
+			       " (subject outside the equations' population)" : "",
+			       z->flags & TWITCH_BIOZF_ICW_EXTRAPOLATED ?
+			       " (ICW extrapolated: fc outside the band)" : "");
 		if (z->flags & TWITCH_BIOZF_BASELINE)
 			printf(", resistance index %+.3f +- %.3f (%s)", z->ri_index, z->ri_uncert,
 			       z->model_ri == TWITCH_MODEL_RI_TEMP_COMP ? "temperature-compensated" :

@@ -1058,6 +1058,10 @@ static void publish_estimate(struct acq_dev *a, const struct bioz_estimate *e, u
 		z.flags |= TWITCH_BIOZF_BASELINE;
 	if (e->biva_class != BIOZ_BIVA_ABSENT)
 		z.flags |= TWITCH_BIOZF_BIVA;
+	if (e->est_flags & BIOZ_EST_OUTSIDE_VALIDITY)
+		z.flags |= TWITCH_BIOZF_OUTSIDE_VALIDITY;
+	if (e->est_flags & BIOZ_EST_ICW_EXTRAPOLATED)
+		z.flags |= TWITCH_BIOZF_ICW_EXTRAPOLATED;
 	z.n_points = e->n_points;
 	z.n_used = e->n_used;
 	z.biva_class = e->biva_class;

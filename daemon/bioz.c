@@ -1454,7 +1454,10 @@ int bioz_estimate_sweep(struct bioz_fit_ws *ws, const struct bioz_config *c,
 	{
 		double bmi = s->weight_kg / (s->height_cm * s->height_cm / 1e4);
 
-		if (bmi < BIOZ_BMI_MIN || bmi > BIOZ_BMI_MAX)
+		/* the Hanai constants, Sun 2003's adults and the Piccoli BIVA
+		 * ellipses are adults' */
+		if (bmi < BIOZ_BMI_MIN || bmi > BIOZ_BMI_MAX ||
+		    (isfinite(s->age_y) && s->age_y < BIOZ_ADULT_AGE_Y))
 			e.est_flags |= BIOZ_EST_OUTSIDE_VALIDITY;
 	}
 	if (isfinite(e.r50_ohm)) {
@@ -1504,6 +1507,8 @@ void bioz_ri_config_default(struct bioz_ri_config *c)
 	 */
 	c->temp_coef_per_c = 0.02;
 	c->temp_u_c = 0.0;
+	/* 1-3 %/degC: the 2 is known to about +-1 */
+	c->temp_coef_u_per_c = 0.01;
 	c->baseline_n = 5;
 }
 
@@ -1596,6 +1601,7 @@ static double mean_finite(const double *v, uint32_t n)
 static void ri_finish_baseline(struct bioz_ri *ri)
 {
 	const double a = ri->cfg.temp_coef_per_c, ut = ri->cfg.temp_u_c;
+	const double ua = ri->cfg.temp_coef_u_per_c;
 	double mean = 0.0, var = 0.0, se2 = 0.0, tb = NAN;
 	uint32_t i, n = ri->n_collected;
 	bool has_temp = true;
@@ -1613,8 +1619,12 @@ static void ri_finish_baseline(struct bioz_ri *ri)
 		mean += d / (i + 1);		/* Welford */
 		var += d * (rc - mean);
 		se2 += k * k * ri->col_se_ohm[i] * ri->col_se_ohm[i];
-		if (has_temp)
+		if (has_temp) {
+			double dt = ri->col_temp_c[i] - tb;
+
 			se2 += (ri->col_r_ohm[i] * a * ut) * (ri->col_r_ohm[i] * a * ut);
+			se2 += (ri->col_r_ohm[i] * dt * ua) * (ri->col_r_ohm[i] * dt * ua);
+		}
 	}
 	var = n > 1 ? var / (n - 1) : 0.0;
 	se2 /= n;
@@ -1669,6 +1679,7 @@ static double ri_trend(const struct bioz_ri *ri, int64_t now_min, int64_t minute
 int bioz_ri_update(struct bioz_ri *ri, double t_s, double temp_c, struct bioz_estimate *e)
 {
 	const double a = ri->cfg.temp_coef_per_c, ut = ri->cfg.temp_u_c;
+	const double ua = ri->cfg.temp_coef_u_per_c;
 	bool usable, comp;
 	double k, rc, u2, ub, x, ux, tmin_d;
 	int64_t minute;
@@ -1705,8 +1716,14 @@ int bioz_ri_update(struct bioz_ri *ri, double t_s, double temp_c, struct bioz_es
 	k = comp ? 1.0 + a * (e->temp_c - ri->base_temp_c) : 1.0;
 	rc = e->r0_ohm * k;
 	u2 = k * k * e->se_r0_ohm * e->se_r0_ohm + ri->base_phys_var;
-	if (comp)
+	if (comp) {
+		/* the temperature's uncertainty, and the coefficient's: at 3 degC
+		 * from the baseline, 1 %/degC is a 3 % error of the index */
+		double dt = e->temp_c - ri->base_temp_c;
+
 		u2 += (e->r0_ohm * a * ut) * (e->r0_ohm * a * ut);
+		u2 += (e->r0_ohm * dt * ua) * (e->r0_ohm * dt * ua);
+	}
 	ub = ri->base_u_ohm / ri->base_r_ohm;
 	x = rc / ri->base_r_ohm - 1.0;
 	ux = (rc / ri->base_r_ohm) * sqrt(u2 / (rc * rc) + ub * ub);

@@ -34,12 +34,26 @@ struct bioz_cal_point {
 };
 
 /*
+ * The AD5933's DFT words are 16-bit two's complement. A word at either limit
+ * is railed: the receive ADC or the DFT saturated, and the point's magnitude
+ * and phase are clipped, wrong while looking plausible. A value beyond the
+ * limits cannot come from the chip and counts as railed too.
+ */
+#define BIOZ_RAW_MAX 32767.0
+#define BIOZ_RAW_MIN (-32768.0)
+
+/* Whether either word of a point is railed (NaN is not: it is invalid). */
+bool bioz_raw_railed(double raw_re, double raw_im);
+
+/*
  * bioz_cal_compute() - calibration from a sweep over a known impedance.
  * @known_r_ohm, @known_x_ohm: the known network per frequency (@known_x_ohm
  * may be NULL for a pure resistor). An R-C phantom's values can come from
  * bioz_cole_z() with alpha = 1.
- * Return: 0 and @n points in ret_cal[], or -EINVAL (NULL, n == 0, frequency
- * not finite/positive/strictly increasing, zero or non-finite raw magnitude,
+ * Return: 0 and @n points in ret_cal[], -EOVERFLOW if any raw word is railed
+ * (bioz_raw_railed(): a gain factor from a clipped point would be wrong at
+ * every later sweep), or -EINVAL (NULL, n == 0, frequency not
+ * finite/positive/strictly increasing, zero or non-finite raw magnitude,
  * |Zknown| not finite/positive); ret_cal untouched on failure.
  */
 int bioz_cal_compute(const double *freq_hz, const double *raw_re, const double *raw_im,
@@ -54,8 +68,11 @@ int bioz_cal_from_resistor(const double *freq_hz, const double *raw_re, const do
  * bioz_cal_apply() - raw DFT words to calibrated R and X (signed reactance,
  * negative for tissue). Gain and system phase are interpolated linearly in
  * frequency between calibration points (exact at a calibration frequency).
- * Return: 0 and ret_r_ohm[n], ret_x_ohm[n]; -ERANGE if a frequency lies
- * outside the calibrated band; -EINVAL for bad arguments or a zero raw
+ * A railed point (bioz_raw_railed()) is not converted: it gets NaN in both
+ * outputs, and the caller drops it (a NaN reaching the fit is refused there).
+ * Return: the number of railed points (0 for a clean sweep) with
+ * ret_r_ohm[n], ret_x_ohm[n]; -ERANGE if a frequency lies outside the
+ * calibrated band; -EINVAL for bad arguments or a zero or non-finite raw
  * magnitude. Outputs are written only on success.
  */
 int bioz_cal_apply(const struct bioz_cal_point *cal, size_t n_cal, const double *freq_hz,
@@ -240,10 +257,14 @@ int bioz_biva(const struct bioz_biva_ref *ref, double r_ohm, double xc_ohm, doub
 #define BIOZ_EST_BIS_UNTRUSTED		(1u << 4)	/* ECW/ICW absent: fit untrusted */
 #define BIOZ_EST_ICW_EXTRAPOLATED	(1u << 5)	/* fc outside the band */
 #define BIOZ_EST_SF_MISSING_INPUT	(1u << 6)	/* e.g. the equation needs age */
-#define BIOZ_EST_OUTSIDE_VALIDITY	(1u << 7)	/* BMI outside 16..34 (ESPEN [R]) */
+#define BIOZ_EST_OUTSIDE_VALIDITY	(1u << 7)	/* BMI outside 16..34 (ESPEN [R]),
+							 * or under BIOZ_ADULT_AGE_Y */
+#define BIOZ_ADULT_AGE_Y		18.0
 #define BIOZ_EST_RI_ABSENT		(1u << 8)	/* no baseline yet, or untrusted */
 #define BIOZ_EST_RI_NOT_TEMP_COMP	(1u << 9)	/* no temperature: uncompensated */
 #define BIOZ_EST_RI_BASELINE_FEW	(1u << 10)	/* baseline of < 3 sweeps */
+#define BIOZ_EST_RAILED_DROPPED		(1u << 11)	/* railed points left out: n_used
+							 * counts only the others */
 
 /* Model identifiers (struct bioz_estimate.model_*), names via bioz_model_name(). */
 #define BIOZ_MODEL_NONE 0u
@@ -324,6 +345,7 @@ int bioz_estimate_sweep(struct bioz_fit_ws *ws, const struct bioz_config *c,
 struct bioz_ri_config {
 	double temp_coef_per_c;		/* fractional resistance change per degC */
 	double temp_u_c;		/* standard uncertainty of a temperature reading */
+	double temp_coef_u_per_c;	/* ... and of temp_coef_per_c */
 	uint32_t baseline_n;		/* trusted sweeps that make the baseline */
 };
 

@@ -120,6 +120,7 @@ static const char *kind_text(enum sweepcsv_kind k)
 	case SWEEPCSV_E_SUBJECT_RANGE: return "value out of range";
 	case SWEEPCSV_E_SUBJECT_MISSING: return "required key missing";
 	case SWEEPCSV_E_SUBJECT_TOO_LONG: return "subject string too long";
+	case SWEEPCSV_E_BAD_TEMP: return "not a tissue temperature: 25..45 degC";
 	}
 	return "unknown error";
 }
@@ -334,6 +335,11 @@ static int read_row(struct sweepcsv *r, struct row *row, struct sweepcsv_err *er
 	}
 	if (!(row->v[COL_FREQ] > 0.0))
 		return reader_fail(r, err, SWEEPCSV_E_BAD_FREQ, r->line, role_names[COL_FREQ],
+				   "", -EINVAL);
+	/* as the live command takes it: a sentinel 0 or a Fahrenheit column
+	 * would compensate the index by tens of percent */
+	if (isfinite(row->v[COL_TEMP]) && !(row->v[COL_TEMP] >= 25.0 && row->v[COL_TEMP] <= 45.0))
+		return reader_fail(r, err, SWEEPCSV_E_BAD_TEMP, r->line, role_names[COL_TEMP],
 				   "", -EINVAL);
 	r->any_row = true;
 	return 1;

@@ -42,6 +42,7 @@ enum sweepcsv_kind {
 	SWEEPCSV_E_SUBJECT_RANGE,
 	SWEEPCSV_E_SUBJECT_MISSING,	/* height_cm, weight_kg and sex are required */
 	SWEEPCSV_E_SUBJECT_TOO_LONG,
+	SWEEPCSV_E_BAD_TEMP,		/* temp_c outside 25..45 degC */
 };
 
 struct sweepcsv_err {

@@ -323,6 +323,9 @@ static void json_body(struct jbuf *b, const void *rec)
 			z->alerts);
 		jnum(b, "rms_residual_ohm", z->rms_residual_ohm);
 		jprintf(b, ",\"trusted\":%s", z->flags & TWITCH_BIOZF_TRUSTED ? "true" : "false");
+		jprintf(b, ",\"outside_validity\":%s,\"icw_extrapolated\":%s",
+			z->flags & TWITCH_BIOZF_OUTSIDE_VALIDITY ? "true" : "false",
+			z->flags & TWITCH_BIOZF_ICW_EXTRAPOLATED ? "true" : "false");
 		jprintf(b, ",\"models\":{\"fit\"");
 		jstr_value(b, twitch_model_name(z->model_fit));
 		jprintf(b, ",\"ecw\"");

@@ -128,6 +128,11 @@ struct twitch_rec_samples {
 #define TWITCH_BIOZF_SUBJECT	UINT32_C(0x0002)	/* subject data known: body water valid */
 #define TWITCH_BIOZF_BASELINE	UINT32_C(0x0004)	/* resistance index valid */
 #define TWITCH_BIOZF_BIVA	UINT32_C(0x0008)	/* BIVA point and class valid */
+/* since 1.3: the body-water equations' population does not hold the subject
+ * (BMI outside 16..34, or under 18 years); the numbers are extrapolated */
+#define TWITCH_BIOZF_OUTSIDE_VALIDITY	UINT32_C(0x0010)
+/* since 1.3: ICW from a Cole fit whose fc is outside the swept band */
+#define TWITCH_BIOZF_ICW_EXTRAPOLATED	UINT32_C(0x0020)
 
 /* Alert bits (struct twitch_rec_bioz.alerts): a change against the baseline. */
 #define TWITCH_BIOZ_ALERT_PHA_DROP		UINT32_C(0x0001)	/* phase angle fell */

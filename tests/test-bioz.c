@@ -836,6 +836,14 @@ static void test_estimate_with_subject(void **state)
 	assert_int_equal(bioz_estimate_sweep(ws, &c, &m, 7, f, r, x, NF, &e), 0);
 	assert_true(e.est_flags & BIOZ_EST_OUTSIDE_VALIDITY);
 	assert_true(isfinite(e.tbw_sf_l));
+	/* so is a child of BMI 22: the equations and BIVA ellipses are adults' */
+	m.weight_kg = 67.4;
+	m.age_y = 17.0;
+	assert_int_equal(bioz_estimate_sweep(ws, &c, &m, 7, f, r, x, NF, &e), 0);
+	assert_true(e.est_flags & BIOZ_EST_OUTSIDE_VALIDITY);
+	m.age_y = 18.0;
+	assert_int_equal(bioz_estimate_sweep(ws, &c, &m, 7, f, r, x, NF, &e), 0);
+	assert_false(e.est_flags & BIOZ_EST_OUTSIDE_VALIDITY);
 
 	c.sf_equation = 99;
 	assert_int_equal(bioz_estimate_sweep(ws, &c, &m, 7, f, r, x, NF, &e), -EINVAL);
@@ -1008,6 +1016,10 @@ static void test_ri_temperature(void **state)
 	assert_int_equal(e.model_ri, BIOZ_MODEL_RI_TEMP2);
 	assert_false(e.est_flags & BIOZ_EST_RI_NOT_TEMP_COMP);
 	u_plain = e.re_index_u;
+	/* the coefficient's own uncertainty (1 %/degC by default) at 1 degC from
+	 * the baseline adds (588 * 1 * 0.01)^2 ohm^2: the index cannot claim
+	 * better than about 1 % there (it claimed 0.2 %) */
+	assert_true(u_plain >= 5.88 / 600.0);
 	e = est_r0(600.0 * 0.98, 1.0);
 	assert_int_equal(bioz_ri_update(&ri, 11, NAN, &e), 0);
 	assert_near(e.re_index, -0.02, 1e-12);

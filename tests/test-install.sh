@@ -78,7 +78,7 @@ cat > "$tmp/want" <<'EOF'
 755 usr/bin/twitch-top
 755 usr/bin/twitch-record
 755 usr/bin/twitch-mqtt
-755 usr/lib/libtwitch.so.1.2.0
+755 usr/lib/libtwitch.so.1.3.0
 644 usr/lib/libtwitch.a
 644 usr/include/twitch.h
 644 usr/lib/pkgconfig/twitch.pc
@@ -106,8 +106,8 @@ EOF
 while read -r mode path; do
 	check "installed $path, mode $mode" mode_is "$mode" "$dest/$path"
 done < "$tmp/want"
-check "libtwitch.so.1 -> libtwitch.so.1.2.0" \
-	link_is libtwitch.so.1.2.0 "$dest/usr/lib/libtwitch.so.1"
+check "libtwitch.so.1 -> libtwitch.so.1.3.0" \
+	link_is libtwitch.so.1.3.0 "$dest/usr/lib/libtwitch.so.1"
 check "libtwitch.so -> libtwitch.so.1" link_is libtwitch.so.1 "$dest/usr/lib/libtwitch.so"
 (cd "$dest" && find . ! -type d | sed 's|^\./||' | sort) > "$tmp/have"
 { awk '{ print $2 }' "$tmp/want"; echo usr/lib/libtwitch.so.1; echo usr/lib/libtwitch.so; } \
@@ -116,7 +116,7 @@ check "nothing else installed" cmp -s "$tmp/have" "$tmp/want.paths" ||
 	diff "$tmp/want.paths" "$tmp/have"
 
 check "SONAME is libtwitch.so.1" sh -c \
-	"readelf -d '$dest/usr/lib/libtwitch.so.1.2.0' | grep -q 'SONAME.*\[libtwitch.so.1\]'"
+	"readelf -d '$dest/usr/lib/libtwitch.so.1.3.0' | grep -q 'SONAME.*\[libtwitch.so.1\]'"
 check "the same files as the sources" sh -c "
 	cmp -s ipc/twitch.h '$dest/usr/include/twitch.h' &&
 	cmp -s systemd/twitchd.socket '$dest/usr/lib/systemd/system/twitchd.socket' &&

@@ -225,6 +225,12 @@ static void test_row_errors(void **state)
 	EXPECT_ERROR(HDR "1,5000,1e999,-30\n", -EINVAL, SWEEPCSV_E_NOT_FINITE, 2, "r_ohm");
 	EXPECT_ERROR(HDR "1,-5000,500,-30\n", -EINVAL, SWEEPCSV_E_BAD_FREQ, 2, "freq_hz");
 	EXPECT_ERROR(HDR "1,0,500,-30\n", -EINVAL, SWEEPCSV_E_BAD_FREQ, 2, "freq_hz");
+	/* a tissue temperature as the live command takes it: not a sentinel 0,
+	 * not Fahrenheit (the index would be compensated by tens of percent) */
+	EXPECT_ERROR("sweep,freq_hz,r_ohm,x_ohm,temp_c\n1,5000,500,-30,0\n", -EINVAL,
+		     SWEEPCSV_E_BAD_TEMP, 2, "temp_c");
+	EXPECT_ERROR("sweep,freq_hz,r_ohm,x_ohm,temp_c\n1,5000,500,-30,98.6\n", -EINVAL,
+		     SWEEPCSV_E_BAD_TEMP, 2, "temp_c");
 	EXPECT_ERROR(HDR "1,5000,500\n", -EINVAL, SWEEPCSV_E_FIELD_COUNT, 2, "");
 	EXPECT_ERROR(HDR "1,5000,500,-30,7\n", -EINVAL, SWEEPCSV_E_FIELD_COUNT, 2, "");
 	EXPECT_ERROR(HDR "-1,5000,500,-30\n", -EINVAL, SWEEPCSV_E_BAD_SWEEP_ID, 2, "sweep");
