@@ -8,9 +8,12 @@
  * annotation also goes to a sidecar journal (FILE.journal, append-only
  * text, fsync'd every second); `twitch-record --recover FILE` rewrites a
  * file left unclosed by a crash into a valid one with the journal's
- * annotations. Links only libtwitch and EDFlib. Exit codes: 0 success,
- * 1 runtime failure, 2 bad arguments, 3 twitchd not running, 4 permission
- * denied.
+ * annotations. EDFlib 1.23 reports neither a failed flush nor a failed
+ * close, so each closed file is checked against its header here; a file
+ * that did not get written whole is cut to its complete records and its
+ * journal left open for --recover. Links only libtwitch and EDFlib. Exit
+ * codes: 0 success, 1 runtime failure, 2 bad arguments, 3 twitchd not
+ * running, 4 permission denied.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +33,8 @@
 #include <edflib.h>
 #include <twitch.h>
 
+#include "utf8.h"
+
 #define EXIT_USAGE	2
 
 #define MAX_STREAMS	8
@@ -37,6 +42,7 @@
 #define PROBE_MS	3000	/* wait for the first record of each samples stream */
 #define ANNOT_SIGNALS	16	/* EDFlib stores one annotation per annotation signal per record */
 #define ANNOT_TEXT_MAX	40	/* EDFlib's limit per annotation (the journal keeps more) */
+#define LABEL_MAX	16	/* EDF's signal label field */
 #define JOURNAL_MAGIC	"twitch-record journal 1"
 #define MAX_GAP_S	(24 * 3600)	/* a longer index jump re-anchors on the clock */
 #define MAX_PENDING	256	/* annotations held for the next file of a rotation */
@@ -83,6 +89,11 @@ struct rec_stream {
 	int64_t zero_index;		/* sample index at file position 0 */
 	uint64_t pos;			/* scans placed, from the file's start */
 	double *buf;			/* [BUF_S][n_ch][rate] */
+	/* the latest record's first scan: where it went and when it was made */
+	bool timed;
+	int64_t last_pos;
+	uint64_t last_t_mono_ns;
+	uint64_t overlap_scans, overlap_at;	/* dropped since overlap_at, not noted yet */
 	uint64_t gap_scans, dropped_scans, clipped;
 };
 
@@ -91,6 +102,8 @@ struct edf_out {
 	int edf;			/* EDFlib handle, -1 when closed */
 	int jfd;			/* journal, -1 when closed */
 	bool jdirty;
+	bool failed;			/* a write or sync failed: not closed properly */
+	int err;			/* its errno, 0 if unknown */
 	uint64_t base;			/* the recording's record index of its first record */
 	uint64_t n_annots;
 	uint64_t close_at_ns;		/* a rotated-out file closes late: events trail */
@@ -169,12 +182,44 @@ static int write_all(int fd, const char *p, size_t n)
 
 /* ---------------------------------------------------------------- annotations */
 
-/* Keep annotation text on one line and out of EDF+'s TAL separators. */
+
+/*
+ * Make annotation text fit for EDF+ and the journal, in place: control
+ * characters become spaces (one line, no TAL separators), and each byte
+ * that is not part of well-formed UTF-8 becomes '?' (EDF+ text is UTF-8;
+ * MNE refuses a whole file over one bad byte). Twitchd sends UTF-8 only,
+ * but a journal may have been edited by hand.
+ */
 static void clean_text(char *s)
 {
-	for (; *s; s++)
-		if ((unsigned char)*s < 32 || *s == 127)
-			*s = ' ';
+	unsigned char *p = (unsigned char *)s;
+	size_t n = strlen(s), i = 0, k;
+
+	while (i < n) {
+		k = twitch_utf8_len(p + i, n - i, NULL);
+		if (k == 0)
+			p[i++] = '?';
+		else if (k == 1 && (p[i] < 32 || p[i] == 127))
+			p[i++] = ' ';
+		else
+			i += k;
+	}
+}
+
+/*
+ * Copy the UTF-8 text @src to @dst, at most @max bytes of it (@dst holds
+ * @max + 1), cut before a character that does not fit whole.
+ */
+static void utf8_cut(char *dst, const char *src, size_t max)
+{
+	size_t n = strnlen(src, max);
+
+	/* src[n] is the first byte left out: a continuation byte there
+	 * means the character before it would be cut */
+	while (n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80)
+		n--;
+	memcpy(dst, src, n);
+	dst[n] = 0;
 }
 
 /*
@@ -201,7 +246,7 @@ static void annot_put(struct recorder *rc, int64_t onset_ns, int64_t dur_ns, con
 		}
 		rc->pending[rc->n_pending].onset_ns = onset_ns;
 		rc->pending[rc->n_pending].dur_ns = dur_ns;
-		copy_str(rc->pending[rc->n_pending++].text, sizeof(rc->pending[0].text), text);
+		utf8_cut(rc->pending[rc->n_pending++].text, text, sizeof(rc->pending[0].text) - 1);
 		return;
 	}
 	if (onset_ns < (int64_t)(o->base * 1000000000u)) {
@@ -215,31 +260,28 @@ static void annot_put(struct recorder *rc, int64_t onset_ns, int64_t dur_ns, con
 			       sizeof(line) - 1) < 0)
 		fprintf(stderr, "twitch-record: %s: %s, ignoring\n", o->jpath, strerror(errno));
 	o->jdirty = true;
-	/* cut at a UTF-8 character boundary */
-	copy_str(edftext, sizeof(edftext), text);
-	n = (int)strlen(edftext);
-	if (n == ANNOT_TEXT_MAX)
-		while (n > 0 && ((unsigned char)edftext[n] & 0xc0) == 0x80)
-			edftext[--n] = 0;
+	utf8_cut(edftext, text, ANNOT_TEXT_MAX);
 	if (edfwrite_annotation_utf8(o->edf, onset, dur, edftext) < 0)
 		fprintf(stderr, "twitch-record: annotation not stored in the file: %s\n", text);
 	o->n_annots++;
 }
 
-/* Add an annotation (see annot_put()); @dur_ns < 0 = no duration. */
+/* Add an annotation (see annot_put()); @dur_ns < 0 = no duration. @fmt's
+ * result is cleaned (see clean_text()) and cut at a character boundary. */
 static void annot_add(struct recorder *rc, int64_t onset_ns, int64_t dur_ns, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 static void annot_add(struct recorder *rc, int64_t onset_ns, int64_t dur_ns, const char *fmt, ...)
 {
-	char text[256];
+	char raw[512], text[256];
 	va_list ap;
 
 	if (onset_ns < 0)
 		return;		/* before the recording started */
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);	/* a marker is at most 159 bytes */
 	va_end(ap);
-	clean_text(text);
+	clean_text(raw);
+	utf8_cut(text, raw, sizeof(text) - 1);
 	annot_put(rc, onset_ns, dur_ns, text);
 }
 
@@ -260,7 +302,8 @@ static int rotate(struct recorder *rc);
 /*
  * Write data record rc->n_records from every stream's buffer. The values
  * are rounded to the nearest digital step here (EDFlib's own conversion
- * truncates, an error of up to one step).
+ * truncates, an error of up to one step). A failure marks the file
+ * failed (out_close() then keeps its complete records) and returns -EIO.
  */
 static int write_record(struct recorder *rc)
 {
@@ -280,11 +323,25 @@ static int write_record(struct recorder *rc)
 
 				rc->digi[i] = (int)(d > rc->dig_max ? rc->dig_max : d);
 			}
-			if (edfwrite_digital_samples(rc->cur.edf, rc->digi) < 0)
+			errno = 0;
+			if (edfwrite_digital_samples(rc->cur.edf, rc->digi) < 0) {
+				rc->cur.failed = true;
+				rc->cur.err = errno;
 				return -EIO;
+			}
 		}
 	}
 	rc->n_records++;
+	return 0;
+}
+
+/* Write the next data record, then start the next file when it is time. */
+static int next_record(struct recorder *rc)
+{
+	int err = write_record(rc);
+
+	if (err < 0)
+		return err;
 	if (rc->rotate_records && rc->n_records - rc->cur.base >= rc->rotate_records &&
 	    !(rc->max_records && rc->n_records >= rc->max_records))
 		return rotate(rc);
@@ -336,7 +393,7 @@ static int flush_records(struct recorder *rc)
 		for (i = 0; i < rc->n_st; i++)
 			if (rc->st[i].pos < (rc->n_records + 1) * rc->st[i].rate)
 				return 0;
-		err = write_record(rc);
+		err = next_record(rc);
 		if (err < 0)
 			return err;
 	}
@@ -353,16 +410,70 @@ static int make_room(struct recorder *rc, struct rec_stream *s, uint64_t q)
 	while (q >= (rc->n_records + BUF_S) * s->rate) {
 		for (i = 0; i < rc->n_st; i++)
 			fill_gap(rc, &rc->st[i], (rc->n_records + 1) * rc->st[i].rate);
-		err = write_record(rc);
+		err = next_record(rc);
 		if (err < 0)
 			return err;
 	}
 	return 0;
 }
 
+/*
+ * Before the current file is closed at the end: a file needs one data
+ * record at least (EDFlib, closing a file without any, writes its
+ * annotations as records of the wrong size and miscounts them), so when
+ * the recording stops within a file's first second, that second is
+ * written with what arrived of it and zeros for the rest, annotated as
+ * gaps. Nothing is written to a file that failed.
+ */
+static int finish_first_record(struct recorder *rc)
+{
+	int i;
+
+	if (rc->cur.edf < 0 || rc->cur.failed || rc->n_records > rc->cur.base)
+		return 0;
+	for (i = 0; i < rc->n_st; i++)
+		fill_gap(rc, &rc->st[i], (rc->n_records + 1) * rc->st[i].rate);
+	return write_record(rc);
+}
+
+/*
+ * Note the scans dropped since s->overlap_at because they overlapped what
+ * was placed already: after a re-anchor on the clock (a new index epoch of
+ * a device whose clock runs fast, say) a whole run of records can fall
+ * behind; one annotation says how many, when the run ends.
+ */
+static void note_overlap(struct recorder *rc, struct rec_stream *s)
+{
+	if (!s->overlap_scans)
+		return;
+	annot_add(rc, (int64_t)((double)s->overlap_at * 1e9 / s->rate), -1,
+		  "dropped %" PRIu64 " samples %s (overlap)", s->overlap_scans, s->dev);
+	s->dropped_scans += s->overlap_scans;
+	s->overlap_scans = 0;
+}
+
 static int64_t pos_of_time(const struct recorder *rc, const struct rec_stream *s, uint64_t t)
 {
 	return llround(((double)(int64_t)(t - rc->t0_mono_ns)) * s->rate / 1e9);
+}
+
+/*
+ * The file time of CLOCK_MONOTONIC time @t_mono_ns, on the time line of
+ * @device's stream (else the first stream's): the samples are placed by
+ * their index, which drifts from the host clock by the device clock's
+ * error, so the time is taken from the latest samples record (its first
+ * scan's position and time), not from the recording's start.
+ */
+static int64_t onset_of_time(struct recorder *rc, uint16_t device, uint64_t t_mono_ns)
+{
+	const struct rec_stream *s = stream_of_device(rc, device);
+
+	if (!s || !s->timed)
+		s = &rc->st[0];
+	if (!s->timed)
+		return (int64_t)(t_mono_ns - rc->t0_mono_ns);
+	return (int64_t)((double)s->last_pos * 1e9 / s->rate) +
+	       (int64_t)(t_mono_ns - s->last_t_mono_ns);
 }
 
 static int on_samples(struct recorder *rc, struct rec_stream *s,
@@ -375,7 +486,7 @@ static int on_samples(struct recorder *rc, struct rec_stream *s,
 	if (r->n_channels != s->n_ch || r->unit != TWITCH_UNIT_UV ||
 	    fabsf(r->rate_hz - (float)s->rate) > 1e-3f * (float)s->rate) {
 		if (!s->changed)
-			annot_add(rc, (int64_t)(now_mono_ns() - rc->t0_mono_ns), -1,
+			annot_add(rc, onset_of_time(rc, s->device, now_mono_ns()), -1,
 				  "%s changed layout, not recorded", s->dev);
 		s->changed = true;	/* its signals get zeros and gap notes */
 		return -EPROTO;
@@ -386,7 +497,7 @@ static int on_samples(struct recorder *rc, struct rec_stream *s,
 	}
 	if (s->reanchor || r->index_epoch != s->epoch) {
 		if (!s->reanchor)
-			annot_add(rc, (int64_t)(r->hdr.t_mono_ns - rc->t0_mono_ns), -1,
+			annot_add(rc, onset_of_time(rc, s->device, r->hdr.t_mono_ns), -1,
 				  "%s index epoch %u", s->dev, r->index_epoch);
 		s->zero_index = (int64_t)r->hdr.sample_index - pos_of_time(rc, s, r->hdr.t_mono_ns);
 		s->epoch = r->index_epoch;
@@ -398,6 +509,9 @@ static int on_samples(struct recorder *rc, struct rec_stream *s,
 		s->zero_index = (int64_t)r->hdr.sample_index - pos_of_time(rc, s, r->hdr.t_mono_ns);
 		p = (int64_t)r->hdr.sample_index - s->zero_index;
 	}
+	s->timed = true;
+	s->last_pos = p;
+	s->last_t_mono_ns = r->hdr.t_mono_ns;
 	if (p > (int64_t)s->pos &&
 	    !(rc->max_records && s->pos >= rc->max_records * s->rate)) {
 		uint64_t to = (uint64_t)p;
@@ -417,9 +531,12 @@ static int on_samples(struct recorder *rc, struct rec_stream *s,
 	for (j = 0; j < r->n_scans; j++) {
 		q = p + j;
 		if (q < (int64_t)s->pos) {
-			s->dropped_scans++;	/* overlaps what is placed already */
+			if (!s->overlap_scans)	/* overlaps what is placed already */
+				s->overlap_at = s->pos;
+			s->overlap_scans++;
 			continue;
 		}
+		note_overlap(rc, s);	/* the run of overlapping scans ended */
 		if (rc->max_records && (uint64_t)q >= rc->max_records * s->rate)
 			break;
 		err = make_room(rc, s, (uint64_t)q);
@@ -439,13 +556,13 @@ static int64_t onset_of(struct recorder *rc, const struct twitch_record_hdr *h, 
 	if (s && !s->reanchor && s->epoch == epoch && h->sample_index != TWITCH_INDEX_NONE)
 		return (int64_t)(((double)((int64_t)h->sample_index - s->zero_index)) * 1e9 /
 				 s->rate);
-	return (int64_t)(h->t_mono_ns - rc->t0_mono_ns);
+	return onset_of_time(rc, h->device, h->t_mono_ns);
 }
 
 static void on_event(struct recorder *rc, const void *rec)
 {
 	const struct twitch_record_hdr *h = rec;
-	int64_t t = (int64_t)(h->t_mono_ns - rc->t0_mono_ns);
+	int64_t t = onset_of_time(rc, h->device, h->t_mono_ns);
 
 	switch (h->type) {
 	case TWITCH_REC_TWITCH: {
@@ -478,7 +595,7 @@ static void on_event(struct recorder *rc, const void *rec)
 		if (s->state == TWITCH_STATUS_HEARTBEAT)
 			break;
 		if (h->flags & TWITCH_RECF_LOCAL)	/* no daemon clock: ours */
-			t = (int64_t)(now_mono_ns() - rc->t0_mono_ns);
+			t = onset_of_time(rc, h->device, now_mono_ns());
 		annot_add(rc, t, -1, "status %s%s%s", twitch_status_name(s->state),
 			  s->dev_name[0] ? " " : "", s->dev_name);
 		break;
@@ -487,7 +604,7 @@ static void on_event(struct recorder *rc, const void *rec)
 		const struct twitch_rec_loss *l = rec;
 
 		if (l->reason == TWITCH_LOSS_READER_LAPPED || l->reason == TWITCH_LOSS_RESTART) {
-			t = (int64_t)(now_mono_ns() - rc->t0_mono_ns);
+			t = onset_of_time(rc, h->device, now_mono_ns());
 			annot_add(rc, t, -1, "lost %" PRIu64 " event records", l->count);
 		} else if (!stream_of_device(rc, h->device)) {
 			/* recorded devices show their losses as gaps */
@@ -499,6 +616,143 @@ static void on_event(struct recorder *rc, const void *rec)
 	default:
 		break;
 	}
+}
+
+/* ---------------------------------------------------------------- EDF files */
+
+/* A fixed-width ASCII header field as a string without trailing blanks. */
+static void field(const char *p, size_t n, char *out)
+{
+	memcpy(out, p, n);
+	out[n] = 0;
+	while (n > 0 && out[n - 1] == ' ')
+		out[--n] = 0;
+}
+
+static int field_num(const char *p, size_t n, double *ret)
+{
+	char buf[96], *end;
+	double v;
+
+	field(p, n, buf);
+	errno = 0;
+	v = strtod(buf, &end);
+	if (errno || end == buf || *end)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+/* Where a file's data records are, from its own header. */
+struct edf_layout {
+	size_t hdr_bytes;		/* 256 bytes and 256 per signal */
+	size_t rec_bytes;		/* one data record, annotation signals included */
+	long long n_rec;		/* the header's count; -1 while EDFlib writes */
+	size_t size;			/* of the file */
+};
+
+static int edf_layout_read(int fd, struct edf_layout *ret)
+{
+	char hdr[256], spr[(EDFLIB_MAXSIGNALS + 64) * 8];
+	size_t bps, rec = 0;
+	struct stat sb;
+	double v, n_rec;
+	int ns, k;
+
+	if (fstat(fd, &sb) < 0)
+		return -errno;
+	if (pread(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
+		return -EBADMSG;
+	if ((unsigned char)hdr[0] == 0xff && !memcmp(hdr + 1, "BIOSEMI", 7))
+		bps = 3;
+	else if (!memcmp(hdr, "0       ", 8))
+		bps = 2;
+	else
+		return -EBADMSG;
+	if (field_num(hdr + 252, 4, &v) < 0 || v < 1 || v > EDFLIB_MAXSIGNALS + 64 ||
+	    field_num(hdr + 236, 8, &n_rec) < 0)
+		return -EBADMSG;
+	ns = (int)v;
+	if (pread(fd, spr, (size_t)ns * 8, 256 + (off_t)ns * 216) != (ssize_t)ns * 8)
+		return -EBADMSG;
+	for (k = 0; k < ns; k++) {
+		if (field_num(spr + k * 8, 8, &v) < 0 || v < 1 || v > 1e7)
+			return -EBADMSG;
+		rec += (size_t)v * bps;
+	}
+	ret->hdr_bytes = 256 + (size_t)ns * 256;
+	ret->rec_bytes = rec;
+	ret->n_rec = (long long)n_rec;
+	ret->size = (size_t)sb.st_size;
+	return 0;
+}
+
+/*
+ * Check that @path holds exactly @n_rec data records and a header that
+ * counts them, then sync it: EDFlib 1.23 reports neither a failed flush
+ * nor a failed close. Return: 0, -EBADMSG if the file is not whole, or
+ * -errno.
+ */
+static int edf_check(const char *path, long long n_rec)
+{
+	struct edf_layout l;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = edf_layout_read(fd, &l);
+	if (err == 0 && (l.n_rec != n_rec ||
+			 l.size != l.hdr_bytes + (size_t)n_rec * l.rec_bytes))
+		err = -EBADMSG;
+	if (err == 0 && fsync(fd) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/*
+ * Cut @path, whose writing failed, to its complete data records, at most
+ * @max_rec (those EDFlib took: past them, a close without any record
+ * appends annotation-only blocks), and make its header count them, so
+ * that it reads as a valid file (without the annotations EDFlib had not
+ * written yet: the journal has them).
+ * Return: the records kept, or -errno (-EBADMSG: no whole header).
+ */
+static long long edf_cut_to_records(const char *path, long long max_rec)
+{
+	struct edf_layout l;
+	char num[24];
+	long long n = 0;
+	int fd, err;
+
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = edf_layout_read(fd, &l);
+	if (err == 0 && l.size < l.hdr_bytes)
+		err = -EBADMSG;
+	if (err < 0)
+		goto out;
+	n = (long long)((l.size - l.hdr_bytes) / l.rec_bytes);
+	if (n > max_rec)
+		n = max_rec;
+	if (n > 99999999)
+		n = 99999999;		/* the field's 8 digits: three years */
+	snprintf(num, sizeof(num), "%-8lld", n);
+	errno = 0;
+	if (ftruncate(fd, (off_t)(l.hdr_bytes + (size_t)n * l.rec_bytes)) < 0 ||
+	    pwrite(fd, num, 8, 236) != 8 || fsync(fd) < 0)
+		err = errno ? -errno : -EIO;
+out:
+	close(fd);
+	return err < 0 ? err : n;
+}
+
+static const char *edf_strerror(int err)
+{
+	return err == EBADMSG ? "EDFlib left it incomplete" : err ? strerror(err) :
+	       "EDFlib error";
 }
 
 /* ---------------------------------------------------------------- setup */
@@ -537,13 +791,73 @@ static int make_path(const char *arg, bool bdf, time_t when, char *out, size_t s
 	return 0;
 }
 
+/*
+ * The label of channel @ch of device @dev: "EMG dev chN" in EDF's 16
+ * characters, the device name shortened to leave room for the channel
+ * number; variant @k > 0 ends the shortened name in "~k", to tell apart
+ * devices whose shortened names are the same. A channel below 65536
+ * leaves room for "~640" (EDFlib's signal limit bounds @k).
+ * Return: 0, or -ERANGE if it does not fit.
+ */
+static int make_label(char label[LABEL_MAX + 1], const char *dev, unsigned int ch,
+		      unsigned int k)
+{
+	char num[16], tag[16] = "";
+	size_t fixed, n;
+
+	snprintf(num, sizeof(num), " ch%u", ch);
+	if (k > 0)
+		snprintf(tag, sizeof(tag), "~%u", k);
+	fixed = 4 + strlen(tag) + strlen(num);		/* 4: "EMG " */
+	if (fixed > LABEL_MAX)
+		return -ERANGE;
+	n = strnlen(dev, LABEL_MAX - fixed);
+	memcpy(label, "EMG ", 4);
+	memcpy(label + 4, dev, n);
+	memcpy(label + 4 + n, tag, strlen(tag));
+	memcpy(label + 4 + n + strlen(tag), num, strlen(num) + 1);
+	return 0;
+}
+
+/*
+ * Labels for every signal into @labels, unique within the file: each
+ * stream takes the first variant (see make_label()) whose labels no
+ * earlier stream has. Return: 0, or -EINVAL if none fits (cannot happen
+ * within EDFlib's signal limit).
+ */
+static int make_labels(const struct recorder *rc, char (*labels)[LABEL_MAX + 1])
+{
+	unsigned int ch, k;
+	int i, n = 0, j;
+
+	for (i = 0; i < rc->n_st; i++) {
+		const struct rec_stream *s = &rc->st[i];
+		bool clash = true;
+
+		for (k = 0; clash && k <= EDFLIB_MAXSIGNALS; k++) {
+			clash = false;
+			for (ch = 0; ch < s->n_ch && !clash; ch++) {
+				if (make_label(labels[n + (int)ch], s->dev, ch, k) < 0)
+					return -EINVAL;
+				for (j = 0; j < n + (int)ch && !clash; j++)
+					clash = !strcmp(labels[j], labels[n + (int)ch]);
+			}
+		}
+		if (clash)
+			return -EINVAL;
+		n += (int)s->n_ch;
+	}
+	return 0;
+}
+
 static int open_edf(struct recorder *rc, struct edf_out *o)
 {
 	uint64_t real_ns = rc->t0_real_ns + o->base * 1000000000u;
 	time_t secs = (time_t)(real_ns / 1000000000u);
+	char (*labels)[LABEL_MAX + 1];
+	char transducer[81];
 	struct tm tm;
-	char label[32];
-	int i, sig = 0, n_sig = 0, h;
+	int i, sig = 0, n_sig = 0, h, err = 0;
 	unsigned int ch;
 
 	for (i = 0; i < rc->n_st; i++)
@@ -556,6 +870,17 @@ static int open_edf(struct recorder *rc, struct edf_out *o)
 		return -EIO;
 	}
 	o->edf = h;
+	/* after EDFlib checked n_sig against its limit, which bounds this */
+	labels = calloc((size_t)n_sig, sizeof(*labels));
+	if (!labels) {
+		fprintf(stderr, "twitch-record: out of memory\n");
+		return -ENOMEM;
+	}
+	if (make_labels(rc, labels) < 0) {
+		fprintf(stderr, "twitch-record: no unique signal labels for these devices\n");
+		err = -EINVAL;
+		goto out;
+	}
 	localtime_r(&secs, &tm);
 	edf_set_startdatetime(h, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 			      tm.tm_min, tm.tm_sec);
@@ -566,24 +891,28 @@ static int open_edf(struct recorder *rc, struct edf_out *o)
 		struct rec_stream *s = &rc->st[i];
 
 		for (ch = 0; ch < s->n_ch; ch++, sig++) {
-			/* n_ch <= 65535: at most 4 + 8 + 3 + 5 = 20, cut to 16 */
-			snprintf(label, sizeof(label), "EMG %.8s ch%u", s->dev, ch);
-			label[16] = 0;
+			/* the label is short; the full device name is here */
+			snprintf(transducer, sizeof(transducer), "twitchd device %s ch%u",
+				 s->dev, ch);
 			if (edf_set_samplefrequency(h, sig, (int)s->rate) ||
 			    edf_set_physical_maximum(h, sig, rc->range_uv) ||
 			    edf_set_physical_minimum(h, sig, -rc->range_uv) ||
 			    edf_set_digital_maximum(h, sig, rc->dig_max) ||
 			    edf_set_digital_minimum(h, sig, rc->dig_min) ||
-			    edf_set_label(h, sig, label) ||
+			    edf_set_label(h, sig, labels[sig]) ||
 			    edf_set_physical_dimension(h, sig, "uV") ||
-			    edf_set_prefilter(h, sig, "none (raw)")) {
+			    edf_set_prefilter(h, sig, "none (raw)") ||
+			    edf_set_transducer(h, sig, transducer)) {
 				fprintf(stderr, "twitch-record: %s: EDFlib refused signal %d "
 					"parameters\n", o->path, sig);
-				return -EINVAL;
+				err = -EINVAL;
+				goto out;
 			}
 		}
 	}
-	return 0;
+out:
+	free(labels);
+	return err;
 }
 
 static int open_journal(struct recorder *rc, struct edf_out *o)
@@ -651,7 +980,39 @@ static int out_open(struct recorder *rc, struct edf_out *o, uint64_t base)
 	return err;
 }
 
-/* Close a file properly, then mark its journal closed. */
+/*
+ * After a failed write or sync: keep the complete data records of @o's
+ * file, at most the @n_rec written (see edf_cut_to_records()), leave its journal open-ended for
+ * --recover, with a comment saying why, and say so in one message.
+ */
+static void out_salvage(struct edf_out *o, uint64_t n_rec)
+{
+	const char *why = edf_strerror(o->err);
+	long long kept = edf_cut_to_records(o->path, (long long)n_rec);
+	char line[256];
+	int n;
+
+	n = snprintf(line, sizeof(line), "# writing failed: %s\n", why);
+	if (write_all(o->jfd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) == 0)
+		fsync(o->jfd);	/* a comment for people; the open end is what counts */
+	if (kept > 0)
+		fprintf(stderr, "twitch-record: %s: writing failed (%s); it keeps its %lld "
+			"complete data records (%lld s); `twitch-record --recover %s` adds the "
+			"annotations from %s\n", o->path, why, kept, kept, o->path, o->jpath);
+	else if (kept == 0 || kept == -EBADMSG)
+		fprintf(stderr, "twitch-record: %s: writing failed (%s) before its first "
+			"complete data record; %s has the annotations\n", o->path, why, o->jpath);
+	else
+		fprintf(stderr, "twitch-record: %s: writing failed (%s), and cutting it to its "
+			"complete data records failed too (%s); try `twitch-record --recover %s`\n",
+			o->path, why, strerror((int)-kept), o->path);
+}
+
+/*
+ * Close a file. A file EDFlib wrote whole (checked: see edf_check()) is
+ * synced and its journal marked closed; one whose writing failed is
+ * salvaged (see out_salvage()). Return: 0, or -EIO if anything failed.
+ */
 static int out_close(struct recorder *rc, struct edf_out *o)
 {
 	uint64_t n_rec = (o == &rc->cur ? rc->n_records : rc->cur.base) - o->base;
@@ -663,22 +1024,34 @@ static int out_close(struct recorder *rc, struct edf_out *o)
 		o->jfd = -1;
 		return 0;
 	}
-	if (o->n_annots > n_rec * ANNOT_SIGNALS)
+	if (!o->failed && o->n_annots > n_rec * ANNOT_SIGNALS)
 		fprintf(stderr, "twitch-record: %s: %" PRIu64 " annotations for %" PRIu64
 			" records: EDFlib keeps only %" PRIu64 "; %s has them all\n", o->path,
 			o->n_annots, n_rec, n_rec * ANNOT_SIGNALS, o->jpath);
-	if (edfclose_file(o->edf) < 0) {
-		fprintf(stderr, "twitch-record: %s: closing failed\n", o->path);
+	if (edfclose_file(o->edf) < 0 && !o->failed) {
+		o->failed = true;
+		o->err = 0;
+	}
+	o->edf = -1;
+	if (!o->failed) {
+		err = edf_check(o->path, (long long)n_rec);
+		if (err < 0) {
+			o->failed = true;
+			o->err = -err;
+		}
+	}
+	if (o->failed) {
+		out_salvage(o, n_rec);
 		err = -EIO;
 	} else if (write_all(o->jfd, "closed\n", 7) < 0 || fsync(o->jfd) < 0) {
 		fprintf(stderr, "twitch-record: %s: %s\n", o->jpath, strerror(errno));
 		err = -EIO;
+	} else {
+		fprintf(stderr, "twitch-record: %s: %" PRIu64 " s, %" PRIu64 " annotations\n",
+			o->path, n_rec, o->n_annots);
 	}
 	close(o->jfd);
-	o->edf = -1;
 	o->jfd = -1;
-	fprintf(stderr, "twitch-record: %s: %" PRIu64 " s, %" PRIu64 " annotations\n", o->path,
-		n_rec, o->n_annots);
 	return err;
 }
 
@@ -706,22 +1079,31 @@ static int rotate(struct recorder *rc)
 	return 0;
 }
 
-/* fsync the journal and the data written so far (any fd of the file will do). */
-static void sync_out(struct edf_out *o)
+/*
+ * fsync the journal and the data written so far (any fd of the file will
+ * do). Return: 0, or -EIO when the data could not be synced (the file is
+ * marked failed: what the kernel could not write back is lost).
+ */
+static int sync_out(struct edf_out *o)
 {
 	int fd;
 
 	if (o->edf < 0)
-		return;
+		return 0;
 	if (o->jdirty && fsync(o->jfd) < 0)
 		fprintf(stderr, "twitch-record: %s: fsync: %s, ignoring\n", o->jpath,
 			strerror(errno));
 	o->jdirty = false;
 	fd = open(o->path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		fdatasync(fd);
-		close(fd);
+	if (fd < 0 || fdatasync(fd) < 0) {
+		o->failed = true;
+		o->err = errno;
+		if (fd >= 0)
+			close(fd);
+		return -EIO;
 	}
+	close(fd);
+	return 0;
 }
 
 /*
@@ -949,8 +1331,8 @@ static int record_main(const struct rec_opts *o)
 			}
 		}
 		if (now_mono_ns() - last_sync >= 1000000000u) {
-			sync_out(&rc.cur);
-			sync_out(&rc.prev);
+			if (sync_out(&rc.cur) < 0 || sync_out(&rc.prev) < 0)
+				goto io_error;
 			last_sync = now_mono_ns();
 		}
 		if (rc.prev.edf >= 0 && now_mono_ns() >= rc.prev.close_at_ns &&
@@ -964,15 +1346,23 @@ static int record_main(const struct rec_opts *o)
 		on_event(&rc, &rbuf);
 	goto close;
 io_error:
-	fprintf(stderr, "twitch-record: %s: writing failed (disk full?)\n", rc.cur.path);
-	rv = EXIT_FAILURE;
+	rv = EXIT_FAILURE;	/* out_close() or out_open() says what failed */
 close:
-	if (out_close(&rc, &rc.prev) < 0 || out_close(&rc, &rc.cur) < 0)
+	for (i = 0; i < rc.n_st; i++)
+		note_overlap(&rc, &rc.st[i]);
+	if (finish_first_record(&rc) < 0)
+		rv = EXIT_FAILURE;
+	if (out_close(&rc, &rc.prev) < 0)
+		rv = EXIT_FAILURE;
+	if (out_close(&rc, &rc.cur) < 0)
 		rv = EXIT_FAILURE;
 	fprintf(stderr, "twitch-record: %" PRIu64 " s recorded", rc.n_records);
-	for (i = 0; i < rc.n_st; i++)
+	for (i = 0; i < rc.n_st; i++) {
 		fprintf(stderr, "; %s: %" PRIu64 " gap samples, %" PRIu64 " clipped",
 			rc.st[i].dev, rc.st[i].gap_scans, rc.st[i].clipped);
+		if (rc.st[i].dropped_scans)
+			fprintf(stderr, ", %" PRIu64 " dropped (overlap)", rc.st[i].dropped_scans);
+	}
 	fprintf(stderr, "\n");
 out:
 	out_close(&rc, &rc.cur);	/* journal only, if the file never opened */
@@ -1001,29 +1391,6 @@ struct journal_annot {
 	long long onset, dur;
 	char *text;
 };
-
-/* A fixed-width ASCII header field as a string without trailing blanks. */
-static void field(const char *p, size_t n, char *out)
-{
-	memcpy(out, p, n);
-	out[n] = 0;
-	while (n > 0 && out[n - 1] == ' ')
-		out[--n] = 0;
-}
-
-static int field_num(const char *p, size_t n, double *ret)
-{
-	char buf[96], *end;
-	double v;
-
-	field(p, n, buf);
-	errno = 0;
-	v = strtod(buf, &end);
-	if (errno || end == buf || *end)
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
 
 static int cmp_annot(const void *a, const void *b)
 {
@@ -1202,6 +1569,12 @@ static int recover_main(const char *path)
 		goto out;
 	}
 	n_rec = (long long)(((size_t)sb.st_size - hdr_bytes) / rec_bytes);
+	if (n_rec == 0) {
+		/* EDFlib cannot write a valid file without a data record */
+		fprintf(stderr, "twitch-record: %s: not one complete data record (under 1 s "
+			"recorded): nothing to recover; %s has the annotations\n", path, jpath);
+		goto out;
+	}
 	rec = malloc(rec_bytes);
 	digi = malloc(rec_bytes * sizeof(int));	/* more than the largest signal needs */
 	if (!rec || !digi) {
@@ -1286,22 +1659,19 @@ static int recover_main(const char *path)
 	for (i = 0; i < n_an; i++) {
 		char t[ANNOT_TEXT_MAX + 1];
 
-		snprintf(t, sizeof(t), "%s", an[i].text);
+		clean_text(an[i].text);		/* the journal is text a person may edit */
+		utf8_cut(t, an[i].text, ANNOT_TEXT_MAX);
 		edfwrite_annotation_utf8(h, an[i].onset, an[i].dur, t);
 	}
 	k = edfclose_file(h);
 	h = -1;
+	errno = 0;
 	if (k < 0)
 		goto io;
-	{
-		int fd = open(tpath, O_RDONLY | O_CLOEXEC);
-
-		if (fd < 0 || fsync(fd) < 0) {
-			if (fd >= 0)
-				close(fd);
-			goto io;
-		}
-		close(fd);
+	k = edf_check(tpath, n_rec);	/* whole, and synced */
+	if (k < 0) {
+		errno = -k;
+		goto io;
 	}
 	if (rename(tpath, path) < 0)
 		goto io;
@@ -1320,7 +1690,7 @@ static int recover_main(const char *path)
 	goto out;
 io:
 	fprintf(stderr, "twitch-record: %s: recovery failed while copying (%s); the original "
-		"is untouched\n", path, errno ? strerror(errno) : "EDFlib error");
+		"is untouched\n", path, edf_strerror(errno));
 	unlink(tpath);
 out:
 	if (h >= 0) {
@@ -1442,5 +1812,7 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* a file size limit (ulimit -f) is a full disk: EFBIG, handled as such */
+	signal(SIGXFSZ, SIG_IGN);
 	return record_main(&o);
 }

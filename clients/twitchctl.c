@@ -19,6 +19,8 @@
 
 #include <twitch.h>
 
+#include "utf8.h"
+
 #define EXIT_USAGE	2
 #define EXIT_REFUSED	5
 #define MAX_STREAMS	8
@@ -228,18 +230,6 @@ static int device_line(struct twitch_client *c, int i, char *buf, size_t len)
 	return err;
 }
 
-/* Length of the valid UTF-8 sequence at @s, or 0 (a line the daemon cut to
- * fit its reply can end inside a character). */
-static size_t utf8_len(const unsigned char *s)
-{
-	size_t k, len = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 :
-			s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
-
-	for (k = 1; k < len; k++)
-		if ((s[k] & 0xc0) != 0x80)
-			return 0;
-	return len;
-}
 
 /* @s as a JSON string: quotes, backslashes and control characters escaped,
  * a byte that is not UTF-8 as U+FFFD. */
@@ -250,7 +240,7 @@ static void print_json_string(const char *s)
 
 	putchar('"');
 	while (*p) {
-		n = utf8_len(p);
+		n = twitch_utf8_len(p, SIZE_MAX, NULL);	/* 0: a line cut mid-character */
 		if (n == 0) {
 			fputs("\\ufffd", stdout);
 			p++;

@@ -34,6 +34,7 @@
 #include "recording.h"
 #include "sweepcsv.h"
 #include "twitch.h"
+#include "utf8.h"
 
 /* Scans per block. The detector's results do not depend on it; the one
  * thing that does is when a mains decision reaches the other channels of a
@@ -135,36 +136,6 @@ static int analyze_exit_code(int err)
 
 /* ------------------------------------------------------------ JSON */
 
-/* Length of the valid UTF-8 sequence at @p (1 for ASCII), 0 if invalid. */
-static size_t analyze_utf8_len(const unsigned char *p)
-{
-	uint32_t cp;
-	size_t n, i;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		n = 2;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4;
-		cp = p[0] & 0x07;
-	} else {
-		return 0;
-	}
-	for (i = 1; i < n; i++) {	/* a NUL fails here: no overrun */
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
 
 /* A JSON string. Labels and paths come from the file and the user: valid
  * UTF-8 passes, any other byte is escaped as the Latin-1 code point. */
@@ -174,7 +145,7 @@ static void analyze_str(FILE *f, const char *s)
 
 	fputc('"', f);
 	while (*p) {
-		size_t n = analyze_utf8_len(p);
+		size_t n = twitch_utf8_len(p, SIZE_MAX, NULL);
 
 		if (n > 1) {
 			fwrite(p, 1, n, f);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "utf8.h"
 
 #ifndef SO_PEERGROUPS
 #define SO_PEERGROUPS 59
@@ -179,37 +180,15 @@ int control_reply(int fd, int err, const char *fmt, ...)
 	return r;
 }
 
-/*
- * Length of the well-formed UTF-8 sequence at @s (at most @n bytes) that is
- * not a C1 control (U+0080-U+009F: 0x9b alone is a terminal's CSI), or 0.
- * Overlong forms, surrogates and code points past U+10FFFF are refused.
- */
+/* The well-formed UTF-8 character at @s (at most @n bytes) if it is not a
+ * C1 control (U+0080-U+009F: 0x9b alone is a terminal's CSI): its length,
+ * else 0. */
 static size_t utf8_ok(const unsigned char *s, size_t n)
 {
-	uint32_t cp;
-	size_t k, len;
+	uint32_t cp = 0;
+	size_t len = twitch_utf8_len(s, n, &cp);
 
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;	/* a continuation byte first, or 0xc0, 0xc1, 0xf5+ */
-	if (len > n)
-		return 0;
-	for (k = 1; k < len; k++) {
-		if ((s[k] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[k] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
-		return 0;
-	return len;
+	return len && !(cp >= 0x80 && cp <= 0x9f) ? len : 0;
 }
 
 int control_parse(char *buf, size_t len, struct control_cmd *ret)
