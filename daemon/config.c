@@ -71,6 +71,8 @@ struct parse_ctx {
 	int line;			/* of the key being parsed */
 	int fail_line;			/* of the first error */
 	bool chain_set[CONFIG_MAX_DEVICES];	/* a chain key was given */
+	int bioz_line[CONFIG_MAX_DEVICES];	/* the first AD5933 key's line */
+	char bioz_key[CONFIG_MAX_DEVICES][32];
 };
 
 static int fail(struct parse_ctx *p, const char *section, const char *key, const char *fmt, ...)
@@ -384,8 +386,23 @@ static int chain_key(struct parse_ctx *p, struct config_device *d, const char *s
 static int device_key(struct parse_ctx *p, struct config_device *d, const char *section,
 		      const char *k, const char *v)
 {
+	/* the AD5933's keys: an EMG device given one is a mistake, said once
+	 * the whole section (its profile) is read */
+	static const char *const bioz_keys[] = {
+		"sweep_start_hz", "sweep_increment_hz", "sweep_points", "settling_cycles",
+		"excitation_mv", "pga_gain", "sweep_interval_s", "alert_phase_drop_deg",
+		"alert_ecw_tbw_rise", "alert_ri_k", "subject", "alert_twitch_rise_ratio",
+		"alert_twitch_rise_min",
+	};
 	struct device_sweep_config *sw = &d->sweep;
+	size_t i, di = (size_t)(d - p->c->dev);
 	uint32_t u;
+
+	for (i = 0; i < sizeof(bioz_keys) / sizeof(bioz_keys[0]) && !p->bioz_line[di]; i++)
+		if (!strcmp(k, bioz_keys[i])) {
+			p->bioz_line[di] = p->line;
+			snprintf(p->bioz_key[di], sizeof(p->bioz_key[di]), "%s", k);
+		}
 
 	if (!strcmp(k, "uri")) {
 		if ((strcmp(v, "local:") && strncmp(v, "ip:", 3)) ||
@@ -614,6 +631,15 @@ int config_load(const char *path, struct config *ret, struct config_error *err)
 	for (i = 0; i < ret->n_devices; i++) {
 		const struct config_device *d = &ret->dev[i];
 		char key[64];
+
+		if (p.bioz_line[i] && strcmp(d->profile, "ad5933") && strcmp(d->profile, "auto")) {
+			err->line = p.bioz_line[i];
+			snprintf(err->key, sizeof(err->key), "device %s.%s", d->name,
+				 p.bioz_key[i]);
+			snprintf(err->msg, sizeof(err->msg), "a key of ad5933 devices, not of "
+				 "a %s one", d->profile);
+			return -EINVAL;
+		}
 
 		/* a rate alone is checked too, where the profile is known */
 		if (!p.chain_set[i] && !(d->rate_hz && strcmp(d->profile, "auto")))

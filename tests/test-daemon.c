@@ -1804,6 +1804,11 @@ static void test_config_lines(void **state)
 	assert_int_equal(check_config("[device adc]\nprofile = generic\nrate_hz = 50\n"
 				      "detect = no\n", out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "EMG chain: none (detect = no"));
+	/* an AD5933 key on an EMG device was taken and ignored */
+	assert_int_equal(check_config("[device emg]\nprofile = ti-ads1298\nsweep_points = 10\n",
+				      out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "c.conf:3: device emg.sweep_points: a key of ad5933 "
+				    "devices, not of a ti-ads1298 one"));
 	/* not a file */
 	snprintf(text, sizeof(text), "%s/twitchd --check-config -c /tmp 2>&1", build_dir());
 	assert_int_equal(run_capture(text, out, sizeof(out)), 2);
