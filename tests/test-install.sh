@@ -146,7 +146,7 @@ pc() {
 	PKG_CONFIG_SYSROOT_DIR="$dest" PKG_CONFIG_LIBDIR="$dest/usr/lib/pkgconfig" \
 		PKG_CONFIG_PATH='' pkg-config "$@"
 }
-check "pkg-config --modversion twitch: 1.2.0" test "$(pc --modversion twitch)" = 1.2.0
+check "pkg-config --modversion twitch: 1.3.0" test "$(pc --modversion twitch)" = 1.3.0
 flags=$(pc --cflags --libs twitch)
 echo "     pkg-config --cflags --libs twitch: $flags"
 check "pkg-config points into the DESTDIR" sh -c "
