@@ -453,6 +453,7 @@ static int start_stream(struct acq_dev *a)
 	a->have_prev_ts = false;
 	a->rfill = 0;
 	a->stream_off = 0;
+	a->last_data_ns = loop_now_ns();
 	/* the device makes its first scan once enabled, not when we began */
 	a->anchor_ns = loop_now_ns();
 	a->anchor_index = a->sample_index;
@@ -1361,6 +1362,7 @@ void acq_on_cqe(struct acq_dev *a, enum op op, int res)
 		return;
 	}
 	if (res > 0) {
+		a->last_data_ns = loop_now_ns();
 		if (a->state == DEV_SWEEPING)
 			on_sweep_data(a, (size_t)res);
 		else if (a->info->transport == DEVICE_TRANSPORT_BLOCKS)
@@ -1395,6 +1397,19 @@ static void start_sweep(struct acq_dev *a, uint64_t now)
 		return;
 	}
 	a->state = DEV_SWEEPING;
+}
+
+/* A local streaming device that has sent nothing for 2 s, or 10 blocks if
+ * longer. (A remote one's refill thread times out by itself.) */
+static bool stalled(const struct acq_dev *a, uint64_t now)
+{
+	double limit_s;
+
+	if (a->stop_requested || !a->info || a->info->rate_hz <= 0 ||
+	    a->info->transport != DEVICE_TRANSPORT_CHARDEV)
+		return false;
+	limit_s = fmax(2.0, 10.0 * a->info->block_scans / a->info->rate_hz);
+	return now > a->last_data_ns && (double)(now - a->last_data_ns) > limit_s * 1e9;
 }
 
 void acq_on_tick(struct acq_dev *a, uint64_t now)
@@ -1441,6 +1456,17 @@ void acq_on_tick(struct acq_dev *a, uint64_t now)
 			device_gone(a, -ETIMEDOUT);
 		return;
 	case DEV_RUNNING:
+		if (stalled(a, now)) {
+			/* an unregistered IIO device's poll says nothing (the
+			 * kernel's iio_buffer_poll() returns 0 once its info is
+			 * gone), nor does a front end whose clock stopped: the
+			 * read would never come. Reopen: it fails with ENODEV
+			 * while the device is away, and retries. */
+			log_device(LOG_WARNING, a->cfg.name, -1, "no samples for %.1f s: "
+				   "reopening", (double)(now - a->last_data_ns) / 1e9);
+			device_gone(a, -ETIMEDOUT);
+			return;
+		}
 		if (a->has_pipeline && now >= a->next_rates_ns) {
 			if (a->next_rates_ns)
 				publish_rates(a, now);

@@ -91,6 +91,7 @@ struct acq_dev {
 	unsigned int in_flight;		/* SQEs queued for this device */
 	bool stop_requested;		/* stop once in_flight drains */
 	bool reopen;			/* the stop is a reload: reopen at once */
+	uint64_t last_data_ns;		/* the last read that brought samples */
 	struct config_device *running_cfg; /* the settings a reload replaced,
 					 * while the new ones have not opened */
 	uint16_t index;			/* device number in records */

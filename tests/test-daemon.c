@@ -803,6 +803,47 @@ static void test_vanish_and_return(void **state)
 }
 
 /*
+ * A device that stops sending without hanging up (an unregistered IIO
+ * device's poll only says "nothing yet"; a front end whose clock stopped):
+ * a 1-s pause is waited out, 4 s without a sample is a lost device,
+ * reopened, and the samples come back in a new epoch. Until this release
+ * twitchd waited for that read for ever, the device "up".
+ */
+static void test_stall_reopens(void **state)
+{
+	struct twitch_client *c;
+	struct twitch_reader *re, *rs;
+	static union rec u;
+	uint32_t lost = TWITCH_STATUS_DEVICE_LOST, up = TWITCH_STATUS_DEVICE_UP;
+	struct sim s;
+	struct daemon d;
+	int n;
+
+	(void)state;
+	sim_start(&s, "ads1298:rate=4000", NULL);
+	daemon_start(&d, &s, emg_conf);
+	emg_readers(&d, &c, &re, &rs);
+	msleep(300);
+	sim_ctl(&s, "stall iio:device0 1000");
+	assert_false(wait_event(re, &u, 2500, is_status, &lost));
+	sim_ctl(&s, "stall iio:device0 4000");
+	if (!wait_event(re, &u, 3500, is_status, &lost)) {
+		dump_log(&d);
+		fail_msg("no device_lost status 3.5 s into a 4-s stall");
+	}
+	assert_true(file_contains(d.log, "emg: no samples for 2."));
+	if (!wait_event(re, &u, 5000, is_status, &up)) {
+		dump_log(&d);
+		fail_msg("the stalled device was not reopened");
+	}
+	do {
+		n = twitch_reader_next(rs, &u, sizeof(u), 5000);
+		assert_true(n > 0);
+	} while (u.h.type != TWITCH_REC_SAMPLES || u.s.index_epoch != 1);
+	emg_readers_stop(c, re, rs, &d, &s);
+}
+
+/*
  * What @rs holds, waiting up to @ms for the first record: one stream with
  * nothing skipped (the same epoch, consecutive sample indexes, from *@next
  * unless it is UINT64_MAX). Return: the scans read.
@@ -1895,6 +1936,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_clock_slow_without_timestamp, reap_kids),
 		cmocka_unit_test_teardown(test_clock_fast_without_timestamp, reap_kids),
 		cmocka_unit_test_teardown(test_vanish_and_return, reap_kids),
+		cmocka_unit_test_teardown(test_stall_reopens, reap_kids),
 		cmocka_unit_test_teardown(test_sighup_reload, reap_kids),
 		cmocka_unit_test_teardown(test_detect_off, reap_kids),
 		cmocka_unit_test_teardown(test_live_limb_movements, reap_kids),
