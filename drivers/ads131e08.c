@@ -55,13 +55,17 @@ static int ads131e08_trigger(struct device *dev, struct profile_error *err)
 	if (dev->ctx != NULL) {
 		const struct iio_device *trig = NULL;
 
-		if (iio_device_get_trigger(dev->idev, &trig) == 0 && trig != NULL)
+		/* its own trigger: with another (hrtimer, sysfs) the driver polls
+		 * one conversion per trigger, at that trigger's rate, not the
+		 * sampling_frequency every time is derived from */
+		if (iio_device_get_trigger(dev->idev, &trig) == 0 && trig != NULL &&
+		    iio_device_get_name(trig) != NULL && !strcmp(iio_device_get_name(trig), want))
 			return 0;
 		trig = iio_context_find_device(dev->ctx, want);
 		r = trig != NULL ? iio_device_set_trigger(dev->idev, trig) : -ENODEV;
 	} else {
 		r = sysfs_read(dev->dir, "trigger/current_trigger", cur, sizeof(cur));
-		if (r > 0)
+		if (r > 0 && !strcmp(cur, want))
 			return 0;
 		r = sysfs_write(dev->dir, "trigger/current_trigger", want);
 	}

@@ -13,6 +13,7 @@
 #define PROFILE_INTERNAL
 #include <errno.h>
 #include <locale.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -134,6 +135,8 @@ int device_attr_read(struct device *dev, const char *file, char *buf, size_t len
 		n = iio_device_attr_read(dev->idev, attr, buf, len);
 	if (n < 0)
 		return (int)n;
+	if ((size_t)n >= len)
+		return -EOVERFLOW;	/* libiio cut it to the buffer */
 	buf[len - 1] = '\0';
 	n = (ssize_t)strlen(buf);
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
@@ -186,8 +189,8 @@ int profile_strtod(const char *s, double *ret)
 	errno = 0;
 	v = strtod_l(s, &end, c);
 	freelocale(c);
-	if (errno != 0 || end == s || *end != '\0' || v != v)
-		return -EBADMSG;
+	if (errno != 0 || end == s || *end != '\0' || !isfinite(v))
+		return -EBADMSG;	/* "inf" too: every sample would be inf */
 	*ret = v;
 	return 0;
 }
@@ -514,6 +517,29 @@ static uint32_t profile_default_buffer(double rate_hz, uint32_t block_scans)
 	return scans > UINT32_MAX ? UINT32_MAX : (uint32_t)scans;
 }
 
+/*
+ * Before the settings: a buffer left enabled by a twitchd that was killed
+ * (buffer/enable outlives the process) makes the driver refuse them (EBUSY
+ * from iio_device_claim_direct_mode(): the ADS131E08's rate, every AD5933
+ * attribute). It is turned off, but only while we hold the device node,
+ * which the kernel gives to one process at a time: another program's
+ * stream (iiod, a second twitchd) is never stopped: we get its EBUSY.
+ */
+static int profile_claim_local(struct device *dev, struct profile_error *err)
+{
+	int r, fd = sysfs_open_node(dev->info.id);
+
+	if (fd < 0)
+		return profile_fail(err, dev, fd, "/dev/", "cannot open the device node "
+				    "of %s: %s", dev->info.id, fd == -EBUSY ?
+				    "another program holds it" : strerror(-fd));
+	r = sysfs_write(dev->dir, "buffer/enable", "0");
+	close(fd);
+	if (r < 0 && r != -ENOENT)
+		return profile_fail(err, dev, r, "buffer/enable", "%s", strerror(-r));
+	return 0;
+}
+
 int profile_open(const struct device_config *cfg, struct device **ret,
 		 struct profile_error *err)
 {
@@ -631,6 +657,11 @@ int profile_open(const struct device_config *cfg, struct device **ret,
 	r = profile_select(dev, cfg, err);
 	if (r < 0)
 		goto fail;
+	if (local) {
+		r = profile_claim_local(dev, err);
+		if (r < 0)
+			goto fail;
+	}
 	r = dev->ops->configure(dev, cfg, err);	/* before scales: they may move */
 	if (r < 0)
 		goto fail;
@@ -682,36 +713,45 @@ static int profile_start_local(struct device *dev, struct profile_error *err)
 	size_t i;
 	int r, fd;
 
-	/* all changes need the buffer off; ours or a stale one */
-	r = sysfs_write(dev->dir, "buffer/enable", "0");
-	if (r < 0)
-		return profile_fail(err, dev, r, "buffer/enable", "%s", strerror(-r));
-	for (i = 0; i < dev->n_elems; i++) {
-		snprintf(file, sizeof(file), "scan_elements/%s_en", dev->elem[i].prefix);
-		r = sysfs_write(dev->dir, file, dev->elem[i].want ? "1" : "0");
-		if (r < 0)
-			return profile_fail(err, dev, r, file, "%s", strerror(-r));
-	}
-	/* length first: the kernel refuses a watermark above it */
-	snprintf(num, sizeof(num), "%u", dev->info.buffer_scans);
-	r = sysfs_write(dev->dir, "buffer/length", num);
-	if (r < 0)
-		return profile_fail(err, dev, r, "buffer/length", "%s", strerror(-r));
-	snprintf(num, sizeof(num), "%u", dev->info.block_scans);
-	r = sysfs_write(dev->dir, "buffer/watermark", num);
-	if (r < 0 && r != -ENOENT)	/* watermark is Linux >= 4.2 */
-		return profile_fail(err, dev, r, "buffer/watermark", "%s", strerror(-r));
+	/* the node first: the kernel's claim on the device, so that the
+	 * writes below never stop another program's stream */
 	fd = sysfs_open_node(dev->info.id);
 	if (fd < 0)
 		return profile_fail(err, dev, fd, "/dev/", "cannot open the device node "
-				    "of %s: %s", dev->info.id, strerror(-fd));
-	r = sysfs_write(dev->dir, "buffer/enable", "1");
+				    "of %s: %s", dev->info.id, fd == -EBUSY ?
+				    "another program holds it" : strerror(-fd));
+	/* all changes need the buffer off; ours or a stale one */
+	r = sysfs_write(dev->dir, "buffer/enable", "0");
 	if (r < 0) {
 		close(fd);
 		return profile_fail(err, dev, r, "buffer/enable", "%s", strerror(-r));
 	}
+	for (i = 0; i < dev->n_elems; i++) {
+		snprintf(file, sizeof(file), "scan_elements/%s_en", dev->elem[i].prefix);
+		r = sysfs_write(dev->dir, file, dev->elem[i].want ? "1" : "0");
+		if (r < 0)
+			goto fail_at;
+	}
+	/* length first: the kernel refuses a watermark above it */
+	snprintf(file, sizeof(file), "buffer/length");
+	snprintf(num, sizeof(num), "%u", dev->info.buffer_scans);
+	r = sysfs_write(dev->dir, file, num);
+	if (r < 0)
+		goto fail_at;
+	snprintf(file, sizeof(file), "buffer/watermark");
+	snprintf(num, sizeof(num), "%u", dev->info.block_scans);
+	r = sysfs_write(dev->dir, file, num);
+	if (r < 0 && r != -ENOENT)	/* watermark is Linux >= 4.2 */
+		goto fail_at;
+	snprintf(file, sizeof(file), "buffer/enable");
+	r = sysfs_write(dev->dir, file, "1");
+	if (r < 0)
+		goto fail_at;
 	dev->fd = fd;
 	return 0;
+fail_at:
+	close(fd);
+	return profile_fail(err, dev, r, file, "%s", strerror(-r));
 }
 
 /* ------------------------------------------------------------ remote */

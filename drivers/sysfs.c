@@ -49,6 +49,8 @@ int sysfs_read(const char *dir, const char *file, char *buf, size_t len)
 	close(fd);
 	if (err < 0)
 		return err;
+	if ((size_t)n == len - 1)
+		return -EOVERFLOW;	/* cut: "28.6..." must not read as "0.00028" */
 	buf[n] = '\0';
 	n = (ssize_t)strlen(buf);	/* a NUL written by a libiio client */
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))

@@ -459,6 +459,7 @@ static void test_garbage_scale(void **state)
 	struct profile_error err;
 	struct device *dev;
 	char reply[512];
+	int r;
 
 	(void)state;
 	ctl(reply, sizeof(reply), "garbage ads1298 in_voltage3_scale 0,000047683");
@@ -466,6 +467,18 @@ static void test_garbage_scale(void **state)
 	assert_string_equal(err.what, "in_voltage3_scale");
 	ctl(reply, sizeof(reply), "garbage ads1298 in_voltage3_scale -1");
 	assert_int_equal(profile_open(&cfg, &dev, &err), -EBADMSG);
+	/* inf passed the "> 0" check: every sample became inf */
+	ctl(reply, sizeof(reply), "garbage ads1298 in_voltage3_scale inf");
+	assert_int_equal(profile_open(&cfg, &dev, &err), -EBADMSG);
+	assert_string_equal(err.what, "in_voltage3_scale");
+	/* 28.6 written out past the read buffer was cut and read as 0.000286 */
+	ctl(reply, sizeof(reply), "garbage ads1298 in_voltage3_scale "
+	    "0.00000000000000000000000000000000000000000000000000000000000000000000000000"
+	    "0000000000000000000000000000000000000000000000000000000000000000000000000000"
+	    "286103e5");
+	r = profile_open(&cfg, &dev, &err);	/* libiio says EFBIG, sysfs.c EOVERFLOW */
+	assert_true(r == -EFBIG || r == -EOVERFLOW);
+	assert_string_equal(err.what, "in_voltage3_scale");
 	ctl(reply, sizeof(reply), "garbage-clear ads1298 in_voltage3_scale");
 	device_free(open_ok(&cfg));
 }
