@@ -72,6 +72,10 @@ static void load_calibration(struct acq_dev *a)
 	}
 	a->bz->n_cal = (size_t)n;
 	a->bz->cal_from_file = true;
+	a->bz->cal_excitation_mv = info.excitation_mv;
+	a->bz->cal_pga_gain = info.pga_gain;
+	if (info.excitation_mv != a->info->excitation_mv || info.pga_gain != a->info->pga_gain)
+		return;		/* the open's bioz_live_set_analog() drops it, and says why */
 	age_text(info.t_real_ns, age, sizeof(age));
 	log_device(LOG_NOTICE, a->cfg.name, -1, "calibration against %g ohm%s from %s "
 		   "(%zu frequencies, made %s)", info.resistor_ohm,
@@ -82,7 +86,9 @@ static void load_calibration(struct acq_dev *a)
 static void save_calibration(struct acq_dev *a, double ohm, double rp_ohm, double c_f)
 {
 	struct calstore_info info = { .resistor_ohm = ohm, .rp_ohm = rp_ohm, .c_f = c_f,
-				      .t_real_ns = record_clock_ns(CLOCK_REALTIME) };
+				      .t_real_ns = record_clock_ns(CLOCK_REALTIME),
+				      .excitation_mv = a->bz->cal_excitation_mv,
+				      .pga_gain = a->bz->cal_pga_gain };
 	char err[600];
 	int rc;
 
@@ -113,6 +119,11 @@ static void load_patient(struct acq_dev *a)
 			rc == -EINVAL ? err : strerror(-rc));
 		return;
 	}
+	if (p.baseline_refused)
+		log_device(LOG_WARNING, a->cfg.name, -1, "stored resistance-index baseline not "
+			   "used: %s; a new one is taken from the next %u trusted sweeps, so a "
+			   "shift already under way is not seen (twitchctl baseline)", err,
+			   a->bz->ri.cfg.baseline_n);
 	if (p.has_subject) {
 		a->bz->subject = p.subject;
 		a->bz->has_subject = true;
@@ -524,6 +535,13 @@ static int open_device(struct acq_dev *a, bool first)
 				bioz_settings(a, &a->cfg, true);
 			}
 		}
+		/* at start and after every reopen (a reload, a board swap) */
+		if (a->bz && bioz_live_set_analog(a->bz, a->info->excitation_mv,
+						  a->info->pga_gain) > 0)
+			log_device(LOG_WARNING, a->cfg.name, -1, "stored calibration was made at "
+				   "%u mV / PGA x%u; the device now runs at %u mV / PGA x%u: "
+				   "recalibrate (twitchctl calibrate OHM)", a->bz->cal_excitation_mv,
+				   a->bz->cal_pga_gain, a->info->excitation_mv, a->info->pga_gain);
 		a->state = DEV_IDLE;
 		a->next_sweep_ns = now;
 	} else {
@@ -1234,6 +1252,10 @@ static void estimate_sweep(struct acq_dev *a, uint64_t now, int64_t real_minus_m
 		loop_publish_status(a->d, TWITCH_STATUS_DEVICE_UP, a->index, a,
 				    "%s calibrated over %zu frequencies", a->cfg.name,
 				    a->bz->n_cal);
+	} else if (res == -EOVERFLOW && cal_ohm > 0) {
+		log_device(LOG_WARNING, a->cfg.name, -1, "the calibration sweep saturated the "
+			   "ADC: use a larger resistor or a lower excitation/PGA (excitation_mv, "
+			   "pga_gain); not calibrated");
 	} else if (res == -ESTALE) {
 		log_device(LOG_WARNING, a->cfg.name, -1, "the stored calibration does not fit "
 			   "this sweep's frequencies: dropped; calibrate again (twitchctl "

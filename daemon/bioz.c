@@ -15,6 +15,7 @@
 #include <complex.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <locale.h>
 #include <math.h>
 #include <stdbool.h>
@@ -100,6 +101,12 @@ static double wrap_pi(double a)
 	return a <= -M_PI ? a + 2.0 * M_PI : a;
 }
 
+bool bioz_raw_railed(double raw_re, double raw_im)
+{
+	return raw_re >= BIOZ_RAW_MAX || raw_re <= BIOZ_RAW_MIN || raw_im >= BIOZ_RAW_MAX ||
+	       raw_im <= BIOZ_RAW_MIN;
+}
+
 /* @known_r_ohm NULL: a resistor @rcal_ohm at every frequency. */
 static int cal_compute(const double *freq_hz, const double *raw_re, const double *raw_im,
 		       const double *known_r_ohm, double rcal_ohm, const double *known_x_ohm,
@@ -120,6 +127,8 @@ static int cal_compute(const double *freq_hz, const double *raw_re, const double
 			return -EINVAL;
 		if (!isfinite(m) || m <= 0.0 || !isfinite(zk) || zk <= 0.0)
 			return -EINVAL;
+		if (bioz_raw_railed(raw_re[i], raw_im[i]))
+			return -EOVERFLOW;
 	}
 	for (i = 0; i < n; i++) {
 		double zr = known_r_ohm ? known_r_ohm[i] : rcal_ohm;
@@ -196,10 +205,11 @@ int bioz_cal_apply(const struct bioz_cal_point *cal, size_t n_cal, const double 
 		   double *ret_r_ohm, double *ret_x_ohm)
 {
 	double g, ph;
-	size_t i;
+	size_t i, n_railed = 0;
 	int err;
 
-	if (!cal || n_cal == 0 || !freq_hz || !raw_re || !raw_im || !ret_r_ohm || !ret_x_ohm)
+	if (!cal || n_cal == 0 || !freq_hz || !raw_re || !raw_im || !ret_r_ohm || !ret_x_ohm ||
+	    n > INT_MAX)
 		return -EINVAL;
 	for (i = 0; i < n_cal; i++) {
 		if (!isfinite(cal[i].freq_hz) || cal[i].freq_hz <= 0.0 ||
@@ -222,13 +232,18 @@ int bioz_cal_apply(const struct bioz_cal_point *cal, size_t n_cal, const double 
 	for (i = 0; i < n; i++) {
 		double mag, th;
 
+		if (bioz_raw_railed(raw_re[i], raw_im[i])) {
+			ret_r_ohm[i] = ret_x_ohm[i] = NAN;
+			n_railed++;
+			continue;
+		}
 		(void)cal_at(cal, n_cal, freq_hz[i], &g, &ph);
 		mag = 1.0 / (g * hypot(raw_re[i], raw_im[i]));
 		th = wrap_pi(atan2(raw_im[i], raw_re[i]) - ph);
 		ret_r_ohm[i] = mag * cos(th);
 		ret_x_ohm[i] = mag * sin(th);
 	}
-	return 0;
+	return (int)n_railed;
 }
 
 /* ---------------------------------------------------------------- Cole model */
@@ -1960,7 +1975,7 @@ static const char *const fit_flag_names[] = {
 static const char *const est_flag_names[] = {
 	"no_subject", "no_50k", "r50_from_model", "r50_from_sweep", "bis_untrusted",
 	"icw_extrapolated", "sf_missing_input", "outside_validity", "re_index_absent",
-	"re_index_not_temp_compensated", "re_index_baseline_few",
+	"re_index_not_temp_compensated", "re_index_baseline_few", "railed_points_dropped",
 };
 static const char *const alert_names[] = {
 	"phase_angle_drop", "ecw_tbw_rise", "re_index_change",

@@ -63,13 +63,25 @@ void bioz_live_deinit(struct bioz_live *b)
 	b->ws = bioz_fit_ws_free(b->ws);
 }
 
+int bioz_live_set_analog(struct bioz_live *b, uint32_t excitation_mv, uint32_t pga_gain)
+{
+	b->dev_excitation_mv = excitation_mv;
+	b->dev_pga_gain = pga_gain;
+	if (b->n_cal == 0 ||
+	    (b->cal_excitation_mv == excitation_mv && b->cal_pga_gain == pga_gain))
+		return 0;
+	b->n_cal = 0;
+	b->cal_from_file = false;
+	return 1;
+}
+
 int bioz_live_sweep(struct bioz_live *b, uint32_t sweep, const double *freq_hz,
 		    const double *iq, size_t n, double t_s, bool twitch_rising,
 		    struct bioz_estimate *ret)
 {
 	struct bioz_estimate e;
-	size_t i;
-	int err;
+	size_t i, n_kept;
+	int err, n_railed;
 
 	if (n == 0 || n > BIOZLIVE_MAX_POINTS)
 		return -EINVAL;
@@ -100,24 +112,46 @@ int bioz_live_sweep(struct bioz_live *b, uint32_t sweep, const double *freq_hz,
 		}
 		b->n_cal = n;
 		b->cal_from_file = false;
+		b->cal_excitation_mv = b->dev_excitation_mv;
+		b->cal_pga_gain = b->dev_pga_gain;
 		return 1;
 	}
 	if (b->n_cal == 0)
 		return -ENODATA;
-	err = bioz_cal_apply(b->cal, b->n_cal, freq_hz, b->re, b->im, n, b->r_ohm, b->x_ohm);
-	if (err < 0 && b->cal_from_file) {
+	if (b->cal_excitation_mv != b->dev_excitation_mv || b->cal_pga_gain != b->dev_pga_gain) {
+		/* bioz_live_set_analog() drops it first; never scale by 2-10x wrong */
+		b->n_cal = 0;
+		b->cal_from_file = false;
+		return -ENODATA;
+	}
+	n_railed = bioz_cal_apply(b->cal, b->n_cal, freq_hz, b->re, b->im, n, b->r_ohm,
+				  b->x_ohm);
+	if (n_railed < 0 && b->cal_from_file) {
 		/* a stored calibration for another sweep: drop it, do not guess */
 		b->n_cal = 0;
 		b->cal_from_file = false;
 		return -ESTALE;
 	}
-	if (err < 0)
-		return err;
+	if (n_railed < 0)
+		return n_railed;
 	b->cal_from_file = false;
+	/* railed points (NaN) are left out; what is left is fitted as a sweep */
+	for (i = n_kept = 0; i < n; i++) {
+		if (isnan(b->r_ohm[i]))
+			continue;
+		b->f_kept[n_kept] = freq_hz[i];
+		b->r_ohm[n_kept] = b->r_ohm[i];
+		b->x_ohm[n_kept] = b->x_ohm[i];
+		n_kept++;
+	}
 	err = bioz_estimate_sweep(b->ws, &b->cfg, b->has_subject ? &b->subject : NULL, sweep,
-				  freq_hz, b->r_ohm, b->x_ohm, n, &e);
+				  b->f_kept, b->r_ohm, b->x_ohm, n_kept, &e);
 	if (err < 0)
 		return err;
+	if (n_railed > 0) {
+		e.n_points = (uint32_t)n;
+		e.est_flags |= BIOZ_EST_RAILED_DROPPED;
+	}
 	err = bioz_ri_update(&b->ri, t_s, bioz_live_temp(b, t_s), &e);
 	if (err < 0)
 		return err;

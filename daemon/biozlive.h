@@ -35,9 +35,19 @@ struct bioz_live {
 	double cal_pending_c_f;
 	size_t n_cal;			/* calibration points, 0 = not calibrated */
 	bool cal_from_file;		/* loaded at start, not yet proven on a sweep */
+	/*
+	 * The AD5933's output range (mV p-p) and PGA gain (1 or 5) scale its
+	 * DFT words, so a gain factor holds only at the settings it was made
+	 * at: dev_* is what the device runs at now (bioz_live_set_analog() at
+	 * every open), cal_* what the calibration was made at (set with it, or
+	 * from its file). A calibration is never applied while they differ.
+	 */
+	uint32_t dev_excitation_mv, dev_pga_gain;
+	uint32_t cal_excitation_mv, cal_pga_gain;
 	struct bioz_cal_point cal[BIOZLIVE_MAX_POINTS];
 	double r_ohm[BIOZLIVE_MAX_POINTS];
 	double x_ohm[BIOZLIVE_MAX_POINTS];
+	double f_kept[BIOZLIVE_MAX_POINTS];	/* frequencies of the points not railed */
 	double re[BIOZLIVE_MAX_POINTS];
 	double im[BIOZLIVE_MAX_POINTS];
 };
@@ -57,13 +67,29 @@ void bioz_live_deinit(struct bioz_live *b);
 double bioz_live_temp(const struct bioz_live *b, double t_s);
 
 /*
+ * bioz_live_set_analog() - the output range (mV p-p) and PGA gain (1 or 5)
+ * the device runs at, as read back when it opened (struct device_info),
+ * before its first sweep. A calibration made at other settings is dropped
+ * (not calibrated: no estimates); cal_excitation_mv and cal_pga_gain keep
+ * the settings it was made at, for the caller's message.
+ * Return: 0, or 1 when a calibration was dropped (the caller logs it).
+ */
+int bioz_live_set_analog(struct bioz_live *b, uint32_t excitation_mv, uint32_t pga_gain);
+
+/*
  * bioz_live_sweep() - one finished sweep: @freq_hz, and @iq holding the
  * raw real/imaginary DFT words interleaved (n x 2). If a calibration was
- * requested, compute it (return 1); if calibrated, fill *ret and return 0;
- * otherwise return -ENODATA (no estimate can be made: not calibrated) or
- * the fit's -errno. @t_s: CLOCK_MONOTONIC seconds. @twitch_rising: an EMG
- * channel's twitch rate is rising now (bioz_twitch_rate_rising()), for the
- * co-occurrence alert. No allocation.
+ * requested, compute it at the device's present analog settings (return 1;
+ * -EOVERFLOW, and not calibrated, if a word of the sweep is railed:
+ * bioz_raw_railed()); if calibrated, fill *ret and return 0; otherwise
+ * return -ENODATA (no estimate can be made: not calibrated, or calibrated
+ * at other analog settings) or the fit's -errno. Railed points of a
+ * measured sweep are left out of the fit: *ret then has
+ * BIOZ_EST_RAILED_DROPPED, n_points the whole sweep and n_used only the
+ * points fitted (too few left: the fit's BIOZ_FIT_TOO_FEW_POINTS or
+ * BIOZ_FIT_NOT_RUN, untrusted). @t_s: CLOCK_MONOTONIC seconds.
+ * @twitch_rising: an EMG channel's twitch rate is rising now
+ * (bioz_twitch_rate_rising()), for the co-occurrence alert. No allocation.
  */
 int bioz_live_sweep(struct bioz_live *b, uint32_t sweep, const double *freq_hz,
 		    const double *iq, size_t n, double t_s, bool twitch_rising,

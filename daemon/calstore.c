@@ -7,11 +7,15 @@
  *   device NAME
  *   resistor_ohm R   or   rc_network RS RP C_F   (RS + (RP || C), an R-C phantom)
  *   time_real_ns T
+ *   excitation_mv MV pga_gain G      (the AD5933 settings it holds for)
  *   points N
  *   FREQ_HZ GAIN SYS_PHASE_RAD      (N lines, frequencies rising, %.17g)
  *   end
  * The "end" line makes a file cut short by a crash detectable even if the
  * rename was not preceded by a complete write (it always is: fsync first).
+ * Files written before the excitation_mv line existed (same first line) are
+ * refused with a message asking for a new calibration: their gain factor
+ * may be for another output range or PGA gain, 2-10x off.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -95,11 +99,24 @@ static void put_cal(FILE *f, const void *arg)
 			b->info->rp_ohm, b->info->c_f);
 	else
 		fprintf(f, "resistor_ohm %.17g\n", b->info->resistor_ohm);
-	fprintf(f, "time_real_ns %" PRIu64 "\npoints %zu\n", b->info->t_real_ns, b->n);
+	fprintf(f, "time_real_ns %" PRIu64 "\n", b->info->t_real_ns);
+	fprintf(f, "excitation_mv %" PRIu32 " pga_gain %" PRIu32 "\n", b->info->excitation_mv,
+		b->info->pga_gain);
+	fprintf(f, "points %zu\n", b->n);
 	for (i = 0; i < b->n; i++)
 		fprintf(f, "%.17g %.17g %.17g\n", b->cal[i].freq_hz, b->cal[i].gain,
 			b->cal[i].sys_phase_rad);
 	fprintf(f, "end\n");
+}
+
+/*
+ * An output range an AD5933 can offer (its top one is 1980 mV at 3.3 V and
+ * scales with the supply: 3300 mV at 5.5 V), and a PGA gain of 1 or 5.
+ */
+static bool analog_ok(const struct calstore_info *info)
+{
+	return info->excitation_mv >= 1 && info->excitation_mv <= 5000 &&
+	       (info->pga_gain == 1 || info->pga_gain == 5);
 }
 
 int calstore_save(const char *dir, const char *dev, const struct bioz_cal_point *cal, size_t n,
@@ -107,6 +124,13 @@ int calstore_save(const char *dir, const char *dev, const struct bioz_cal_point 
 {
 	const struct cal_body b = { dev, cal, n, info };
 	char tmp[512], path[512];
+
+	if (!analog_ok(info)) {
+		/* a file that could not be tied to its settings is never written */
+		snprintf(err, err_size, "excitation %" PRIu32 " mV / PGA x%" PRIu32 " unknown or "
+			 "out of range: not saved", info->excitation_mv, info->pga_gain);
+		return -EINVAL;
+	}
 
 	if (path_of(dir, "calibration", dev, ".tmp", tmp, sizeof(tmp)) < 0 ||
 	    path_of(dir, "calibration", dev, "", path, sizeof(path)) < 0) {
@@ -202,6 +226,16 @@ int calstore_load(const char *dir, const char *dev, struct bioz_cal_point *cal, 
 	}
 	if (!NEXT() || sscanf(line, "time_real_ns %" SCNu64 " %c", &info.t_real_ns, &extra) != 1) {
 		rc = bad(err, err_size, path, ln, "time_real_ns missing");
+		goto out;
+	}
+	/* without it the factor holds for unknown settings: refused, not trusted */
+	if (!NEXT() || sscanf(line, "excitation_mv %" SCNu32 " pga_gain %" SCNu32 " %c",
+			      &info.excitation_mv, &info.pga_gain, &extra) != 2 ||
+	    !analog_ok(&info)) {
+		rc = bad(err, err_size, path, ln, strncmp(line, "points ", 7) == 0 ?
+			 "made by an older twitchd, without the excitation range and PGA gain "
+			 "it holds for: recalibrate (twitchctl calibrate OHM)" :
+			 "excitation_mv (1..5000) pga_gain (1 or 5) missing or out of range");
 		goto out;
 	}
 	/* "points 2e-08" is not 2 points */
@@ -335,7 +369,15 @@ int calstore_load_patient(const char *dir, const char *dev, struct calstore_pati
 			rc = bad(err, err_size, path, ln, "not a baseline (9 values or none)");
 			goto out;
 		}
-		p.has_baseline = true;
+		if (r->n < CALSTORE_BASELINE_MIN_SWEEPS) {
+			/* well-formed, but no spread to judge a change against */
+			snprintf(err, err_size, "%s:%u: a baseline of %" PRIu32 " sweep%s, fewer "
+				 "than %u", path, ln, r->n, r->n == 1 ? "" : "s",
+				 CALSTORE_BASELINE_MIN_SWEEPS);
+			p.baseline_refused = true;
+		} else {
+			p.has_baseline = true;
+		}
 	}
 	if (!NEXT() || strcmp(line, "end\n")) {
 		rc = bad(err, err_size, path, ln, "cut short (no end line)");

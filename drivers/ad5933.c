@@ -9,7 +9,9 @@
  * out_altvoltage0_{frequency_start,frequency_increment,frequency_points,
  * settling_cycles,raw} (older kernels: out_voltage0_freq_*), in_voltage0_scale
  * is the PGA ("1" or "0.2" = x5). Raw words need a gain factor from a known
- * resistor (data sheet), which ad5933_calibrate() computes. libiio 0.24 can
+ * resistor (data sheet), which ad5933_calibrate() computes; it holds only
+ * for the output range (out_altvoltage0_raw, in mV p-p) and PGA gain it was
+ * made at, both read back into device_info at every open. libiio 0.24 can
  * not parse this device at all (issue #948), so it is opened through sysfs.
  */
 #define PROFILE_INTERNAL
@@ -76,6 +78,32 @@ static int ad5933_excitation_ok(struct device *dev, uint32_t mv)
 		if (strtoul(tok, &end, 10) == mv && *end == '\0')
 			return 0;
 	return -ERANGE;
+}
+
+/*
+ * The output range and PGA gain the device runs at, as it reads them back
+ * (whatever the config asked, or left): a gain factor holds only for them.
+ * Unreadable or foreign values fail the open rather than leave a
+ * calibration that cannot be tied to its settings.
+ */
+static int ad5933_read_analog(struct device *dev, struct profile_error *err)
+{
+	const char *attr = ad5933_attr(dev, A_RANGE);
+	char pga[16];
+	long mv;
+	int r;
+
+	r = profile_attr_long(dev, attr, &mv);
+	if (r < 0 || mv < 1 || mv > 5000)	/* range_avail: 1980 * vdd / 3.3 V */
+		return profile_fail(err, dev, r < 0 ? r : -EBADMSG, attr,
+				    "unreadable excitation range");
+	r = device_attr_read(dev, "in_voltage0_scale", pga, sizeof(pga));
+	if (r < 0 || (strcmp(pga, "1") != 0 && strcmp(pga, "0.2") != 0))
+		return profile_fail(err, dev, r < 0 ? r : -EBADMSG, "in_voltage0_scale",
+				    "unreadable PGA gain (not \"1\" or \"0.2\")");
+	dev->info.excitation_mv = (uint32_t)mv;
+	dev->info.pga_gain = strcmp(pga, "1") == 0 ? 1 : 5;
+	return 0;
 }
 
 static int ad5933_configure(struct device *dev, const struct device_config *cfg,
@@ -145,6 +173,9 @@ static int ad5933_configure(struct device *dev, const struct device_config *cfg,
 	dev->sweep_start_hz = (uint32_t)start;
 	dev->sweep_inc_hz = (uint32_t)inc;
 	dev->info.sweep_points = (uint32_t)points + 1;
+	r = ad5933_read_analog(dev, err);
+	if (r < 0)
+		return r;
 	dev->info.rate_hz = 0;
 	/* hand each point over as it comes; keep a whole sweep in the kfifo */
 	dev->info.block_scans = cfg->block_scans != 0 ? cfg->block_scans : 1;
@@ -202,6 +233,12 @@ int ad5933_read_temperature(struct device *dev, double *ret_c)
 	return 0;
 }
 
+/* a 16-bit two's complement word at its limit: the ADC or the DFT saturated */
+static bool ad5933_railed(double re, double im)
+{
+	return re >= 32767.0 || re <= -32768.0 || im >= 32767.0 || im <= -32768.0;
+}
+
 int ad5933_calibrate(const double *re, const double *im, size_t n,
 		     double r_cal_ohm, struct ad5933_cal *ret)
 {
@@ -215,7 +252,9 @@ int ad5933_calibrate(const double *re, const double *im, size_t n,
 		double m = hypot(re[k], im[k]);
 
 		if (!(m > 0) || !isfinite(m))
-			return -EINVAL;	/* a dead or saturated point */
+			return -EINVAL;	/* a dead point */
+		if (ad5933_railed(re[k], im[k]))
+			return -EOVERFLOW;
 	}
 	for (k = 0; k < n; k++) {
 		ret->gain_factor[k] = (1.0 / r_cal_ohm) / hypot(re[k], im[k]);
@@ -239,6 +278,8 @@ int ad5933_impedance(const struct ad5933_cal *cal, const double *re,
 
 		if (!(m > 0) || !isfinite(m))
 			return -EINVAL;
+		if (ad5933_railed(re[k], im[k]))
+			return -EOVERFLOW;
 	}
 	for (k = 0; k < n; k++) {
 		double z = 1.0 / (cal->gain_factor[k] * hypot(re[k], im[k]));

@@ -124,6 +124,16 @@ struct device_info {
 	char timestamp_clock[16];	/* "monotonic" once we set it, else as read */
 	const struct scan_layout *layout;	/* the kernel's scan layout */
 	uint32_t sweep_points;		/* ad5933: scans per start; 0 = continuous */
+	/*
+	 * ad5933, read back at open (0 for other profiles): the analog
+	 * settings a gain-factor calibration holds for, since they scale the
+	 * DFT words (range 2-10x, PGA 5x). excitation_mv: the output range in
+	 * mV p-p (out_altvoltage0_raw, older kernels out_voltage0_scale; one
+	 * of ..._scale_available, 1980 970 383 198 at 3.3 V). pga_gain: 1 or 5
+	 * (in_voltage0_scale "1" or "0.2").
+	 */
+	uint32_t excitation_mv;
+	uint32_t pga_gain;
 };
 
 struct device;
@@ -214,9 +224,13 @@ struct ad5933_cal {
 	double phase_sys_rad[512];
 };
 
+/* -EOVERFLOW if a word is railed (+32767 or -32768: saturated), -EINVAL on NaN/0 */
 int ad5933_calibrate(const double *re, const double *im, size_t n,
 		     double r_cal_ohm, struct ad5933_cal *ret);
-/* resistance and reactance (series model) of each point; -EINVAL on NaN/0 */
+/*
+ * resistance and reactance (series model) of each point; -EINVAL on NaN/0,
+ * -EOVERFLOW if a word is railed (its point would be wrong, not missing)
+ */
 int ad5933_impedance(const struct ad5933_cal *cal, const double *re,
 		     const double *im, size_t n, double *ret_r_ohm,
 		     double *ret_x_ohm);

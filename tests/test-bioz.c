@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * test-bioz.c - calibration, Cole fit, equations, BIVA, resistance index,
- * alerts and JSON of daemon/bioz.c (included, to reach its statics).
+ * alerts and JSON of daemon/bioz.c (included, to reach its statics), and
+ * the calibration bookkeeping of daemon/biozlive.c (analog settings,
+ * railed words).
  *
  * Expected values come from outside the code under test: the frozen output
  * of ../shared/reference/bioz_vectors.py (bioz_vectors_output.txt, section
@@ -20,6 +22,7 @@
 #include <cmocka.h>
 
 #include "../daemon/bioz.c"
+#include "../daemon/biozlive.c"
 #include "testrng.h"
 
 /* cmocka 1.1 compares floats only in single precision */
@@ -776,6 +779,242 @@ static void test_calibration_round_trip(void **state)
 	assert_int_equal(bioz_cal_from_resistor(fc, cre, cim, 10, -5.0, cal), -EINVAL);
 }
 
+/*
+ * A railed DFT word (+32767 or -32768, the 16-bit limits: the ADC or the
+ * DFT saturated) is a clipped point that still looks plausible. A
+ * calibration over one is refused (its gain factor would be wrong at every
+ * later sweep); a measured sweep gets NaN there and the count of them.
+ */
+static void test_calibration_railed(void **state)
+{
+	static const double rail[] = { BIOZ_RAW_MAX, BIOZ_RAW_MIN, 40000.0, -1e6 };
+	struct bioz_cal_point cal[10], before[10];
+	double fc[10], cre[10], cim[10], kr[10], kx[10];
+	double f[19], re[19], im[19], zr[19], zx[19], r[19], x[19], save;
+	size_t k;
+	int i;
+
+	(void)state;
+	assert_true(BIOZ_RAW_MAX == 32767.0 && BIOZ_RAW_MIN == -32768.0);
+	for (i = 0; i < 10; i++) {
+		fc[i] = 10e3 * (i + 1);
+		raw_for(fc[i], 1000.0, 0.0, &cre[i], &cim[i]);
+		bioz_cole_z(fc[i], 1000, 200, 1.0 / (2 * M_PI * 800 * 4e-9), 1.0, 0, &kr[i],
+			    &kx[i]);
+	}
+	assert_int_equal(bioz_cal_from_resistor(fc, cre, cim, 10, 1000.0, cal), 0);
+	memcpy(before, cal, sizeof(cal));
+	for (k = 0; k < sizeof(rail) / sizeof(rail[0]); k++) {
+		save = cre[4];
+		cre[4] = rail[k];
+		assert_int_equal(bioz_cal_from_resistor(fc, cre, cim, 10, 1000.0, cal),
+				 -EOVERFLOW);
+		assert_int_equal(bioz_cal_compute(fc, cre, cim, kr, kx, 10, cal), -EOVERFLOW);
+		cre[4] = save;
+		save = cim[9];
+		cim[9] = rail[k];
+		assert_int_equal(bioz_cal_from_resistor(fc, cre, cim, 10, 1000.0, cal),
+				 -EOVERFLOW);
+		cim[9] = save;
+	}
+	assert_memory_equal(cal, before, sizeof(cal));	/* untouched */
+	/* one step inside the limits is a good word */
+	cre[0] = 32766.0;
+	cim[0] = -32767.0;
+	assert_false(bioz_raw_railed(cre[0], cim[0]));
+	assert_int_equal(bioz_cal_from_resistor(fc, cre, cim, 10, 1000.0, cal), 0);
+	memcpy(cal, before, sizeof(cal));
+
+	/* a measured Cole body with its two top points railed */
+	for (i = 0; i < 19; i++) {
+		f[i] = 10e3 + 5e3 * i;
+		bioz_cole_z(f[i], 600, 375, 50e3, 0.7, 0, &zr[i], &zx[i]);
+		raw_for(f[i], zr[i], zx[i], &re[i], &im[i]);
+	}
+	re[17] = BIOZ_RAW_MAX;
+	im[18] = BIOZ_RAW_MIN;
+	assert_int_equal(bioz_cal_apply(cal, 10, f, re, im, 19, r, x), 2);
+	for (i = 0; i < 17; i++) {
+		assert_rel(r[i], zr[i], 1e-9);
+		assert_rel(x[i], zx[i], 1e-9);
+	}
+	assert_true(isnan(r[17]) && isnan(x[17]) && isnan(r[18]) && isnan(x[18]));
+	/* what is not a word is still an error, railed points or not */
+	re[3] = im[3] = 0;
+	assert_int_equal(bioz_cal_apply(cal, 10, f, re, im, 19, r, x), -EINVAL);
+}
+
+/* ------------------------------------------------------------ live calibration */
+
+#define NL 96			/* the daemon's sweep: 5 to 100 kHz by 1 kHz */
+
+static struct bioz_live live;
+
+static int setup_live(void **state)
+{
+	(void)state;
+	return bioz_live_init(&live) < 0 ? -1 : 0;
+}
+
+static int teardown_live(void **state)
+{
+	(void)state;
+	bioz_live_deinit(&live);
+	return 0;
+}
+
+/* DFT words (interleaved) of a Cole body, or of a resistor when r0 == rinf */
+static void live_words(const double *f, double r0, double rinf, double *iq)
+{
+	double zr, zx;
+	int i;
+
+	for (i = 0; i < NL; i++) {
+		bioz_cole_z(f[i], r0, rinf, 50e3, 0.7, 0, &zr, &zx);
+		raw_for(f[i], zr, zx, &iq[2 * i], &iq[2 * i + 1]);
+	}
+}
+
+/*
+ * A gain factor holds only at the output range and PGA gain it was made
+ * at (they scale the DFT words 2-10x and 5x): bioz_live records them with
+ * the calibration and never applies it at other settings, whether it came
+ * from the file at start or was made in this run before a reload.
+ */
+static void test_live_analog_settings(void **state)
+{
+	struct bioz_live *b = &live;
+	struct bioz_estimate e;
+	double f[NL], iq[2 * NL];
+	int i;
+
+	(void)state;
+	for (i = 0; i < NL; i++)
+		f[i] = 5e3 + 1e3 * i;
+	assert_int_equal(bioz_live_set_analog(b, 1980, 5), 0);	/* nothing to drop */
+	live_words(f, 1000, 1000, iq);
+	b->cal_pending_ohm = 1000;
+	assert_int_equal(bioz_live_sweep(b, 0, f, iq, NL, 0.0, false, &e), 1);
+	assert_int_equal(b->n_cal, NL);
+	assert_int_equal(b->cal_excitation_mv, 1980);
+	assert_int_equal(b->cal_pga_gain, 5);
+	live_words(f, 600, 375, iq);
+	assert_int_equal(bioz_live_sweep(b, 1, f, iq, NL, 10.0, false, &e), 0);
+	assert_int_equal(e.fit_flags & BIOZ_FIT_UNTRUSTED_MASK, 0);
+	assert_rel(e.r0_ohm, 600, 1e-6);
+	/* a reopen at the same settings keeps it */
+	assert_int_equal(bioz_live_set_analog(b, 1980, 5), 0);
+	assert_int_equal(b->n_cal, NL);
+
+	/* a reload to another range: dropped, said once, no estimate */
+	assert_int_equal(bioz_live_set_analog(b, 970, 5), 1);
+	assert_int_equal(b->n_cal, 0);
+	assert_true(b->cal_excitation_mv == 1980 && b->cal_pga_gain == 5);	/* for the message */
+	assert_int_equal(bioz_live_set_analog(b, 970, 5), 0);
+	assert_int_equal(bioz_live_sweep(b, 2, f, iq, NL, 20.0, false, &e), -ENODATA);
+
+	/* calibrated again at 970 mV: its own settings */
+	live_words(f, 1000, 1000, iq);
+	b->cal_pending_ohm = 1000;
+	assert_int_equal(bioz_live_sweep(b, 3, f, iq, NL, 30.0, false, &e), 1);
+	assert_true(b->cal_excitation_mv == 970 && b->cal_pga_gain == 5);
+	/* the PGA alone changed */
+	assert_int_equal(bioz_live_set_analog(b, 970, 1), 1);
+	assert_int_equal(b->n_cal, 0);
+
+	/* a stored one, as load_calibration() sets it: used at its settings only */
+	b->n_cal = NL;
+	b->cal_from_file = true;
+	b->cal_excitation_mv = 383;
+	b->cal_pga_gain = 1;
+	assert_int_equal(bioz_live_set_analog(b, 1980, 1), 1);
+	assert_int_equal(b->n_cal, 0);
+	b->n_cal = NL;
+	b->cal_from_file = true;
+	assert_int_equal(bioz_live_set_analog(b, 383, 1), 0);
+	live_words(f, 600, 375, iq);
+	assert_int_equal(bioz_live_sweep(b, 4, f, iq, NL, 40.0, false, &e), 0);
+	assert_false(b->cal_from_file);
+
+	/* never applied while the settings differ, even if nobody dropped it */
+	b->cal_pga_gain = 5;
+	assert_int_equal(bioz_live_sweep(b, 5, f, iq, NL, 50.0, false, &e), -ENODATA);
+	assert_int_equal(b->n_cal, 0);
+}
+
+/*
+ * Railed words through the live path: a calibration sweep with one is
+ * refused (-EOVERFLOW, not calibrated); a measured sweep leaves them out
+ * and says so, and a sweep left with too few points is untrusted as any
+ * sweep of too few points is.
+ */
+static void test_live_railed(void **state)
+{
+	struct bioz_live *b = &live;
+	struct bioz_estimate e;
+	double f[NL], iq[2 * NL];
+	char buf[2048];
+	int i;
+
+	(void)state;
+	for (i = 0; i < NL; i++)
+		f[i] = 5e3 + 1e3 * i;
+	assert_int_equal(bioz_live_set_analog(b, 1980, 5), 0);
+	live_words(f, 1000, 1000, iq);
+	iq[2 * 40 + 1] = BIOZ_RAW_MIN;
+	b->cal_pending_ohm = 1000;
+	assert_int_equal(bioz_live_sweep(b, 0, f, iq, NL, 0.0, false, &e), -EOVERFLOW);
+	assert_int_equal(b->n_cal, 0);
+	assert_true(b->cal_pending_ohm == 0);		/* asked once, answered */
+	live_words(f, 1000, 1000, iq);
+	b->cal_pending_ohm = 1000;
+	assert_int_equal(bioz_live_sweep(b, 1, f, iq, NL, 1.0, false, &e), 1);
+
+	/* the top 10 frequencies railed: fitted on 5-90 kHz, flagged */
+	live_words(f, 600, 375, iq);
+	for (i = NL - 10; i < NL; i++)
+		iq[2 * i] = BIOZ_RAW_MAX;
+	assert_int_equal(bioz_live_sweep(b, 2, f, iq, NL, 10.0, false, &e), 0);
+	assert_true(e.est_flags & BIOZ_EST_RAILED_DROPPED);
+	assert_int_equal(e.n_points, NL);
+	assert_true(e.n_used <= NL - 10);
+	assert_int_equal(e.fit_flags & BIOZ_FIT_UNTRUSTED_MASK, 0);
+	assert_rel(e.r0_ohm, 600, 1e-6);
+	assert_rel(e.rinf_ohm, 375, 1e-6);
+	assert_true(bioz_json_format(&e, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"railed_points_dropped\""));
+
+	/* a clean sweep again: no flag */
+	live_words(f, 600, 375, iq);
+	assert_int_equal(bioz_live_sweep(b, 3, f, iq, NL, 20.0, false, &e), 0);
+	assert_false(e.est_flags & BIOZ_EST_RAILED_DROPPED);
+	assert_int_equal(e.n_used, NL);
+
+	/* 6 points left: below min_points (8), untrusted */
+	for (i = 6; i < NL; i++)
+		iq[2 * i + (i & 1)] = (i & 1) ? BIOZ_RAW_MIN : BIOZ_RAW_MAX;
+	assert_int_equal(bioz_live_sweep(b, 4, f, iq, NL, 30.0, false, &e), 0);
+	assert_true(e.est_flags & BIOZ_EST_RAILED_DROPPED);
+	assert_int_equal(e.n_points, NL);
+	assert_true(e.fit_flags & BIOZ_FIT_TOO_FEW_POINTS);
+	assert_true(e.fit_flags & BIOZ_FIT_UNTRUSTED_MASK);
+	assert_true(e.est_flags & BIOZ_EST_RI_ABSENT);	/* no index from it */
+
+	/* 2 left: no fit at all; none left: the same, nothing invented */
+	for (i = 2; i < 6; i++)
+		iq[2 * i] = BIOZ_RAW_MAX;
+	assert_int_equal(bioz_live_sweep(b, 5, f, iq, NL, 40.0, false, &e), 0);
+	assert_true(e.fit_flags & BIOZ_FIT_NOT_RUN);
+	assert_true(isnan(e.r0_ohm) && isnan(e.r50_ohm));
+	for (i = 0; i < 2; i++)
+		iq[2 * i] = BIOZ_RAW_MAX;
+	assert_int_equal(bioz_live_sweep(b, 6, f, iq, NL, 50.0, false, &e), 0);
+	assert_true(e.fit_flags & BIOZ_FIT_NOT_RUN);
+	assert_int_equal(e.n_used, 0);
+	assert_int_equal(e.n_points, NL);
+	assert_true(isnan(e.r0_ohm) && isnan(e.r50_ohm) && isnan(e.phase_deg_50k));
+}
+
 /* ------------------------------------------------------------ per-sweep estimate */
 
 static void test_estimate_with_subject(void **state)
@@ -1301,6 +1540,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fit_bad_args, setup_ws, teardown_ws),
 		cmocka_unit_test_setup_teardown(test_calibration_round_trip, setup_ws,
 						teardown_ws),
+		cmocka_unit_test(test_calibration_railed),
+		cmocka_unit_test_setup_teardown(test_live_analog_settings, setup_live,
+						teardown_live),
+		cmocka_unit_test_setup_teardown(test_live_railed, setup_live, teardown_live),
 		cmocka_unit_test_setup_teardown(test_estimate_with_subject, setup_ws, teardown_ws),
 		cmocka_unit_test_setup_teardown(test_estimate_without_subject, setup_ws,
 						teardown_ws),

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * test-calstore.c - a calibration survives the round trip to disk bit for
- * bit; every kind of damaged or foreign file is refused with its file and
- * line, and nothing outside the state directory is written.
+ * bit, with the AD5933 settings it holds for; every kind of damaged or
+ * foreign file, and one from before those settings were kept, is refused
+ * with its file and line; a baseline of fewer than 3 sweeps is not
+ * restored; and nothing outside the state directory is written.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -46,7 +48,8 @@ static void write_text(const char *name, const char *text)
 static void test_round_trip(void **state)
 {
 	struct bioz_cal_point cal[96], back[96];
-	struct calstore_info info = { .resistor_ohm = 1000.0, .t_real_ns = 1795600000123456789u };
+	struct calstore_info info = { .resistor_ohm = 1000.0, .t_real_ns = 1795600000123456789u,
+				      .excitation_mv = 970, .pga_gain = 1 };
 	struct calstore_info got;
 	char err[600] = "";
 	size_t i;
@@ -62,6 +65,8 @@ static void test_round_trip(void **state)
 	}
 	assert_true(got.resistor_ohm == 1000.0);
 	assert_true(got.t_real_ns == info.t_real_ns);
+	assert_int_equal(got.excitation_mv, 970);
+	assert_int_equal(got.pga_gain, 1);
 	/* no temporary file is left behind */
 	{
 		char tmp[256];
@@ -79,8 +84,12 @@ static void test_round_trip(void **state)
 	assert_int_equal(calstore_load(dir, "other", back, 96, &got, err, sizeof(err)), -ENOENT);
 	/* more points than the caller has room for */
 	assert_int_equal(calstore_load(dir, "bioz", back, 50, &got, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "calibration-bioz:5:"));
+	assert_non_null(strstr(err, "calibration-bioz:6:"));	/* the points line */
 }
+
+/* the lines before the analog settings, and those */
+#define HEAD "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1\n"
+#define ANALOG "excitation_mv 1980 pga_gain 5\n"
 
 static void test_damaged_files(void **state)
 {
@@ -100,26 +109,28 @@ static void test_damaged_files(void **state)
 		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000 ohm\n", ":3: resistor_ohm" },
 		{ "twitchd-calibration 1\ndevice bioz\nrc_network 200 800 1e-9 x\n",
 		  ":3: resistor_ohm" },
-		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1\n"
-		  "points 1\n", ":5: points" },
-		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1\n"
-		  "points 2e-08\n5000 1e-7 0\n6000 1e-7 0\nend\n", ":5: points" },
+		{ HEAD ANALOG "points 1\n", ":6: points" },
+		{ HEAD ANALOG "points 2e-08\n5000 1e-7 0\n6000 1e-7 0\nend\n", ":6: points" },
 		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1 s\n",
 		  ":4: time_real_ns" },
-		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1\n"
-		  "points 2\n5000 1e-7 0\n", ":7: not a point" },
-		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1\n"
-		  "points 2\n5000 1e-7 0\n4000 1e-7 0\nend\n", ":7: not a point" },
-		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1\n"
-		  "points 2\n5000 1e-7 0\n6000 -1e-7 0\nend\n", ":7: not a point" },
-		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1\n"
-		  "points 2\n5000 1e-7 0\n6000 nan 0\nend\n", ":7: not a point" },
-		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1\n"
-		  "points 2\n5000 1e-7 0 9\n6000 1e-7 0\nend\n", ":6: not a point" },
-		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1\n"
-		  "points 2\n5000 1e-7 0\n6000 1e-7 0\n", ":8: cut short" },
-		{ "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\ntime_real_ns 1\n"
-		  "points 2\n5000 1e-7 0\n6000 1e-7 0\nend", ":8: cut short" },
+		{ HEAD ANALOG "points 2\n5000 1e-7 0\n", ":8: not a point" },
+		{ HEAD ANALOG "points 2\n5000 1e-7 0\n4000 1e-7 0\nend\n", ":8: not a point" },
+		{ HEAD ANALOG "points 2\n5000 1e-7 0\n6000 -1e-7 0\nend\n", ":8: not a point" },
+		{ HEAD ANALOG "points 2\n5000 1e-7 0\n6000 nan 0\nend\n", ":8: not a point" },
+		{ HEAD ANALOG "points 2\n5000 1e-7 0 9\n6000 1e-7 0\nend\n", ":7: not a point" },
+		{ HEAD ANALOG "points 2\n5000 1e-7 0\n6000 1e-7 0\n", ":9: cut short" },
+		{ HEAD ANALOG "points 2\n5000 1e-7 0\n6000 1e-7 0\nend", ":9: cut short" },
+		/* the analog settings line: both values, in range, nothing after */
+		{ HEAD, ":5: excitation_mv" },
+		{ HEAD "excitation_mv 1980\n", ":5: excitation_mv" },
+		{ HEAD "excitation_mv 0 pga_gain 5\n", ":5: excitation_mv" },
+		{ HEAD "excitation_mv 5001 pga_gain 5\n", ":5: excitation_mv" },
+		{ HEAD "excitation_mv -1980 pga_gain 5\n", ":5: excitation_mv" },
+		{ HEAD "excitation_mv 1980.5 pga_gain 5\n", ":5: excitation_mv" },
+		{ HEAD "excitation_mv 1980 pga_gain 2\n", ":5: excitation_mv" },
+		{ HEAD "excitation_mv 1980 pga_gain 0.2\n", ":5: excitation_mv" },
+		{ HEAD "excitation_mv 1980 pga_gain 5 x\n", ":5: excitation_mv" },
+		{ HEAD "pga_gain 5 excitation_mv 1980\n", ":5: excitation_mv" },
 	};
 	struct bioz_cal_point back[8];
 	struct calstore_info got;
@@ -136,8 +147,66 @@ static void test_damaged_files(void **state)
 	}
 	/* a good one after all that */
 	write_text("calibration-bioz", "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\n"
-		   "time_real_ns 1\npoints 2\n5000 1e-7 0\n6000 1e-7 0\nend\n");
+		   "time_real_ns 1\nexcitation_mv 383 pga_gain 1\npoints 2\n5000 1e-7 0\n"
+		   "6000 1e-7 0\nend\n");
 	assert_int_equal(calstore_load(dir, "bioz", back, 8, &got, err, sizeof(err)), 2);
+	assert_true(got.excitation_mv == 383 && got.pga_gain == 1);
+}
+
+/*
+ * A file written before the analog settings were kept (as twitchd wrote
+ * them until now) holds a gain factor for an unknown output range and PGA
+ * gain, 2-10x off if either changed since: refused, asking for a new
+ * calibration, never trusted.
+ */
+static void test_old_file_refused(void **state)
+{
+	struct bioz_cal_point back[8];
+	struct calstore_info got;
+	char err[600] = "";
+
+	(void)state;
+	write_text("calibration-bioz", "twitchd-calibration 1\ndevice bioz\nresistor_ohm 1000\n"
+		   "time_real_ns 1\npoints 2\n5000 1e-7 0\n6000 1e-7 0\nend\n");
+	assert_int_equal(calstore_load(dir, "bioz", back, 8, &got, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "calibration-bioz:5: made by an older twitchd"));
+	assert_non_null(strstr(err, "recalibrate (twitchctl calibrate OHM)"));
+	/* an R-C phantom's too */
+	write_text("calibration-bioz", "twitchd-calibration 1\ndevice bioz\n"
+		   "rc_network 200 800 4e-09\ntime_real_ns 1\npoints 2\n5000 1e-7 0\n"
+		   "6000 1e-7 0\nend\n");
+	assert_int_equal(calstore_load(dir, "bioz", back, 8, &got, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "recalibrate"));
+}
+
+/* Nothing is saved that could not be tied to its settings. */
+static void test_save_needs_settings(void **state)
+{
+	static const struct { uint32_t mv, pga; } bad[] = {
+		{ 0, 5 }, { 1980, 0 }, { 1980, 2 }, { 5001, 1 },
+	};
+	struct bioz_cal_point cal[4];
+	struct calstore_info info = { .resistor_ohm = 1000.0 }, got;
+	char err[600], path[256];
+	unsigned int i;
+
+	(void)state;
+	make_cal(cal, 4);
+	snprintf(path, sizeof(path), "%s/calibration-nos", dir);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		info.excitation_mv = bad[i].mv;
+		info.pga_gain = bad[i].pga;
+		err[0] = '\0';
+		assert_int_equal(calstore_save(dir, "nos", cal, 4, &info, err, sizeof(err)),
+				 -EINVAL);
+		assert_non_null(strstr(err, "not saved"));
+		assert_int_equal(access(path, F_OK), -1);
+	}
+	info.excitation_mv = 198;
+	info.pga_gain = 5;
+	assert_int_equal(calstore_save(dir, "nos", cal, 4, &info, err, sizeof(err)), 0);
+	assert_int_equal(calstore_load(dir, "nos", cal, 4, &got, err, sizeof(err)), 4);
+	assert_true(got.excitation_mv == 198 && got.pga_gain == 5);
 }
 
 /* Subject data and baseline: every bit back, the empty forms too. */
@@ -248,10 +317,45 @@ static void test_patient_damaged(void **state)
 	assert_true(got.baseline.r_ohm == 600 && got.baseline_t_real_ns == 2);
 }
 
+/*
+ * A baseline of 1 or 2 sweeps has no spread to judge a change by: not
+ * restored, said with the file and line; the subject beside it still is.
+ * 3 sweeps are enough.
+ */
+static void test_patient_baseline_few(void **state)
+{
+	struct calstore_patient got;
+	char err[600];
+	uint32_t n;
+
+	(void)state;
+	for (n = 1; n <= 3; n++) {
+		char text[256];
+
+		snprintf(text, sizeof(text), "twitchd-patient 1\ndevice bioz\n"
+			 "subject height_cm=170,weight_kg=70,sex=m 1\n"
+			 "baseline %u 0 600 0 0 nan 8 0.39 2\nend\n", n);
+		write_text("patient-bioz", text);
+		err[0] = '\0';
+		assert_int_equal(calstore_load_patient(dir, "bioz", &got, err, sizeof(err)), 0);
+		assert_true(got.has_subject && got.subject.height_cm == 170);
+		if (n < 3) {
+			assert_false(got.has_baseline);
+			assert_true(got.baseline_refused);
+			assert_non_null(strstr(err, "patient-bioz:4: a baseline of"));
+			assert_non_null(strstr(err, "fewer than 3"));
+		} else {
+			assert_true(got.has_baseline && got.baseline.n == 3);
+			assert_false(got.baseline_refused);
+		}
+	}
+}
+
 static void test_unwritable_dir(void **state)
 {
 	struct bioz_cal_point cal[4];
-	struct calstore_info info = { .resistor_ohm = 1000.0 };
+	struct calstore_info info = { .resistor_ohm = 1000.0, .excitation_mv = 1980,
+				      .pga_gain = 5 };
 	char err[600] = "";
 
 	(void)state;
@@ -291,7 +395,10 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_patient_round_trip),
 		cmocka_unit_test(test_patient_damaged),
+		cmocka_unit_test(test_patient_baseline_few),
 		cmocka_unit_test(test_damaged_files),
+		cmocka_unit_test(test_old_file_refused),
+		cmocka_unit_test(test_save_needs_settings),
 		cmocka_unit_test(test_unwritable_dir),
 	};
 

@@ -7,7 +7,8 @@
  * readable by libiio) and "948" (ads1298 beside a mainline-layout AD5933,
  * which libiio 0.24 refuses). Values read through profile_open/device_start
  * and plain read() are compared exactly with the bytes the simulator logged
- * (--log-bytes), decoded here by hand-written code independent of scan.c.
+ * (--log-bytes), decoded here by hand-written code independent of scan.c;
+ * the AD5933's output range and PGA gain are read back at open.
  * TWITCH_DEVSIM names the simulator (default: next to this program or in
  * its parent directory); iiod (Debian package iiod) serves the remote test.
  */
@@ -699,6 +700,9 @@ static void test_ad5933_sweep_calibration(void **state)
 	assert_int_equal(in->channels[1].role, DEVICE_ROLE_BIOZ_IMAG);
 	assert_int_equal(in->sweep_points, 11);
 	assert_int_equal(in->buffer_scans, 11);	/* a whole sweep fits */
+	/* read back: the range left at the probe's 1980 mV, the PGA set */
+	assert_int_equal(in->excitation_mv, 1980);
+	assert_int_equal(in->pga_gain, 1);
 	/*
 	 * The register holds f * 2^27 / (16.776 MHz / 4), truncated, and reads
 	 * back truncated: 20000 -> 640046 -> 19999 Hz, 2000 -> 64004 -> 1999 Hz.
@@ -734,6 +738,115 @@ static void test_ad5933_sweep_calibration(void **state)
 				 f[k], r[k], x[k], creal(z), cimag(z));
 	}
 	assert_true(x[5] < -10.0);	/* capacitive, the sign matters */
+	device_free(dev);
+}
+
+/* Magnitude of each point of a sweep over a resistor. */
+static void sweep_mag(struct device *dev, double *ret_m)
+{
+	double re[16], im[16];
+	size_t k;
+
+	sweep(dev, re, im);
+	for (k = 0; k < device_get_info(dev)->sweep_points; k++)
+		ret_m[k] = hypot(re[k], im[k]);
+}
+
+/*
+ * The output range and PGA gain are read back at every open, set or left
+ * by the config: a gain factor is tied to them, because they scale the
+ * words as the chip's do (half the range, about half the counts; PGA x5,
+ * 5x). A load that rails the ADC gives words at the 16-bit limits, which
+ * the calibration refuses; a value the device shows that is not a PGA
+ * setting fails the open.
+ */
+static void test_ad5933_analog_settings(void **state)
+{
+	struct device_config cfg = {
+		.device = "ad5933",
+		.sweep = { .start_hz = 20000, .increment_hz = 2000, .n_increments = 10,
+			   .excitation_mv = 970, .pga_gain = 1 },
+	};
+	struct profile_error err;
+	struct device *dev;
+	const struct device_info *in;
+	struct ad5933_cal cal;
+	double m970[16], m1980[16], m1980x5[16], re[16], im[16];
+	char reply[256];
+	size_t k, n_railed = 0;
+
+	(void)state;
+	ctl(reply, sizeof(reply), "load ad5933 resistor 1000");
+	dev = open_ok(&cfg);
+	in = device_get_info(dev);
+	assert_int_equal(in->excitation_mv, 970);
+	assert_int_equal(in->pga_gain, 1);
+	sweep_mag(dev, m970);
+	device_free(dev);
+	/* left alone, the device keeps (and we read) what was set */
+	ctl(reply, sizeof(reply), "sync");
+	memset(&cfg.sweep, 0, sizeof(cfg.sweep));
+	dev = open_ok(&cfg);
+	in = device_get_info(dev);
+	assert_int_equal(in->excitation_mv, 970);
+	assert_int_equal(in->pga_gain, 1);
+	device_free(dev);
+
+	cfg.sweep.excitation_mv = 1980;
+	cfg.sweep.pga_gain = 1;
+	dev = open_ok(&cfg);
+	assert_int_equal(device_get_info(dev)->excitation_mv, 1980);
+	sweep_mag(dev, m1980);
+	device_free(dev);
+	cfg.sweep.pga_gain = 5;
+	dev = open_ok(&cfg);
+	assert_int_equal(device_get_info(dev)->pga_gain, 5);
+	sweep_mag(dev, m1980x5);
+	device_free(dev);
+	for (k = 0; k < 11; k++) {
+		/* about 2000 counts at 1980 mV x1: rounding within 1e-3 */
+		assert_true(fabs(m1980[k] / m970[k] - 1980.0 / 970.0) < 5e-3);
+		assert_true(fabs(m1980x5[k] / m1980[k] - 5.0) < 5e-3);
+	}
+
+	/* 50 ohm at 1980 mV x5: 200000 counts, railed at every point */
+	ctl(reply, sizeof(reply), "load ad5933 resistor 50");
+	dev = open_ok(&cfg);
+	sweep(dev, re, im);
+	device_free(dev);
+	for (k = 0; k < 11; k++)
+		n_railed += re[k] == 32767.0 || re[k] == -32768.0 || im[k] == 32767.0 ||
+			    im[k] == -32768.0;
+	assert_int_equal(n_railed, 11);
+	assert_int_equal(ad5933_calibrate(re, im, 11, 50.0, &cal), -EOVERFLOW);
+	re[0] = 1000.0;	/* one good point is not enough */
+	im[0] = 1000.0;
+	assert_int_equal(ad5933_calibrate(re, im, 11, 50.0, &cal), -EOVERFLOW);
+	ctl(reply, sizeof(reply), "load ad5933 resistor 1000");
+	dev = open_ok(&cfg);
+	sweep(dev, re, im);
+	assert_int_equal(ad5933_calibrate(re, im, 11, 1000.0, &cal), 0);
+	assert_int_equal(ad5933_impedance(&cal, re, im, 11, m970, m1980), 0);
+	re[3] = -32768.0;		/* a measured point railed: not converted */
+	assert_int_equal(ad5933_impedance(&cal, re, im, 11, m970, m1980), -EOVERFLOW);
+	device_free(dev);
+
+	/*
+	 * Something that is not a PGA setting or a range: the open fails,
+	 * naming it (no writes this time: read what the device shows).
+	 */
+	memset(&cfg.sweep, 0, sizeof(cfg.sweep));
+	ctl(reply, sizeof(reply), "garbage ad5933 in_voltage0_scale 0.5");
+	assert_int_equal(profile_open(&cfg, &dev, &err), -EBADMSG);
+	assert_string_equal(err.what, "in_voltage0_scale");
+	ctl(reply, sizeof(reply), "garbage-clear ad5933 in_voltage0_scale");
+	ctl(reply, sizeof(reply), "garbage ad5933 out_altvoltage0_raw x");
+	assert_int_equal(profile_open(&cfg, &dev, &err), -EBADMSG);
+	assert_string_equal(err.what, "out_altvoltage0_raw");
+	ctl(reply, sizeof(reply), "garbage-clear ad5933 out_altvoltage0_raw");
+	ctl(reply, sizeof(reply), "sync");
+	dev = open_ok(&cfg);
+	assert_int_equal(device_get_info(dev)->excitation_mv, 1980);
 	device_free(dev);
 }
 
@@ -806,6 +919,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_libiio_refuses),
 		cmocka_unit_test(test_ads1298_via_sysfs),
 		cmocka_unit_test(test_ad5933_sweep_calibration),
+		cmocka_unit_test(test_ad5933_analog_settings),
 		cmocka_unit_test(test_ad5933_one_channel_refused),
 	};
 

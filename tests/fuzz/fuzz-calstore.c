@@ -85,6 +85,10 @@ static void fuzz_calibration(size_t max)
 	}
 	if (n < 2 || (size_t)n > max)
 		abort();
+	/* what loads is tied to analog settings an AD5933 can have */
+	if (info.excitation_mv < 1 || info.excitation_mv > 5000 ||
+	    (info.pga_gain != 1 && info.pga_gain != 5))
+		abort();
 	for (i = 0; i < (size_t)n; i++)
 		if (!(cal[i].freq_hz > 0) || !isfinite(cal[i].freq_hz) || !(cal[i].gain > 0) ||
 		    !isfinite(cal[i].gain) || !isfinite(cal[i].sys_phase_rad) ||
@@ -100,6 +104,11 @@ static void fuzz_calibration(size_t max)
 	memcpy(fuzz_bz.cal, cal, (size_t)n * sizeof(cal[0]));
 	fuzz_bz.n_cal = (size_t)n;
 	fuzz_bz.cal_from_file = true;
+	fuzz_bz.cal_excitation_mv = info.excitation_mv;
+	fuzz_bz.cal_pga_gain = info.pga_gain;
+	/* the device at the file's settings, as acquire.c finds it (else nothing applies) */
+	if (bioz_live_set_analog(&fuzz_bz, info.excitation_mv, info.pga_gain) != 0)
+		abort();
 	snprintf(fuzz_result, sizeof(fuzz_result), "ok: %d points, sweeps: %d", n,
 		 fuzz_sweeps(&fuzz_bz));
 }
@@ -118,7 +127,8 @@ static void fuzz_patient(void)
 		snprintf(fuzz_result, sizeof(fuzz_result), "rejected: %s", err);
 		return;
 	}
-	if (p.has_baseline && !bioz_ri_baseline_ok(&p.baseline))
+	if (p.has_baseline && (!bioz_ri_baseline_ok(&p.baseline) ||
+			       p.baseline.n < CALSTORE_BASELINE_MIN_SWEEPS || p.baseline_refused))
 		abort();
 	if (calstore_save_patient(fuzz_dir, "rt", &p, err, sizeof(err)) < 0 ||
 	    calstore_load_patient(fuzz_dir, "rt", &p2, err, sizeof(err)) < 0)
@@ -147,6 +157,10 @@ static void fuzz_patient(void)
 		fuzz_bz.cal[i].sys_phase_rad = -0.1 + 1e-3 * (double)i / 7.0;
 	}
 	fuzz_bz.n_cal = 96;
+	fuzz_bz.cal_excitation_mv = 1980;
+	fuzz_bz.cal_pga_gain = 5;
+	if (bioz_live_set_analog(&fuzz_bz, 1980, 5) != 0)
+		abort();
 	if (p.has_subject) {
 		fuzz_bz.subject = p.subject;
 		fuzz_bz.has_subject = true;
