@@ -179,6 +179,10 @@ static int ad5933_configure(struct device *dev, const struct device_config *cfg,
 	dev->info.rate_hz = 0;
 	/* hand each point over as it comes; keep a whole sweep in the kfifo */
 	dev->info.block_scans = cfg->block_scans != 0 ? cfg->block_scans : 1;
+	/* a watermark above the sweep is never reached: every sweep would
+	 * time out */
+	if (dev->info.block_scans > dev->info.sweep_points)
+		dev->info.block_scans = dev->info.sweep_points;
 	if (cfg->buffer_scans == 0)
 		dev->info.buffer_scans = dev->info.sweep_points;
 	return 0;

@@ -783,6 +783,13 @@ static void test_ad5933_analog_settings(void **state)
 	assert_int_equal(in->pga_gain, 1);
 	sweep_mag(dev, m970);
 	device_free(dev);
+	/* blocks longer than the sweep's 11 points: a watermark never reached,
+	 * every sweep timed out; they are cut to the sweep */
+	cfg.block_scans = 64;
+	dev = open_ok(&cfg);
+	assert_int_equal(device_get_info(dev)->block_scans, 11);
+	device_free(dev);
+	cfg.block_scans = 0;
 	/* left alone, the device keeps (and we read) what was set */
 	ctl(reply, sizeof(reply), "sync");
 	memset(&cfg.sweep, 0, sizeof(cfg.sweep));
