@@ -32,13 +32,29 @@ static const char *generic_rate_attr(struct device *dev)
 	return NULL;
 }
 
-static int generic_rate_listed(struct device *dev, uint32_t hz)
+/*
+ * Is @hz offered? The list is the one beside the rate attribute @attr, in
+ * either of the kernel's forms: values ("1000 2000 4000") or a range
+ * ("[min step max]", IIO_AVAIL_RANGE).
+ */
+static int generic_rate_listed(struct device *dev, const char *attr, uint32_t hz)
 {
-	char list[256], *tok, *save = NULL;
-	int r = device_attr_read(dev, "sampling_frequency_available", list, sizeof(list));
+	char name[80], list[256], *tok, *save = NULL;
+	double lo, step, hi;
+	int r;
 
+	snprintf(name, sizeof(name), "%s_available", attr);
+	r = device_attr_read(dev, name, list, sizeof(list));
 	if (r < 0)
 		return r == -ENOENT ? 0 : r;	/* no list: the driver decides */
+	if (list[0] == '[') {
+		if (sscanf(list, "[%lf %lf %lf]", &lo, &step, &hi) != 3 || !(step > 0))
+			return -EBADMSG;
+		if (hz < lo - 1e-6 || hz > hi + 1e-6 ||
+		    fabs(remainder(hz - lo, step)) > 1e-6 * step)
+			return -ERANGE;
+		return 0;
+	}
 	for (tok = strtok_r(list, " ", &save); tok != NULL;
 	     tok = strtok_r(NULL, " ", &save)) {
 		double v;
@@ -64,10 +80,10 @@ static int generic_configure(struct device *dev, const struct device_config *cfg
 		return 0;
 	}
 	if (cfg->rate_hz != 0) {
-		r = generic_rate_listed(dev, cfg->rate_hz);
+		r = generic_rate_listed(dev, attr, cfg->rate_hz);
 		if (r < 0)
-			return profile_fail(err, dev, r, "sampling_frequency_available",
-					    "%u Hz is not offered", cfg->rate_hz);
+			return profile_fail(err, dev, r, attr, "%u Hz is not offered (%s_available)",
+					    cfg->rate_hz, attr);
 		snprintf(v, sizeof(v), "%u", cfg->rate_hz);
 		r = profile_attr_write(dev, attr, v);
 		if (r < 0)
