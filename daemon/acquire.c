@@ -141,6 +141,11 @@ static void load_patient(struct acq_dev *a)
 		   p.has_baseline ? "resistance-index baseline" : "", age);
 }
 
+void acq_save_patient_soon(struct acq_dev *a)
+{
+	a->patient_dirty = true;
+}
+
 void acq_save_patient(struct acq_dev *a)
 {
 	struct calstore_patient p = {
@@ -151,6 +156,7 @@ void acq_save_patient(struct acq_dev *a)
 	};
 	char err[600];
 
+	a->patient_dirty = false;
 	p.has_baseline = bioz_ri_get_baseline(&a->bz->ri, &p.baseline);
 	if (calstore_save_patient(state_dir(a->d), a->cfg.name, &p, err, sizeof(err)) < 0)
 		log_msg(LOG_WARNING, "%s: subject and baseline kept in memory only: %s",
@@ -1436,6 +1442,8 @@ static bool stalled(const struct acq_dev *a, uint64_t now)
 
 void acq_on_tick(struct acq_dev *a, uint64_t now)
 {
+	if (a->patient_dirty && a->bz)
+		acq_save_patient(a);
 	switch (a->state) {
 	case DEV_CLOSED: {
 		int err;
@@ -1596,6 +1604,8 @@ void acq_drain_and_stop(struct acq_dev *a)
 
 void acq_free(struct acq_dev *a)
 {
+	if (a->patient_dirty && a->bz)
+		acq_save_patient(a);	/* a command just before the stop */
 	free(a->running_cfg);
 	a->running_cfg = NULL;
 	a->dev = device_free(a->dev);

@@ -319,7 +319,7 @@ static void cmd_bioz(struct twitchd *d, struct client *c, const struct control_c
 	} else if (!strcmp(cmd->verb, "subject") && !strcmp(cmd->args, "none")) {
 		a->bz->has_subject = false;
 		a->bz->subject_t_real_ns = 0;
-		acq_save_patient(a);
+		acq_save_patient_soon(a);
 		client_reply(c, 0, "subject cleared: measurement-level estimates only");
 		log_msg(LOG_NOTICE, "%s: subject data cleared by uid %u", a->cfg.name,
 			c->cred.uid);
@@ -332,13 +332,13 @@ static void cmd_bioz(struct twitchd *d, struct client *c, const struct control_c
 		a->bz->subject = subj;
 		a->bz->has_subject = true;
 		a->bz->subject_t_real_ns = record_clock_ns(CLOCK_REALTIME);
-		acq_save_patient(a);
+		acq_save_patient_soon(a);
 		client_reply(c, 0, "subject set: body-water estimates from the next sweep");
 		log_msg(LOG_NOTICE, "%s: subject data set by uid %u", a->cfg.name, c->cred.uid);
 	} else {
 		bioz_ri_rebaseline(&a->bz->ri, a->bz->ri.cfg.baseline_n);
 		a->bz->baseline_t_real_ns = 0;
-		acq_save_patient(a);	/* a restart must not bring the old one back */
+		acq_save_patient_soon(a);	/* a restart must not bring the old one back */
 		client_reply(c, 0, "a new baseline of the resistance index from the next "
 			      "%u trusted sweeps", a->bz->ri.cfg.baseline_n);
 		log_msg(LOG_NOTICE, "%s: new baseline requested by uid %u", a->cfg.name,

@@ -92,6 +92,7 @@ struct acq_dev {
 	bool stop_requested;		/* stop once in_flight drains */
 	bool reopen;			/* the stop is a reload: reopen at once */
 	uint64_t last_data_ns;		/* the last read that brought samples */
+	bool patient_dirty;		/* acq_save_patient() is due */
 	struct config_device *running_cfg; /* the settings a reload replaced,
 					 * while the new ones have not opened */
 	uint16_t index;			/* device number in records */
@@ -219,6 +220,9 @@ void acq_free(struct acq_dev *a);
 struct acq_dev *acq_find_bioz(struct twitchd *d);
 /* Keep @a's subject and baseline in the state directory (after a change). */
 void acq_save_patient(struct acq_dev *a);
+/* acq_save_patient() at the next tick (at most ten a second, and at exit):
+ * a flood of commands must not fsync in the loop at every one */
+void acq_save_patient_soon(struct acq_dev *a);
 /* One line for status / STATUS=. */
 int acq_describe(const struct acq_dev *a, char *buf, size_t len);
 
