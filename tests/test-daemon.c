@@ -766,15 +766,34 @@ static void test_clock_fast_without_timestamp(void **state)
 	clock_case(20000);
 }
 
+/* The next status record @state on @re within @ms, else fail with @what. */
+static void wait_status(struct daemon *d, struct twitch_reader *re, union rec *u,
+			uint32_t state, int ms, const char *what)
+{
+	if (!wait_event(re, u, ms, is_status, &state)) {
+		dump_log(d);
+		fail_msg("%s", what);
+	}
+}
+
+/* Read @rs until a samples record of index epoch @epoch, within @ms each. */
+static void wait_samples_epoch(struct twitch_reader *rs, union rec *u, uint32_t epoch, int ms)
+{
+	int n;
+
+	do {
+		n = twitch_reader_next(rs, u, sizeof(*u), ms);
+		assert_true(n > 0);
+	} while (u->h.type != TWITCH_REC_SAMPLES || u->s.index_epoch != epoch);
+}
+
 static void test_vanish_and_return(void **state)
 {
 	struct twitch_client *c;
 	struct twitch_reader *re, *rs;
 	static union rec u;
-	uint32_t lost = TWITCH_STATUS_DEVICE_LOST, up = TWITCH_STATUS_DEVICE_UP;
 	struct sim s;
 	struct daemon d;
-	int n;
 
 	(void)state;
 	sim_start(&s, "ads1298:rate=4000", NULL);
@@ -782,22 +801,15 @@ static void test_vanish_and_return(void **state)
 	emg_readers(&d, &c, &re, &rs);
 	msleep(300);
 	sim_ctl(&s, "vanish iio:device0");
-	if (!wait_event(re, &u, 3000, is_status, &lost)) {
-		dump_log(&d);
-		fail_msg("no device_lost status after the device vanished");
-	}
+	wait_status(&d, re, &u, TWITCH_STATUS_DEVICE_LOST, 3000,
+		    "no device_lost status after the device vanished");
 	assert_string_equal(u.st.dev_name, "emg");
 	sim_ctl(&s, "return iio:device0");
-	if (!wait_event(re, &u, 10000, is_status, &up)) {
-		dump_log(&d);
-		fail_msg("no device_up status after the device returned");
-	}
+	wait_status(&d, re, &u, TWITCH_STATUS_DEVICE_UP, 10000,
+		    "no device_up status after the device returned");
 	assert_int_equal(u.st.index_epoch, 1);
 	/* samples flow again, in the new epoch, from index 0 */
-	do {
-		n = twitch_reader_next(rs, &u, sizeof(u), 2000);
-		assert_true(n > 0);
-	} while (u.h.type != TWITCH_REC_SAMPLES || u.s.index_epoch != 1);
+	wait_samples_epoch(rs, &u, 1, 2000);
 	assert_true(u.h.sample_index < 4000);
 	emg_readers_stop(c, re, rs, &d, &s);
 }
@@ -814,10 +826,9 @@ static void test_stall_reopens(void **state)
 	struct twitch_client *c;
 	struct twitch_reader *re, *rs;
 	static union rec u;
-	uint32_t lost = TWITCH_STATUS_DEVICE_LOST, up = TWITCH_STATUS_DEVICE_UP;
+	uint32_t lost = TWITCH_STATUS_DEVICE_LOST;
 	struct sim s;
 	struct daemon d;
-	int n;
 
 	(void)state;
 	sim_start(&s, "ads1298:rate=4000", NULL);
@@ -827,19 +838,12 @@ static void test_stall_reopens(void **state)
 	sim_ctl(&s, "stall iio:device0 1000");
 	assert_false(wait_event(re, &u, 2500, is_status, &lost));
 	sim_ctl(&s, "stall iio:device0 4000");
-	if (!wait_event(re, &u, 3500, is_status, &lost)) {
-		dump_log(&d);
-		fail_msg("no device_lost status 3.5 s into a 4-s stall");
-	}
+	wait_status(&d, re, &u, TWITCH_STATUS_DEVICE_LOST, 3500,
+		    "no device_lost status 3.5 s into a 4-s stall");
 	assert_true(file_contains(d.log, "emg: no samples for 2."));
-	if (!wait_event(re, &u, 5000, is_status, &up)) {
-		dump_log(&d);
-		fail_msg("the stalled device was not reopened");
-	}
-	do {
-		n = twitch_reader_next(rs, &u, sizeof(u), 5000);
-		assert_true(n > 0);
-	} while (u.h.type != TWITCH_REC_SAMPLES || u.s.index_epoch != 1);
+	wait_status(&d, re, &u, TWITCH_STATUS_DEVICE_UP, 5000,
+		    "the stalled device was not reopened");
+	wait_samples_epoch(rs, &u, 1, 5000);
 	emg_readers_stop(c, re, rs, &d, &s);
 }
 
