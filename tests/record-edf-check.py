@@ -114,6 +114,18 @@ def header_lsb(path):
 TAL = re.compile(rb"([+-]\d+(?:\.\d+)?)(?:\x15(\d+(?:\.\d+)?))?\x14(.*)\x14", re.S)
 
 
+class Checks:
+    """ok(name, cond, detail): one "ok"/"FAIL" line per check; counts the fails."""
+
+    def __init__(self):
+        self.fails = 0
+
+    def __call__(self, name, cond, detail=""):
+        print("%s %s%s" % ("ok  " if cond else "FAIL", name, (": " + detail) if detail else ""))
+        if not cond:
+            self.fails += 1
+
+
 def structure(path, ok):
     """Check the bytes of an EDF+/BDF+ file; return (labels, transducers)."""
     name = os.path.basename(path)
@@ -178,13 +190,7 @@ def structure(path, ok):
 def check(path, cap_path, markers, min_s, max_s, labels, tail_gap=None):
     import mne
     mne.set_log_level("ERROR")
-    fails = 0
-
-    def ok(name, cond, detail=""):
-        nonlocal fails
-        print("%s %s%s" % ("ok  " if cond else "FAIL", name, (": " + detail) if detail else ""))
-        if not cond:
-            fails += 1
+    ok = Checks()
 
     # several files (a rotation) are checked as one recording, in order
     parts, ann, t_s = [], [], 0.0
@@ -282,19 +288,13 @@ def check(path, cap_path, markers, min_s, max_s, labels, tail_gap=None):
     for marker in markers:
         ok("marker annotated", any(d == marker for _, d in ann), marker)
     print("     annotations: %d, e.g. %s" % (len(ann), ann[:4]))
-    return 1 if fails else 0
+    return 1 if ok.fails else 0
 
 
 def structure_main(path, labels, transducers):
     import mne
     mne.set_log_level("ERROR")
-    fails = 0
-
-    def ok(name, cond, detail=""):
-        nonlocal fails
-        print("%s %s%s" % ("ok  " if cond else "FAIL", name, (": " + detail) if detail else ""))
-        if not cond:
-            fails += 1
+    ok = Checks()
     dl, dt = structure(path, ok)
     if labels is not None:
         ok("labels", dl == labels.split(","), ",".join(dl))
@@ -306,7 +306,7 @@ def structure_main(path, labels, transducers):
         ok("MNE reads it", True, "%d signals, %d samples" % (len(raw.ch_names), raw.n_times))
     except Exception as e:                      # noqa: BLE001 (any refusal is the answer)
         ok("MNE reads it", False, repr(e))
-    return 1 if fails else 0
+    return 1 if ok.fails else 0
 
 
 def main():
