@@ -307,6 +307,18 @@ int64_t scan_column_raw(const struct scan_column *c, const uint8_t *scan)
 	return s;
 }
 
+/* The column as a number: an unsigned one of 64 bits stays positive (as
+ * an int64_t its top half read negative). */
+static double scan_column_value(const struct scan_column *c, const uint8_t *scan)
+{
+	uint64_t v;
+
+	if (c->is_signed)
+		return (double)scan_column_raw(c, scan);
+	v = (scan_load(scan + c->offset, c->bytes, c->is_be) >> c->shift) & c->mask;
+	return (double)v;
+}
+
 static void scan_decode_one(const struct scan_decoder *d, const uint8_t *scan,
 			    double *out, int64_t *out_ts)
 {
@@ -315,8 +327,7 @@ static void scan_decode_one(const struct scan_decoder *d, const uint8_t *scan,
 	for (i = 0; i < d->n_values; i++) {
 		const struct scan_column *c = &d->col[i];
 
-		out[i] = ((double)scan_column_raw(c, scan) + c->raw_offset) *
-			 c->gain;
+		out[i] = (scan_column_value(c, scan) + c->raw_offset) * c->gain;
 	}
 	if (out_ts != NULL && d->has_timestamp)
 		*out_ts = scan_column_raw(&d->ts, scan);

@@ -327,6 +327,30 @@ static void test_decode_scaled_block(void **state)
 	assert_true(ts[1] == INT64_C(1700000000123456790));
 }
 
+/* An unsigned 64-bit channel at its top: 2^64 - 1, not -1 (an int64_t). */
+static void test_decode_u64(void **state)
+{
+	struct scan_element in[1];
+	struct scan_conv conv[1] = { { .offset = 0.0, .gain = 1.0 } };
+	struct scan_layout l;
+	struct scan_decoder d;
+	uint8_t buf[8];
+	double out[1];
+
+	(void)state;
+	memset(buf, 0xff, sizeof(buf));
+	in[0] = elem(0, "le:u64/64>>0");
+	assert_int_equal(scan_layout_compute(in, 1, SCAN_RULE_KERNEL, &l), 0);
+	assert_int_equal(scan_decoder_init(&d, &l, conv, -1), 0);	/* no timestamp */
+	assert_int_equal(scan_decode(&d, buf, sizeof(buf), out, NULL, 1), 1);
+	assert_true(out[0] == 18446744073709551615.0);
+	in[0] = elem(0, "le:s64/64>>0");	/* the same bytes signed: -1 */
+	assert_int_equal(scan_layout_compute(in, 1, SCAN_RULE_KERNEL, &l), 0);
+	assert_int_equal(scan_decoder_init(&d, &l, conv, -1), 0);	/* no timestamp */
+	assert_int_equal(scan_decode(&d, buf, sizeof(buf), out, NULL, 1), 1);
+	assert_true(out[0] == -1.0);
+}
+
 static void test_decode_partial_scans(void **state)
 {
 	/* be:s24/32>>8 pairs; the stream is cut at every possible place */
@@ -448,6 +472,7 @@ int main(void)
 		cmocka_unit_test(test_decode_be_s24_shift8),
 		cmocka_unit_test(test_decode_16_and_64),
 		cmocka_unit_test(test_decode_scaled_block),
+		cmocka_unit_test(test_decode_u64),
 		cmocka_unit_test(test_decode_partial_scans),
 		cmocka_unit_test(test_repeat_columns),
 		cmocka_unit_test(test_encode_inverse),
