@@ -487,11 +487,25 @@ static int analyze_setup(struct analyze *a)
 		detect_set_epoch_sink(g->pl.det, analyze_epoch_sink, a);
 	}
 	a->in = malloc(max_ch * ANALYZE_BLOCK_SCANS * sizeof(*a->in));
-	a->rflags = malloc(ANALYZE_BLOCK_SCANS);
+	a->rflags = malloc(ANALYZE_BLOCK_SCANS + 2);	/* and a neighbour each side */
 	a->dbuf = malloc(ANALYZE_BLOCK_SCANS * sizeof(*a->dbuf));
 	if (!a->in || !a->rflags || !a->dbuf)
 		return -ENOMEM;
 	return 0;
+}
+
+/*
+ * Is sample @i clipped? Flagged at the file's full scale, and so is a
+ * neighbour (@f[-1] and @f[m] exist). A lone sample at a digital limit is
+ * the file's own extreme: exporters that scale to the data (wfdb-python's
+ * adc gain, an "auto" physical range) put the largest peak there, and
+ * taking it for clipping threw the largest twitches away as artefacts.
+ */
+static bool clipped(const uint8_t *f, size_t i)
+{
+	const uint8_t s = RECORDING_SAMPLE_SATURATED;
+
+	return (f[i] & s) && ((f[(ptrdiff_t)i - 1] & s) || (f[i + 1] & s));
 }
 
 /* One block of @m scans from @start: read, filter, detect. */
@@ -509,14 +523,23 @@ static int analyze_block(struct analyze *a, struct analyze_group *g, uint64_t st
 		if (r < 0 || (size_t)r != m)
 			return r < 0 ? r : -EIO;
 		if (g->has_sat[c]) {
-			r = recording_read_flags(a->rec, g->ch[c], start, m, a->rflags);
-			if (r < 0 || (size_t)r != m)
+			/* one sample before and after, where there are */
+			r = recording_read_flags(a->rec, g->ch[c], start > 0 ? start - 1 : 0,
+						 m + 1 + (start > 0), a->rflags);
+			if (r < 0 || (size_t)r < m + (start > 0))
 				return r < 0 ? r : -EIO;
+			if (start == 0) {	/* no sample before the first */
+				memmove(a->rflags + 1, a->rflags, (size_t)r);
+				a->rflags[0] = 0;
+				r++;
+			}
+			if ((size_t)r < m + 2)
+				a->rflags[m + 1] = 0;	/* none after the last */
 		}
 		for (i = 0; i < m; i++) {
 			double v = a->dbuf[i];
 
-			if (g->has_sat[c] && (a->rflags[i] & RECORDING_SAMPLE_SATURATED))
+			if (g->has_sat[c] && clipped(a->rflags + 1, i))
 				v = copysign(FLT_MAX, v);
 			else if (fabs(v) > FLT_MAX)	/* beyond float: full scale */
 				v = copysign(FLT_MAX, v);

@@ -973,6 +973,26 @@ static int group_teardown(void **state)
 	return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/*
+ * Clipping is a run at the file's full scale: a lone sample there is the
+ * file's own extreme (an exporter that scales to the data puts the largest
+ * peak there), and taking it for clipping rejected the largest twitches.
+ * emgdb's emg_neuropathy has one at 32.35 s; its replay now keeps the
+ * event around it.
+ */
+static void test_clipped_needs_a_run(void **state)
+{
+	const uint8_t S = RECORDING_SAMPLE_SATURATED;
+	/* f[0] and f[5]: the neighbours before and after samples 0..3 */
+	const uint8_t f[6] = { 0, S, 0, S, S, 0 };
+
+	(void)state;
+	assert_false(clipped(f + 1, 0));	/* alone */
+	assert_false(clipped(f + 1, 1));	/* not at full scale */
+	assert_true(clipped(f + 1, 2));		/* a run of two */
+	assert_true(clipped(f + 1, 3));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -984,6 +1004,7 @@ int main(void)
 		cmocka_unit_test(test_chunking_invariant),
 		cmocka_unit_test(test_leg_channel_plm),
 		cmocka_unit_test(test_envelope_refused),
+		cmocka_unit_test(test_clipped_needs_a_run),
 		cmocka_unit_test(test_replays),
 		cmocka_unit_test(test_locale),
 	};
