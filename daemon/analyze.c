@@ -207,7 +207,8 @@ static void analyze_print_event(struct analyze *a, const struct analyze_group *g
 		else
 			mask_ok = false;
 	}
-	fprintf(f, "{\"type\":\"twitch\",\"t\":%.6f", (double)ev->onset_index / g->rate_hz);
+	fprintf(f, "{\"type\":\"twitch\",\"t\":%.6f",
+		recording_start_s(a->rec) + (double)ev->onset_index / g->rate_hz);
 	/* sample_index is the live records' name (twitch_record_json) */
 	analyze_u64(f, ",\"sample_index\":", ev->onset_index);
 	analyze_u64(f, ",\"onset_index\":", ev->onset_index);
@@ -275,7 +276,8 @@ static void analyze_epoch_sink(const struct detect_epoch *ep, void *userdata)
 	window_full = (double)g->n_epochs[ep->channel] >= efm_epochs;
 	partial = (ep->flags & DETECT_EPF_PARTIAL) ||
 		  ep->start_index + ep->epoch_samples > g->n_scans;
-	fprintf(f, "{\"type\":\"epoch\",\"t\":%.6f", (double)ep->start_index / g->rate_hz);
+	fprintf(f, "{\"type\":\"epoch\",\"t\":%.6f",
+		recording_start_s(a->rec) + (double)ep->start_index / g->rate_hz);
 	analyze_u64(f, ",\"start_index\":", ep->start_index);
 	analyze_u64(f, ",\"channel\":", g->ch[ep->channel]);
 	analyze_num(f, ",\"epoch_s\":", ep->epoch_samples / g->rate_hz);

@@ -61,6 +61,7 @@ struct recording {
 	size_t n_ann;
 	struct recording_annotation *ann;
 	char *ann_text;
+	double start_s;			/* EDF+: the first record's start, from its TAL */
 };
 
 /* One open call's parsing context. */
@@ -1170,7 +1171,7 @@ static bool edf_tal_number(const struct rec_ctx *c, const uint8_t *s, size_t n,
  * signal: "+onset[\x15duration]\x14[text\x14]...\0", repeated, then \0 fill.
  */
 static int edf_parse_tals(struct rec_ctx *c, struct edf_ann_buf *b,
-			  const uint8_t *d, size_t n, uint64_t record)
+			  const uint8_t *d, size_t n, uint64_t record, double *ret_start)
 {
 	const char *f = rec_field(c, "annotations in data record %llu",
 				  (unsigned long long)record);
@@ -1194,6 +1195,9 @@ static int edf_parse_tals(struct rec_ctx *c, struct edf_ann_buf *b,
 						  false, &dur)))
 			return rec_fail(c, -EBADMSG, c->path, 0, f,
 					"TAL at byte %zu has a bad onset or duration", pos);
+		/* the first TAL is the record's time-keeping one: its start */
+		if (pos == 0 && ret_start != NULL)
+			*ret_start = onset;
 		/* texts, each ended by 0x14; empty ones are time-keeping */
 		for (p = sep + 1; p < end;) {
 			const uint8_t *t_end = memchr(p, 0x14, (size_t)(end - p));
@@ -1215,6 +1219,34 @@ static int edf_parse_tals(struct rec_ctx *c, struct edf_ann_buf *b,
 		}
 		pos = (size_t)(end - d) + 1;
 	}
+	return 0;
+}
+
+/*
+ * Record @r of an EDF+C file starts at @t s (its time-keeping TAL, NaN if it
+ * has none). The first gives the recording's start after the header's start
+ * time (often a fraction of a second): every time --analyze prints follows
+ * it, as the annotations' onsets do. The others must follow on, @dur apart:
+ * "EDF+C" promises it, and a file that breaks it has gaps that would
+ * otherwise be read as continuous time.
+ */
+static int edf_record_start(struct rec_ctx *c, struct recording *rec, uint64_t r, double t,
+			    double dur)
+{
+	double want;
+
+	if (r == 0) {
+		rec->start_s = isfinite(t) ? t : 0.0;
+		return 0;
+	}
+	if (!(dur > 0.0))
+		return 0;	/* annotation-only records (duration 0): no time line */
+	want = rec->start_s + (double)r * dur;
+	if (!isfinite(t) || fabs(t - want) > 1e-6 + 1e-9 * fabs(want))
+		return rec_fail(c, -ENOTSUP, c->path, 0, "annotations",
+				"data record %llu starts at %.7g s, not %.7g s: the file is not "
+				"continuous though its header says EDF+C (discontinuous files are "
+				"not supported)", (unsigned long long)r, t, want);
 	return 0;
 }
 
@@ -1420,6 +1452,7 @@ static int edf_parse(struct rec_ctx *c, const uint8_t *buf, size_t len,
 	}
 	for (r = 0; r < n_rec; r++) {
 		const uint8_t *d = buf + hdr_bytes + r * rec_bytes;
+		bool ann_seen = false;
 
 		for (i = 0, k = 0; i < ns; i++) {
 			const struct edf_sig *s = &sig[i];
@@ -1428,9 +1461,17 @@ static int edf_parse(struct rec_ctx *c, const uint8_t *buf, size_t len,
 			uint64_t j;
 
 			if (s->annot) {
-				err = edf_parse_tals(c, &ab, p, s->spr * bps, r);
+				double t = NAN;
+
+				err = edf_parse_tals(c, &ab, p, s->spr * bps, r,
+						     ann_seen ? NULL : &t);
 				if (err < 0)
 					goto out;
+				if (!ann_seen)
+					err = edf_record_start(c, rec, r, t, dur);
+				if (err < 0)
+					goto out;
+				ann_seen = true;	/* the first annotation signal keeps time */
 				continue;
 			}
 			out = rec->ch[k++].raw + r * s->spr;
@@ -1967,6 +2008,11 @@ bool recording_is_voltage(const struct recording *rec, size_t channel)
 	const struct rec_chan *ch = rec_chan(rec, channel);
 
 	return ch != NULL && ch->uv_per_unit != 0;
+}
+
+double recording_start_s(const struct recording *rec)
+{
+	return rec ? rec->start_s : 0.0;
 }
 
 uint64_t recording_n_saturated(const struct recording *rec, size_t channel)

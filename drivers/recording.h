@@ -134,6 +134,9 @@ const char *recording_unit(const struct recording *rec, size_t channel);
 bool recording_is_voltage(const struct recording *rec, size_t channel);
 /* samples flagged RECORDING_SAMPLE_SATURATED on @channel */
 uint64_t recording_n_saturated(const struct recording *rec, size_t channel);
+/* EDF+: when the first sample was taken, in s after the header's start time
+ * (the first data record's time-keeping annotation); 0 for other formats. */
+double recording_start_s(const struct recording *rec);
 
 /**
  * recording_read() - copy samples [@start, @start + @n) of @channel, in uV.

@@ -826,11 +826,10 @@ static const struct edf_spec edf_plus_sigs[] = {
 };
 
 /* 2 records of 0.5 s: EMG codes, then 32 bytes of TALs each. */
-static size_t edf_plus_file(uint8_t *b, const char *reserved, const char *tal1,
-			    size_t tal1_len)
+static size_t edf_plus_file_tals(uint8_t *b, const char *reserved, const char *tal0,
+				 size_t tal0_len, const char *tal1, size_t tal1_len)
 {
 	static const int emg[2][4] = { { 0, 10, -1000, 1000 }, { 5, -5, 1, -1 } };
-	static const char tal0[] = "+0\x14\x14\0+0.25\x15" "0.1\x14twitch\x14";
 	size_t off = edf_header(b, "0", reserved, "2", "0.5", NULL, 2, edf_plus_sigs, NULL);
 	int r, j;
 
@@ -839,12 +838,21 @@ static size_t edf_plus_file(uint8_t *b, const char *reserved, const char *tal1,
 			put16(b + off, emg[r][j]);
 		memset(b + off, 0, 32);
 		if (r == 0)
-			memcpy(b + off, tal0, sizeof(tal0));
+			memcpy(b + off, tal0, tal0_len);
 		else
 			memcpy(b + off, tal1, tal1_len);
 		off += 32;
 	}
 	return off;
+}
+
+/* The same with record 0 starting at 0, an annotation at 0.25 s. */
+static size_t edf_plus_file(uint8_t *b, const char *reserved, const char *tal1,
+			    size_t tal1_len)
+{
+	static const char tal0[] = "+0\x14\x14\0+0.25\x15" "0.1\x14twitch\x14";
+
+	return edf_plus_file_tals(b, reserved, tal0, sizeof(tal0), tal1, tal1_len);
 }
 
 static void test_edf_plus_crafted(void **state)
@@ -883,7 +891,24 @@ static void test_edf_plus_crafted(void **state)
 	assert_true(a->duration_s < 0);
 	assert_string_equal(a->text, "a");
 	assert_string_equal(recording_annotation(rec, 2)->text, "b");
+	assert_near(recording_start_s(rec), 0.0, 0);
 	recording_free(rec);
+
+	/*
+	 * Records starting 0.3 s after the header's start time: the samples'
+	 * times follow (they were counted from 0, 0.3 s off the annotations);
+	 * a record that does not follow on (0.9 s, not 0.8) is a gap in an
+	 * "EDF+C" file, refused, not read as continuous time.
+	 */
+	n = edf_plus_file_tals(b, "EDF+C", TAL("+0.3\x14\x14"), TAL("+0.8\x14\x14"));
+	write_file("late.edf", b, n);
+	rec = open_ok(tmp_path("late.edf"), NULL);
+	assert_near(recording_start_s(rec), 0.3, 1e-12);
+	recording_free(rec);
+	n = edf_plus_file_tals(b, "EDF+C", TAL("+0.3\x14\x14"), TAL("+0.9\x14\x14"));
+	write_file("gap.edf", b, n);
+	open_fails(tmp_path("gap.edf"), NULL, -ENOTSUP, "gap.edf", 0, "annotations",
+		   "data record 1 starts at 0.9 s, not 0.8 s");
 
 	/* "-1" records (still recording): counted from the size */
 	n = edf_plus_file(b, "EDF+C", TAL("+0.5\x14\x14"));
