@@ -9,6 +9,7 @@
  * JSON line per sweep. Bad input gives one message naming file, line and
  * field, and exit code 2; runtime failures give exit code 1.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <float.h>
@@ -310,6 +311,32 @@ static bool analyze_label_has(const char *label, const char *word)
 	return false;
 }
 
+/*
+ * Is @label an EMG channel's, as polysomnography names them ("EMG Chin",
+ * "Chin1-Chin2", "LAT", "Tib L", "Leg/L", "Submental")?
+ */
+static bool analyze_label_is_emg(const char *label)
+{
+	static const char *const words[] = { "emg", "chin", "mental", "tib", "leg", "masset",
+					     "musc" };
+	static const char *const tokens[] = { "lat", "rat" };	/* AASM leg names */
+	const char *p;
+	size_t k, n;
+
+	for (k = 0; k < sizeof(words) / sizeof(words[0]); k++)
+		if (analyze_label_has(label, words[k]))
+			return true;
+	/* as words only: "Respiration" is no right anterior tibialis */
+	for (k = 0; k < sizeof(tokens) / sizeof(tokens[0]); k++) {
+		n = strlen(tokens[k]);
+		for (p = label; *p; p++)
+			if ((p == label || !isalnum((unsigned char)p[-1])) &&
+			    strncasecmp(p, tokens[k], n) == 0 && !isalpha((unsigned char)p[n]))
+				return true;
+	}
+	return false;
+}
+
 /* The filter and detector settings: the configuration's, or the defaults. */
 static void analyze_chain_configs(const struct analyze *a, struct dsp_config *dsp,
 				  struct detect_config *det)
@@ -363,9 +390,23 @@ static int analyze_plan(struct analyze *a)
 	struct dsp_config dsp;
 	struct detect_config det;
 	size_t i, k, n_ok = 0, n_rates = 0;
-	bool split = false;
+	bool split = false, named_emg = false;
 
 	analyze_chain_configs(a, &dsp, &det);
+	/*
+	 * A polysomnogram holds EEG, EOG and ECG in uV beside the EMG: where
+	 * some voltage channels are named as EMG, only those are analysed. The
+	 * others bring their own potentials (ECG's QRS, eye movements, EEG's
+	 * arousals) as twitches or artefacts, and share the EMG's detector (its
+	 * cross-channel merge and common-mode test). Unnamed files (emgdb,
+	 * BioSPPy's "column N") are analysed whole, as before.
+	 */
+	for (i = 0; i < a->n_rec_ch; i++)
+		if (recording_is_voltage(a->rec, i) &&
+		    (analyze_label_is_emg(recording_label(a->rec, i)) ||
+		     (a->chain && a->chain->legs[0] &&
+		      analyze_in_list(a->chain->legs, recording_label(a->rec, i)))))
+			named_emg = true;
 	a->chan = calloc(a->n_rec_ch ? a->n_rec_ch : 1, sizeof(*a->chan));
 	a->grp = calloc(a->n_rec_ch ? a->n_rec_ch : 1, sizeof(*a->grp));
 	if (a->chan == NULL || a->grp == NULL)
@@ -407,6 +448,12 @@ static int analyze_plan(struct analyze *a)
 		    detect_config_check(&det, 1, rate, &bad) < 0) {
 			snprintf(c->note, sizeof(c->note), "the filter chain or the detector "
 				 "cannot run at %g Hz (%s): not analysed", rate, bad ? bad : "?");
+			continue;
+		}
+		if (named_emg && !analyze_label_is_emg(label) &&
+		    !(a->chain && a->chain->legs[0] && analyze_in_list(a->chain->legs, label))) {
+			snprintf(c->note, sizeof(c->note), "not named as EMG, while others are "
+				 "(EEG, EOG or ECG): not analysed");
 			continue;
 		}
 		for (k = 0; k < a->n_grp; k++) {

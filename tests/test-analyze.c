@@ -993,6 +993,32 @@ static void test_clipped_needs_a_run(void **state)
 	assert_true(clipped(f + 1, 3));
 }
 
+/*
+ * Which channels of a polysomnogram are EMG by name: where some are, the
+ * others (EEG, EOG, ECG in uV too) are not analysed. They used to be, as
+ * EMG: an ECG's QRS complexes counted as pops, 88 in a minute.
+ */
+static void test_emg_names(void **state)
+{
+	static const char *const emg[] = {
+		"EMG Chin", "Chin1-Chin2", "Submental", "Tib L", "LAT", "RAT", "Leg/L",
+		"EMG", "Masseter R",
+	};
+	static const char *const not_emg[] = {
+		"ECG", "EKG II", "EOG LOC-A2", "EEG C3-A2", "Respiration", "Plateau",
+		"Thor", "SpO2", "column 1",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(emg) / sizeof(emg[0]); i++)
+		if (!analyze_label_is_emg(emg[i]))
+			fail_msg("'%s' is EMG", emg[i]);
+	for (i = 0; i < sizeof(not_emg) / sizeof(not_emg[0]); i++)
+		if (analyze_label_is_emg(not_emg[i]))
+			fail_msg("'%s' is not EMG", not_emg[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1005,6 +1031,7 @@ int main(void)
 		cmocka_unit_test(test_leg_channel_plm),
 		cmocka_unit_test(test_envelope_refused),
 		cmocka_unit_test(test_clipped_needs_a_run),
+		cmocka_unit_test(test_emg_names),
 		cmocka_unit_test(test_replays),
 		cmocka_unit_test(test_locale),
 	};
