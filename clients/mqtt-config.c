@@ -79,7 +79,8 @@ static int copy_str(char *dst, size_t size, const char *v)
 	return 0;
 }
 
-/* A topic level: no wildcards, no separators, not empty, printable ASCII. */
+/* A topic level: no wildcards, no separators, not empty, printable ASCII,
+ * and nothing JSON would need escaped (the site goes into every payload). */
 static bool topic_level_ok(const char *v, bool allow_slash)
 {
 	const char *p;
@@ -88,6 +89,7 @@ static bool topic_level_ok(const char *v, bool allow_slash)
 		return false;
 	for (p = v; *p; p++) {
 		if (*p == '+' || *p == '#' || (*p == '/' && !allow_slash) ||
+		    *p == '"' || *p == '\\' ||
 		    (unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
 			return false;
 	}

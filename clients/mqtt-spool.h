@@ -39,7 +39,16 @@
 
 #define SPOOL_TOPICS		8
 #define SPOOL_MAX_PAYLOAD	4096	/* bytes */
-#define SPOOL_MAX_INFLIGHT	65535	/* sent but unacknowledged messages */
+/*
+ * Sent but unacknowledged messages. libmosquitto numbers every publish
+ * (packet id 1..65535, then again from 1), the bridge's own state messages
+ * too, and the bridge finds a spooled message by the id of its PUBACK: with
+ * 65535 spooled messages outstanding, one state message (the "online" of a
+ * reconnect during a catch-up) made the newest share an id with the oldest,
+ * which was then never acknowledged and held the spool's floor for good.
+ * Half the id space leaves the other half for everything else.
+ */
+#define SPOOL_MAX_INFLIGHT	32768
 #define SPOOL_F_RETAIN		0x01	/* publish with the MQTT retain flag */
 
 struct spool;
@@ -102,8 +111,7 @@ int spool_sync(struct spool *s);
  * SPOOL_MAX_INFLIGHT are unacknowledged, -errno on a read error.
  * The limit counts the ids from the oldest unacknowledged one to the next
  * to send (acknowledged ones in between included), so at most
- * SPOOL_MAX_INFLIGHT consecutive ids are outstanding and id % 65535 + 1
- * is unique among them (usable as the MQTT packet identifier).
+ * SPOOL_MAX_INFLIGHT consecutive ids are outstanding.
  */
 int spool_peek(struct spool *s, struct spool_msg *ret);
 /* The message last returned by spool_peek() was sent: move on. */

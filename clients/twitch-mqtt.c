@@ -208,6 +208,7 @@ static void forward_record(struct bridge *b, const void *rec, size_t size)
 	char alert[160];
 	enum topic t;
 	uint64_t user, id;
+	bool lost;
 	int n;
 
 	switch (h->type) {
@@ -240,8 +241,7 @@ static void forward_record(struct bridge *b, const void *rec, size_t size)
 	/* resume point after a restart of the bridge: the next ring record */
 	user = h->flags & TWITCH_RECF_LOCAL ? spool_last_user(b->spool) : h->seqno + 1;
 	id = spool_json(b, t, t == T_STATUS, user, b->json, (size_t)n);
-	if (!id && h->type == TWITCH_REC_TWITCH)
-		b->pending_lost++;	/* an event the spool could not take: counted */
+	lost = !id;
 	if (h->type == TWITCH_REC_LOSS) {
 		const struct twitch_rec_loss *l = rec;
 
@@ -252,8 +252,13 @@ static void forward_record(struct bridge *b, const void *rec, size_t size)
 	if (alert_of(rec, alert, sizeof(alert))) {
 		/* the record's JSON with the alert names added before its '}' */
 		n += snprintf(b->json + n - 1, sizeof(b->json) - (size_t)n + 1, ",%s}", alert) - 1;
-		spool_json(b, T_ALERTS, false, user, b->json, (size_t)n);
+		if (!spool_json(b, T_ALERTS, false, user, b->json, (size_t)n))
+			lost = true;
 	}
+	/* a record the spool could not take (a full disk), whatever its type
+	 * (alerts, estimates and status too): counted once, reported */
+	if (lost)
+		b->pending_lost++;
 }
 
 static void take_feed(struct bridge *b)
@@ -369,7 +374,10 @@ static void send_spooled(struct bridge *b)
 		}
 		if (err < 0)
 			break;
-		b->mid_id[mid] = m.id;
+		if (b->mid_id[(uint16_t)mid])	/* see SPOOL_MAX_INFLIGHT */
+			logmsg("MQTT packet id %d reused while message %" PRIu64 " is not "
+			       "acknowledged", mid, b->mid_id[(uint16_t)mid]);
+		b->mid_id[(uint16_t)mid] = m.id;
 		spool_advance(b->spool);
 	}
 }

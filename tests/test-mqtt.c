@@ -438,6 +438,8 @@ static void test_bad_config(void **state)
 		{ "[broker]\nport = 1883x\n", "is not a port" },
 		{ "[topics]\nsite = ward/7\n", "[topics] site: 'ward/7' is not a topic level" },
 		{ "[topics]\nprefix = a/+/b\n", "is not a topic prefix" },
+		/* the site goes into every JSON payload, unescaped */
+		{ "[topics]\nsite = ward\"7\\\n", "is not a topic level" },
 		{ "[broker]\ntls_cert = /x\n", "tls_cert and tls_key go together" },
 		{ "[spool]\nmax_mb = 0\n", "[spool] max_mb" },
 		{ "[broker]\nprotocol = 4\n", "use 3.1.1 or 5" },
