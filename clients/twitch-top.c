@@ -23,7 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <twitch.h>
 
@@ -110,6 +112,9 @@ struct top {
 	uint64_t dev_lost_scans;
 	bool dev_lost_approx;
 	uint64_t view_lost_records;	/* lapped + restart, as reported */
+	/* hydration alerts raised and not cleared, by TWITCH_BIOZ_ALERT_* bit;
+	 * unconfirmed: raised before a restart of twitchd, not judged since */
+	uint32_t alerts_on, alerts_unconfirmed;
 	/* daemon */
 	bool gone;
 	bool stalled;
@@ -411,6 +416,10 @@ static void on_status(struct top *t, const struct twitch_rec_status *s)
 			t->gone_real_ns = s->hdr.t_real_ns;
 		t->gone = true;
 		top_events_orphan(&t->evlist);	/* no final will come */
+		/* nobody says what the devices do now */
+		for (d = 0; d < MAX_STREAMS; d++)
+			if (t->dev_known[d])
+				snprintf(t->dev_state[d], sizeof(t->dev_state[d]), "?");
 		return;
 	case TWITCH_STATUS_DAEMON_RESTARTED:
 		top_events_orphan(&t->evlist);
@@ -418,6 +427,9 @@ static void on_status(struct top *t, const struct twitch_rec_status *s)
 		t->stalled = false;
 		t->restarted_real_ns = s->hdr.t_real_ns;
 		top_daemon_new(t);
+		/* a new twitchd judges its alerts anew (3 sweeps): until it
+		 * does, the old ones stay on screen, marked */
+		t->alerts_unconfirmed = t->alerts_on;
 		return;
 	case TWITCH_STATUS_PRODUCER_STALLED:
 		t->stalled = true;
@@ -507,6 +519,20 @@ static void on_event_record(struct top *t, const void *rec)
 			 ((const struct twitch_rec_marker *)rec)->text);
 		top_events_add(&t->evlist, h->t_real_ns, text);
 		break;
+	case TWITCH_REC_ALERT: {
+		const struct twitch_rec_alert *al = rec;
+		bool raised = al->state == TWITCH_ALERT_RAISED;
+
+		if (raised)
+			t->alerts_on |= al->alert;
+		else
+			t->alerts_on &= ~al->alert;
+		t->alerts_unconfirmed &= ~al->alert;
+		snprintf(text, sizeof(text), "ALERT %s: %.60s", raised ? "raised" : "cleared",
+			 twitch_alert_name(al->alert));
+		top_events_add(&t->evlist, h->t_real_ns, text);
+		break;
+	}
 	default:
 		break;
 	}
@@ -822,12 +848,19 @@ static void fmt_num(char *buf, size_t len, int width, float v)
 
 static void draw_header(struct top *t)
 {
+	uint32_t bit;
 	char buf[512], when[16];
 	size_t off = 0;
 	int i;
 
 	fmt_clock(now_ns(CLOCK_REALTIME), when);
 	off += (size_t)snprintf(buf + off, sizeof(buf) - off, "twitch-top %s", when);
+	/* first, where a narrow screen cannot cut it off */
+	for (bit = 1; bit && off < sizeof(buf); bit <<= 1)
+		if (t->alerts_on & bit)
+			off += (size_t)snprintf(buf + off, sizeof(buf) - off, "  ALERT %s%s",
+						twitch_alert_name(bit),
+						t->alerts_unconfirmed & bit ? "?" : "");
 	if (t->gone) {
 		fmt_clock(t->gone_real_ns, when);
 		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "  DAEMON GONE since %s",
@@ -1247,6 +1280,7 @@ int main(int argc, char **argv)
 	static struct top t;
 	const char *sock_path = NULL;
 	struct sigaction sa;
+	struct termios tio;
 	int c, rc, err;
 
 	while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
@@ -1288,6 +1322,12 @@ int main(int argc, char **argv)
 	}
 	cbreak();
 	noecho();
+	/* Ctrl-S would stop our output with no sign on screen, the clock
+	 * frozen: no flow control (endwin() puts the terminal back) */
+	if (tcgetattr(STDIN_FILENO, &tio) == 0) {
+		tio.c_iflag &= ~(tcflag_t)(IXON | IXOFF);
+		tcsetattr(STDIN_FILENO, TCSANOW, &tio);
+	}
 	nodelay(stdscr, TRUE);
 	keypad(stdscr, TRUE);
 	curs_set(0);
@@ -1297,6 +1337,7 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);	/* Ctrl-\: the terminal restored too */
 	err = run(&t);
 	endwin();
 	top_free(&t);

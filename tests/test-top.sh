@@ -170,6 +170,13 @@ check "p again resumes" sh -c "sleep 0.3; ! $TMUX_CMD capture-pane -p -t top | \
 sleep 1
 strips > "$tmp/strips3"
 check "resumed waveforms move again" sh -c "! cmp -s '$tmp/strips2' '$tmp/strips3'"
+# Ctrl-S (XOFF) froze the output, the clock with it, with no sign on screen
+clock() { $TMUX_CMD capture-pane -p -t top | head -1 | grep -oE '[0-9]{2}:[0-9]{2}:[0-9]{2}' | head -1; }
+clock1=$(clock)
+$TMUX_CMD send-keys -t top C-s
+sleep 2.5
+check "Ctrl-S does not freeze the screen (the clock moves on)" test "$(clock)" != "$clock1"
+$TMUX_CMD send-keys -t top C-q
 
 kill "$daemon_pid"
 wait "$daemon_pid" 2>/dev/null
