@@ -1555,11 +1555,57 @@ static bool text_json_number(const struct rec_ctx *c, const char *line, const ch
 	return rec_parse_double(c, buf, ret);
 }
 
+#define TEXT_MAX_JSON_COLS	16
+
 struct text_hdr {
 	double rate_hz;
 	double bits;
 	char labels[RECORDING_LABEL_MAX * 4];
+	/* OpenSignals: its "column" names and "resolution" per column */
+	size_t n_json_cols, n_json_res;
+	char json_col[TEXT_MAX_JSON_COLS][RECORDING_LABEL_MAX];
+	double json_res[TEXT_MAX_JSON_COLS];
 };
+
+/*
+ * The items of the JSON array after @key in @line, as strings (quotes
+ * dropped) into @out[@max][@len]: how many, 0 if there is none.
+ */
+static size_t text_json_array(const char *line, const char *key, char (*out)[RECORDING_LABEL_MAX],
+			      size_t max)
+{
+	const char *p = strstr(line, key), *close;
+	size_t n = 0, k;
+
+	if (p == NULL)
+		return 0;
+	p += strlen(key);
+	while (rec_is_space(*p))
+		p++;
+	if (*p++ != ':')
+		return 0;
+	while (rec_is_space(*p))
+		p++;
+	if (*p != '[' || (close = strchr(p, ']')) == NULL)
+		return 0;
+	for (p++; p < close && n < max;) {
+		while (p < close && (rec_is_space(*p) || *p == ','))
+			p++;
+		if (p >= close)
+			break;
+		if (*p == '"')
+			p++;
+		for (k = 0; p < close && *p != '"' && *p != ','; p++)
+			if (k + 1 < RECORDING_LABEL_MAX)
+				out[n][k++] = *p;
+		while (k > 0 && rec_is_space(out[n][k - 1]))
+			k--;
+		out[n++][k] = '\0';
+		if (p < close && *p == '"')
+			p++;
+	}
+	return n;
+}
 
 /* One '#' line: "Key:= value" (BioSPPy) or a JSON object (OpenSignals). */
 static int text_header_line(struct rec_ctx *c, char *s, unsigned long lineno,
@@ -1592,7 +1638,30 @@ static int text_header_line(struct rec_ctx *c, char *s, unsigned long lineno,
 		h->rate_hz = x;
 	if (text_json_number(c, s, "\"resolution\"", true, &x))
 		h->bits = x;
+	/* per column: "column": ["nSeq", "I1", ..., "A1", ...], "resolution":
+	 * [4, 1, ..., 10, ...] (a BITalino's A5 and A6 have 6 bits) */
+	{
+		char res[TEXT_MAX_JSON_COLS][RECORDING_LABEL_MAX];
+		size_t k, n = text_json_array(s, "\"column\"", h->json_col, TEXT_MAX_JSON_COLS);
+
+		if (n > 0)
+			h->n_json_cols = n;
+		n = text_json_array(s, "\"resolution\"", res, TEXT_MAX_JSON_COLS);
+		for (k = 0; k < n; k++)
+			if (!rec_parse_double(c, res[k], &h->json_res[k]))
+				return rec_fail(c, -EBADMSG, c->path, lineno, "resolution",
+						"'%s' is not a number", res[k]);
+		if (n > 0)
+			h->n_json_res = n;
+	}
 	return 0;
+}
+
+/* OpenSignals' sequence number and digital in/out columns: not signals. */
+static bool text_col_is_digital(const char *name)
+{
+	return !strcmp(name, "nSeq") ||
+	       ((name[0] == 'I' || name[0] == 'O') && rec_is_digit(name[1]) && !name[2]);
 }
 
 static void text_label(const struct text_hdr *h, size_t col, size_t n_cols,
@@ -1677,6 +1746,7 @@ static int text_parse(struct rec_ctx *c, char *buf, size_t len, struct recording
 	size_t n_cols = 0, i;
 	uint64_t n_rows = 0, total;
 	double bits, scale, offset;
+	bool per_col;
 	int err;
 
 	if (memchr(buf, '\0', len) != NULL)
@@ -1731,19 +1801,37 @@ static int text_parse(struct rec_ctx *c, char *buf, size_t len, struct recording
 		scale = 3.3e6 / (1009.0 * ldexp(1.0, (int)bits));
 		offset = ldexp(1.0, (int)bits - 1);
 	}
+	/* OpenSignals' columns, when its header names each of them */
+	per_col = h.n_json_cols == n_cols && h.n_json_res == n_cols;
 	for (i = 0; i < n_cols; i++) {
 		struct rec_chan *ch = &rec->ch[i];
+		double cbits = bits, cscale = scale, coffset = offset;
 
 		ch->val = rec->val_block + i * n_rows;
 		ch->n = n_rows;
 		ch->rate_hz = h.rate_hz;
 		text_label(&h, i, n_cols, ch->label, sizeof(ch->label));
-		snprintf(ch->unit, sizeof(ch->unit), "uV");
-		ch->uv_per_unit = 1.0;
-		ch->baseline = offset;
-		ch->per_count = scale;
+		if (per_col) {
+			snprintf(ch->label, sizeof(ch->label), "%s", h.json_col[i]);
+			cbits = h.json_res[i];
+			if (!(cbits >= 1 && cbits <= 32 && cbits == floor(cbits))) {
+				err = rec_fail(c, -EBADMSG, c->path, 0, "resolution",
+					       "column %zu: %g bits is not 1..32", i, cbits);
+				goto out;
+			}
+			if (c->opts.text_uv_per_count == 0) {
+				cscale = 3.3e6 / (1009.0 * ldexp(1.0, (int)cbits));
+				coffset = ldexp(1.0, (int)cbits - 1);
+			}
+		}
+		/* a counter or a digital line has no unit: not analysed */
+		snprintf(ch->unit, sizeof(ch->unit), "%s",
+			 per_col && text_col_is_digital(h.json_col[i]) ? "" : "uV");
+		ch->uv_per_unit = ch->unit[0] ? 1.0 : 0.0;
+		ch->baseline = coffset;
+		ch->per_count = cscale;
 		ch->sat_lo = 0.0;
-		ch->sat_hi = ldexp(1.0, (int)bits) - 1.0;
+		ch->sat_hi = ldexp(1.0, (int)cbits) - 1.0;
 	}
 	n_cols = 0;
 	err = text_rows(c, buf, len, &h, &n_cols, &n_rows, rec);

@@ -1043,6 +1043,29 @@ static void test_text_headers(void **state)
 	assert_int_equal(recording_n_saturated(rec, 0), 2);
 	recording_free(rec);
 
+	/*
+	 * As OpenSignals writes it: a sequence number, a digital input and two
+	 * analog channels, each with its resolution (a BITalino's A6 has 6
+	 * bits). The last resolution was applied to every column (A1 read as
+	 * 6-bit: 16x too large), and nSeq and I1 were taken for EMG.
+	 */
+	write_text("os4.txt", "# OpenSignals Text File Format\n"
+		   "# {\"00:07:80\": {\"sampling rate\": 1000, \"column\": [\"nSeq\", \"I1\", "
+		   "\"A1\", \"A6\"], \"resolution\": [4, 1, 10, 6]}}\n"
+		   "# EndOfHeader\n0\t1\t1023\t63\n1\t0\t512\t32\n");
+	rec = open_ok(tmp_path("os4.txt"), NULL);
+	assert_int_equal(recording_n_channels(rec), 4);
+	assert_string_equal(recording_label(rec, 0), "nSeq");
+	assert_false(recording_is_voltage(rec, 0));
+	assert_false(recording_is_voltage(rec, 1));
+	assert_string_equal(recording_label(rec, 2), "A1");
+	assert_true(recording_is_voltage(rec, 2));
+	assert_near(read1(rec, 2, 0), 511.0 * k, 1e-9);		/* 10 bits */
+	assert_near(read1(rec, 2, 1), 0.0, 1e-12);
+	assert_near(read1(rec, 3, 0), 31.0 * 3.3e6 / (1009.0 * 64.0), 1e-9);	/* 6 bits */
+	assert_near(read1(rec, 3, 1), 0.0, 1e-12);
+	recording_free(rec);
+
 	/* no header: the caller's defaults and calibration */
 	write_text("plain.txt", "300\n\n100.5\n");
 	rec = open_ok(tmp_path("plain.txt"), &o);
