@@ -894,6 +894,30 @@ static void draw_header(struct top *t)
 	}
 }
 
+/* Why @e's samples on screen are not live (its device lost, twitchd gone or
+ * stalled), or NULL: said over them, so a frozen trace never looks live. */
+static const char *stale_why(const struct top *t, const struct emg *e)
+{
+	if (t->gone)
+		return "NO DATA: twitchd gone";
+	if (t->stalled)
+		return "NO DATA: twitchd stalled";
+	if (e->device < MAX_STREAMS && t->dev_known[e->device] &&
+	    !strcmp(t->dev_state[e->device], "LOST"))
+		return "NO DATA: device lost";
+	return NULL;
+}
+
+/* @why, in reverse video, in the middle of the @w columns from @x on row @y. */
+static void draw_stale(int y, int x, int w, const char *why)
+{
+	int n = (int)strlen(why) + 2, at = x + (w > n ? (w - n) / 2 : 0);
+
+	attron(A_REVERSE | A_BOLD);
+	mvprintw(y, at, " %.*s ", w > 2 ? w - 2 : 0, why);
+	attroff(A_REVERSE | A_BOLD);
+}
+
 static void draw_channels(struct top *t, int y, int rows)
 {
 	unsigned int n = top_n_rows(t), r, ch;
@@ -933,6 +957,8 @@ static void draw_channels(struct top *t, int y, int rows)
 		attroff(A_BOLD);
 		v = emg_view(e);
 		draw_strip(&v, ch, (size_t)(secs * e->rate_hz), yy, 5, strip_w, scale);
+		if (stale_why(t, e))
+			draw_stale(yy, 5, strip_w, stale_why(t, e));
 		fmt_num(a, sizeof(a), 6, e->noise_uv[ch]);
 		fmt_num(b, sizeof(b), 5, e->rate[ch][0]);
 		fmt_num(c, sizeof(c), 5, e->rate[ch][1]);
@@ -963,6 +989,8 @@ static void draw_selected(struct top *t, int y, int rows)
 		 fmin(LP_CUTOFF_HZ, 0.45 * e->rate_hz), t->paused ? "  [PAUSED]" : "");
 	attroff(A_BOLD);
 	draw_trace(&v, ch, win, y + 1, 0, COLS, rows, scale);
+	if (stale_why(t, e))
+		draw_stale(y + 1 + rows / 2, 0, COLS, stale_why(t, e));
 }
 
 static void draw_events(struct top *t, int y, int x, int w, int rows)

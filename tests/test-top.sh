@@ -177,11 +177,20 @@ $TMUX_CMD send-keys -t top C-s
 sleep 2.5
 check "Ctrl-S does not freeze the screen (the clock moves on)" test "$(clock)" != "$clock1"
 $TMUX_CMD send-keys -t top C-q
+# a lost device's strips froze on its last samples with nothing on them
+devsim_ctl vanish iio:device0 > /dev/null
+check "a lost device's strips say so" wait_screen 5 '^ch[0-7] .*NO DATA: device lost'
+devsim_ctl return iio:device0 > /dev/null
+check "... and no longer once it is back" \
+	sh -c "sleep 3; $TMUX_CMD capture-pane -p -t top | grep -q 'emg up' && \
+	! $TMUX_CMD capture-pane -p -t top | grep -q 'NO DATA'"
 
 kill "$daemon_pid"
 wait "$daemon_pid" 2>/dev/null
 daemon_pid=
 check "daemon gone is shown" wait_screen 3 'DAEMON GONE'
+check "... over the strips too, and the devices' state is unknown" \
+	sh -c "grep -q 'NO DATA: twitchd gone' '$tmp/screen' && grep -q 'emg ?' '$tmp/screen'"
 # a stopping twitchd sends the finals of open events before it goes: each
 # provisional line (~) has been replaced by its final or withdrawn, none
 # was left to be marked unconfirmed (?) when the daemon went
