@@ -230,19 +230,17 @@ static const struct detect_event *evlog_the_final(const struct evlog *l)
 	return NULL;
 }
 
-/* Run every channel of @x (interleaved) through a default DSP chain with
- * @mains, then the detector with @cfg, in blocks of @block scans. */
-static struct detector *run(const struct detect_config *cfg, float *x,
-			    size_t n_scans, size_t nch, double rate,
-			    unsigned int mains, double saturation_uv,
-			    size_t block, struct evlog *log)
+/* Every channel of @x (interleaved) through a default DSP chain with @mains:
+ * the filtered scans into *@ret_y and their flags into *@ret_fl, to free. */
+static void filter_all(const float *x, size_t n_scans, size_t nch, double rate,
+		       unsigned int mains, double saturation_uv, float **ret_y,
+		       uint8_t **ret_fl)
 {
 	struct dsp_config dc;
 	struct dsp_chain chain;
-	struct detector *d = NULL;
 	float *y = xalloc(n_scans * nch);
 	uint8_t *fl = calloc(n_scans * nch, 1);
-	size_t c, i;
+	size_t c;
 
 	assert_non_null(fl);
 	dsp_config_default(&dc);
@@ -253,6 +251,18 @@ static struct detector *run(const struct detect_config *cfg, float *x,
 		dsp_chain_process_flags(&chain, x + c, y + c, fl + c, n_scans,
 					nch, NULL);
 	}
+	*ret_y = y;
+	*ret_fl = fl;
+}
+
+/* The detector with @cfg over filtered @y and @fl, in blocks of @block scans. */
+static struct detector *detect_all(const struct detect_config *cfg, const float *y,
+				   const uint8_t *fl, size_t n_scans, size_t nch,
+				   double rate, size_t block, struct evlog *log)
+{
+	struct detector *d = NULL;
+	size_t i;
+
 	assert_int_equal(detect_new(cfg, nch, rate, &d), 0);
 	for (i = 0; i < n_scans; i += block) {
 		size_t m = n_scans - i < block ? n_scans - i : block;
@@ -263,6 +273,22 @@ static struct detector *run(const struct detect_config *cfg, float *x,
 						   evlog_sink, log) >= 0);
 	}
 	assert_true(detect_finish(d, evlog_sink, log) >= 0);
+	return d;
+}
+
+/* Run every channel of @x (interleaved) through a default DSP chain with
+ * @mains, then the detector with @cfg, in blocks of @block scans. */
+static struct detector *run(const struct detect_config *cfg, float *x,
+			    size_t n_scans, size_t nch, double rate,
+			    unsigned int mains, double saturation_uv,
+			    size_t block, struct evlog *log)
+{
+	struct detector *d;
+	uint8_t *fl;
+	float *y;
+
+	filter_all(x, n_scans, nch, rate, mains, saturation_uv, &y, &fl);
+	d = detect_all(cfg, y, fl, n_scans, nch, rate, block, log);
 	free(y);
 	free(fl);
 	return d;
@@ -1252,33 +1278,18 @@ static void test_update_despite_invalid_channel(void **state)
 	for (k = 0; k < N_MUP; k++) {
 		struct detect_config cfg;
 		struct evlog log = { 0 };
-		float *x = xalloc(n * nch), *y = xalloc(n * nch);
-		uint8_t *fl = calloc(n * nch, 1);
+		float *x = xalloc(n * nch), *y;
+		uint8_t *fl;
 		struct detector *d;
-		size_t i, c;
 
 		rng_state = 400 + k;
 		add_noise(x, n * nch, 1, 1.5);
 		inject(x + 0, nch, 4000, k, 40.0, 0);
 		inject(x + 1, nch, 3999, k, 25.0, 0);
-		for (c = 0; c < nch; c++) {	/* default DSP chain */
-			struct dsp_config dc;
-			struct dsp_chain chain;
-
-			dsp_config_default(&dc);
-			assert_int_equal(dsp_chain_init(&chain, &dc, rate), 0);
-			dsp_chain_process_flags(&chain, x + c, y + c, fl + c, n,
-						nch, NULL);
-		}
-		y[3970 * nch + 0] = NAN;
+		filter_all(x, n, nch, rate, DSP_MAINS_AUTO, 0, &y, &fl);
+		y[3970 * nch + 0] = NAN;	/* after the filters: the detector sees it */
 		detect_config_default(&cfg);
-		assert_int_equal(detect_new(&cfg, nch, rate, &d), 0);
-		for (i = 0; i < n; i++) {
-			log.now = i;
-			assert_true(detect_process_flagged(d, y + i * nch,
-					fl + i * nch, 1, i, evlog_sink, &log) >= 0);
-		}
-		assert_true(detect_finish(d, evlog_sink, &log) >= 0);
+		d = detect_all(&cfg, y, fl, n, nch, rate, 1, &log);
 		assert_int_equal(evlog_count(&log, DETECT_EVENT_REJECT,
 					     DETECT_CLASS_ART_CLIPPING), 1);
 		assert_int_equal(evlog_count(&log, DETECT_EVENT_UPDATE, UINT32_MAX), 0);
