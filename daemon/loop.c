@@ -346,7 +346,9 @@ static void cmd_bioz(struct twitchd *d, struct client *c, const struct control_c
 	}
 }
 
-static void handle_command(struct twitchd *d, struct client *c, size_t len)
+/* @b: the budget of @c's uid this second (NULL: none to be had) */
+static void handle_command(struct twitchd *d, struct client *c, struct uid_budget *b,
+			   size_t len)
 {
 	struct control_cmd cmd;
 	int err;
@@ -370,7 +372,6 @@ static void handle_command(struct twitchd *d, struct client *c, size_t len)
 	if (!strcmp(cmd.verb, "ping")) {
 		client_reply(c, 0, "pong");
 	} else if (!strcmp(cmd.verb, "mark")) {
-		struct uid_budget *b = budget_of(d, c->cred.uid, loop_now_ns());
 		struct twitch_rec_marker m;
 		size_t n = strlen(cmd.args);
 
@@ -430,7 +431,7 @@ static void on_client(struct twitchd *d, struct client *c, int res)
 		client_close(c);
 		return;
 	}
-	handle_command(d, c, (size_t)res);
+	handle_command(d, c, b, (size_t)res);
 	if (c->reply_lost) {
 		log_msg(LOG_NOTICE, "client pid %d does not read its replies; disconnecting",
 			c->cred.pid);
