@@ -284,6 +284,22 @@ static void on_epoch(const struct detect_epoch *ep, void *userdata);
  * fit the device as opened (a leg channel it lacks, a cut-off above its
  * Nyquist) is the configuration's fault: -EINVAL, said in the log.
  */
+/* Could any chain run on the open device (>= 100 Hz, <= 64 channels)? */
+static bool chain_possible(const struct device_info *in)
+{
+	return in->rate_hz >= 100.0 && in->n_channels <= CONFIG_MAX_CHANNELS;
+}
+
+/* a->cfg's chain for the open device: 0, or -EINVAL and why in @msg */
+static int chain_for_device(const struct acq_dev *a, struct dsp_config *dsp,
+			    struct detect_config *dcfg, char *msg, size_t len)
+{
+	const struct device_info *in = a->info;
+
+	return config_chain_for(&a->cfg, in->channels, in->n_channels, in->rate_hz, dsp, dcfg,
+				msg, len);
+}
+
 static int setup_pipeline(struct acq_dev *a)
 {
 	const struct device_info *in = a->info;
@@ -295,9 +311,8 @@ static int setup_pipeline(struct acq_dev *a)
 
 	if (is_sweeper(a) || unit_of(a) != TWITCH_UNIT_UV || in->rate_hz <= 0)
 		return 0;
-	fits = in->rate_hz >= 100.0 && in->n_channels <= CONFIG_MAX_CHANNELS;
-	err = fits ? config_chain_for(&a->cfg, in->channels, in->n_channels, in->rate_hz,
-				      &dsp, &dcfg, msg, sizeof(msg)) : 0;
+	fits = chain_possible(in);
+	err = fits ? chain_for_device(a, &dsp, &dcfg, msg, sizeof(msg)) : 0;
 	if (a->cfg.no_detect) {
 		log_device(LOG_INFO, a->cfg.name, -1, "samples only, no twitch detection "
 			   "(detect = no)");
@@ -1038,6 +1053,7 @@ static void on_stream_data(struct acq_dev *a, const void *bytes, size_t n_bytes,
 	size_t i, seg = 0;
 	int n;
 
+	a->last_data_ns = now;	/* for stalled() */
 	n = device_decode(a->dev, bytes, n_bytes, a->vals, in->has_timestamp ? a->ts : NULL,
 			  a->cap_scans);
 	if (n < 0) {
@@ -1390,7 +1406,6 @@ void acq_on_cqe(struct acq_dev *a, enum op op, int res)
 		return;
 	}
 	if (res > 0) {
-		a->last_data_ns = loop_now_ns();
 		if (a->state == DEV_SWEEPING)
 			on_sweep_data(a, (size_t)res);
 		else if (a->info->transport == DEVICE_TRANSPORT_BLOCKS)
@@ -1509,15 +1524,12 @@ void acq_on_tick(struct acq_dev *a, uint64_t now)
 /* Would the chain of a->cfg run on the open device? Else why not, in @msg. */
 static bool chain_fits(const struct acq_dev *a, char *msg, size_t len)
 {
-	const struct device_info *in = a->info;
 	struct detect_config dcfg;
 	struct dsp_config dsp;
 
-	if (in == NULL || a->cfg.no_detect || in->rate_hz < 100.0 ||
-	    in->n_channels > CONFIG_MAX_CHANNELS)
+	if (a->info == NULL || a->cfg.no_detect || !chain_possible(a->info))
 		return true;	/* no chain runs: setup_pipeline() says so */
-	return config_chain_for(&a->cfg, in->channels, in->n_channels, in->rate_hz, &dsp,
-				&dcfg, msg, len) == 0;
+	return chain_for_device(a, &dsp, &dcfg, msg, len) == 0;
 }
 
 void acq_reconfigure(struct acq_dev *a, const struct config_device *cfg)
