@@ -924,6 +924,7 @@ static void draw_channels(struct top *t, int y, int rows)
 	int strip_w = COLS - 32, first = 0;
 	double peak = 0, scale, secs = scales_s[t->scale];
 	char label[24], a[16], b[16], c[16], d[16];
+	const char *why;
 	struct emg *e;
 	struct view v;
 
@@ -957,8 +958,8 @@ static void draw_channels(struct top *t, int y, int rows)
 		attroff(A_BOLD);
 		v = emg_view(e);
 		draw_strip(&v, ch, (size_t)(secs * e->rate_hz), yy, 5, strip_w, scale);
-		if (stale_why(t, e))
-			draw_stale(yy, 5, strip_w, stale_why(t, e));
+		if ((why = stale_why(t, e)))
+			draw_stale(yy, 5, strip_w, why);
 		fmt_num(a, sizeof(a), 6, e->noise_uv[ch]);
 		fmt_num(b, sizeof(b), 5, e->rate[ch][0]);
 		fmt_num(c, sizeof(c), 5, e->rate[ch][1]);
@@ -970,6 +971,7 @@ static void draw_channels(struct top *t, int y, int rows)
 static void draw_selected(struct top *t, int y, int rows)
 {
 	double secs = scales_s[t->scale], scale;
+	const char *why;
 	unsigned int ch;
 	struct emg *e;
 	char label[24];
@@ -989,8 +991,8 @@ static void draw_selected(struct top *t, int y, int rows)
 		 fmin(LP_CUTOFF_HZ, 0.45 * e->rate_hz), t->paused ? "  [PAUSED]" : "");
 	attroff(A_BOLD);
 	draw_trace(&v, ch, win, y + 1, 0, COLS, rows, scale);
-	if (stale_why(t, e))
-		draw_stale(y + 1 + rows / 2, 0, COLS, stale_why(t, e));
+	if ((why = stale_why(t, e)))
+		draw_stale(y + 1 + rows / 2, 0, COLS, why);
 }
 
 static void draw_events(struct top *t, int y, int x, int w, int rows)

@@ -1509,23 +1509,33 @@ out:
 
 /* ---- BioSPPy text ------------------------------------------------------- */
 
+/* The value after the JSON key @key ("key": value) in @line, or NULL. */
+static const char *text_json_value(const char *line, const char *key)
+{
+	const char *p = strstr(line, key);
+
+	if (p == NULL)
+		return NULL;
+	p += strlen(key);
+	while (rec_is_space(*p))
+		p++;
+	if (*p++ != ':')
+		return NULL;
+	while (rec_is_space(*p))
+		p++;
+	return p;
+}
+
 /* Number after the JSON key @key ("key": 1000 or "key": [4, 12]) in @line. */
 static bool text_json_number(const struct rec_ctx *c, const char *line, const char *key,
 			     bool last_of_array, double *ret)
 {
-	const char *p = strstr(line, key), *q;
+	const char *p = text_json_value(line, key), *q;
 	char buf[64];
 	size_t n;
 
 	if (p == NULL)
 		return false;
-	p += strlen(key);
-	while (rec_is_space(*p))
-		p++;
-	if (*p++ != ':')
-		return false;
-	while (rec_is_space(*p))
-		p++;
 	if (*p == '[') {
 		const char *close = strchr(p, ']');
 
@@ -1574,19 +1584,10 @@ struct text_hdr {
 static size_t text_json_array(const char *line, const char *key, char (*out)[RECORDING_LABEL_MAX],
 			      size_t max)
 {
-	const char *p = strstr(line, key), *close;
+	const char *p = text_json_value(line, key), *close;
 	size_t n = 0, k;
 
-	if (p == NULL)
-		return 0;
-	p += strlen(key);
-	while (rec_is_space(*p))
-		p++;
-	if (*p++ != ':')
-		return 0;
-	while (rec_is_space(*p))
-		p++;
-	if (*p != '[' || (close = strchr(p, ']')) == NULL)
+	if (p == NULL || *p != '[' || (close = strchr(p, ']')) == NULL)
 		return 0;
 	for (p++; p < close && n < max;) {
 		while (p < close && (rec_is_space(*p) || *p == ','))
