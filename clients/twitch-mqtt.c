@@ -42,8 +42,17 @@
 
 #define EXIT_USAGE	2
 
-enum topic { T_EVENTS, T_ESTIMATES, T_STATUS, T_ALERTS, T_COUNT };
-static const char *const topic_suffix[T_COUNT] = { "events", "estimates", "status", "alerts" };
+/*
+ * The spool numbers its topics (mseq counts per number). status holds the
+ * bridge's own state (and its last will); twitchd's status records go to
+ * status/daemon and, for a device, status/device/NAME: each retained, so
+ * that a subscriber arriving later sees every device's state and not only
+ * the newest message of any. Device topics share one mseq sequence; a
+ * spooled device message carries its NAME and a '\n' before the payload.
+ */
+enum topic { T_EVENTS, T_ESTIMATES, T_STATUS, T_ALERTS, T_DAEMON, T_DEVICE, T_COUNT };
+static const char *const topic_suffix[T_COUNT] = { "events", "estimates", "status", "alerts",
+						   "status/daemon", "status/device" };
 
 #define PAYLOAD_MAX	SPOOL_MAX_PAYLOAD
 #define LOSS_TRACK_MAX	256
@@ -55,6 +64,7 @@ struct bridge {
 	char boot_id[40];
 	char epoch[33];			/* daemon epoch of the records being read */
 	char topics[T_COUNT][256];
+	char dev_topic[256 + 32];	/* T_DEVICE's topic of the message being sent */
 	struct spool *spool;
 	struct feed *feed;
 	struct net *net;
@@ -120,14 +130,20 @@ static int envelope(struct bridge *b, enum topic t, char *buf, size_t size)
 			spool_next_tseq(b->spool, (unsigned int)t));
 }
 
-/* Append @body (a JSON object) to topic @t with the envelope; its spool id or 0. */
-static uint64_t spool_json(struct bridge *b, enum topic t, bool retain, uint64_t user,
-			   const char *body, size_t body_len)
+/*
+ * Append @body (a JSON object) to topic @t with the envelope; its spool id
+ * or 0. @dev: the device's topic level for T_DEVICE, else NULL.
+ */
+static uint64_t spool_json(struct bridge *b, enum topic t, const char *dev, bool retain,
+			   uint64_t user, const char *body, size_t body_len)
 {
-	int n = envelope(b, t, b->payload, sizeof(b->payload));
+	int pre = dev ? snprintf(b->payload, sizeof(b->payload), "%s\n", dev) : 0;
+	int n = envelope(b, t, b->payload + pre, sizeof(b->payload) - (size_t)pre);
 	uint64_t id = spool_next_id(b->spool);
 	int err;
 
+	if (n >= 0)
+		n += pre;
 	if (n < 0 || (size_t)n + body_len > sizeof(b->payload)) {
 		logmsg("a %s message of %zu bytes does not fit; dropped", topic_suffix[t],
 		       body_len);
@@ -202,9 +218,31 @@ static bool alert_of(const void *rec, char *buf, size_t size)
 	return false;
 }
 
+/*
+ * A status record's device name as a topic level, or NULL: twitchd allows
+ * a-z, 0-9, '-' and '_' (at most 23); anything else in the ring is not
+ * trusted to be a single level and goes to status/daemon (its JSON still
+ * names it).
+ */
+static const char *device_level(const struct twitch_rec_status *s)
+{
+	size_t i, n = strnlen(s->dev_name, sizeof(s->dev_name));
+
+	if (n == 0 || n == sizeof(s->dev_name))
+		return NULL;
+	for (i = 0; i < n; i++) {
+		char c = s->dev_name[i];
+
+		if (!(c == '-' || c == '_' || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+			return NULL;
+	}
+	return s->dev_name;
+}
+
 static void forward_record(struct bridge *b, const void *rec, size_t size)
 {
 	const struct twitch_record_hdr *h = rec;
+	const char *dev = NULL;
 	char alert[160];
 	enum topic t;
 	uint64_t user, id;
@@ -223,7 +261,8 @@ static void forward_record(struct bridge *b, const void *rec, size_t size)
 		t = T_ESTIMATES;
 		break;
 	case TWITCH_REC_STATUS:
-		t = T_STATUS;
+		dev = size >= sizeof(struct twitch_rec_status) ? device_level(rec) : NULL;
+		t = dev ? T_DEVICE : T_DAEMON;
 		break;
 	case TWITCH_REC_ALERT:
 		t = T_ALERTS;
@@ -240,7 +279,7 @@ static void forward_record(struct bridge *b, const void *rec, size_t size)
 	}
 	/* resume point after a restart of the bridge: the next ring record */
 	user = h->flags & TWITCH_RECF_LOCAL ? spool_last_user(b->spool) : h->seqno + 1;
-	id = spool_json(b, t, t == T_STATUS, user, b->json, (size_t)n);
+	id = spool_json(b, t, dev, t == T_DAEMON || t == T_DEVICE, user, b->json, (size_t)n);
 	lost = !id;
 	if (h->type == TWITCH_REC_LOSS) {
 		const struct twitch_rec_loss *l = rec;
@@ -252,7 +291,7 @@ static void forward_record(struct bridge *b, const void *rec, size_t size)
 	if (alert_of(rec, alert, sizeof(alert))) {
 		/* the record's JSON with the alert names added before its '}' */
 		n += snprintf(b->json + n - 1, sizeof(b->json) - (size_t)n + 1, ",%s}", alert) - 1;
-		if (!spool_json(b, T_ALERTS, false, user, b->json, (size_t)n))
+		if (!spool_json(b, T_ALERTS, NULL, false, user, b->json, (size_t)n))
 			lost = true;
 	}
 	/* a record the spool could not take (a full disk), whatever its type
@@ -327,7 +366,7 @@ static void report_dropped(struct bridge *b)
 		       "{\"type\":\"loss\",\"reason\":\"bridge_spool_full\",\"count\":%" PRIu64
 		       ",\"exact\":true,\"t_real_ns\":%" PRIu64 ",\"local\":true}",
 		       b->pending_lost, now_ns(CLOCK_REALTIME));
-	id = spool_json(b, T_EVENTS, false, spool_last_user(b->spool), body, (size_t)len);
+	id = spool_json(b, T_EVENTS, NULL, false, spool_last_user(b->spool), body, (size_t)len);
 	if (!id)
 		return;		/* still pending: reported when the spool takes it */
 	track_loss(b, id, b->pending_lost);
@@ -335,7 +374,7 @@ static void report_dropped(struct bridge *b)
 		logmsg("reported %" PRIu64 " records lost to a full spool", b->pending_lost);
 	b->dropping = false;
 	b->pending_lost = 0;
-	spool_json(b, T_ALERTS, false, spool_last_user(b->spool), body, (size_t)len);
+	spool_json(b, T_ALERTS, NULL, false, spool_last_user(b->spool), body, (size_t)len);
 }
 
 /* The bridge's own state, retained on the status topic (not spooled). */
@@ -362,11 +401,34 @@ static void send_spooled(struct bridge *b)
 	int mid, err;
 
 	while (b->connected && spool_peek(b->spool, &m) == 1) {
-		err = net_publish(b->net, b->topics[m.topic], m.payload, m.len,
-				  m.flags & SPOOL_F_RETAIN, &mid);
+		const char *payload = m.payload, *topic = NULL;
+		uint32_t len = m.len;
+
+		if (m.topic == T_DEVICE) {
+			/* "NAME\n" then the JSON (see enum topic) */
+			const char *nl = memchr(payload, '\n', len < 32 ? len : 32);
+
+			if (nl && nl > payload &&
+			    snprintf(b->dev_topic, sizeof(b->dev_topic), "%s/%.*s",
+				     b->topics[T_DEVICE], (int)(nl - payload), payload) <
+				    (int)sizeof(b->dev_topic)) {
+				topic = b->dev_topic;
+				len -= (uint32_t)(nl + 1 - payload);
+				payload = nl + 1;
+			}
+		} else if (m.topic < T_COUNT) {
+			topic = b->topics[m.topic];
+		}
+		if (!topic)
+			logmsg("spooled message %" PRIu64 " names no topic this bridge knows "
+			       "(%u): dropped", m.id, m.topic);
+		err = topic ? net_publish(b->net, topic, payload, len, m.flags & SPOOL_F_RETAIN,
+					  &mid)
+			    : -EINVAL;
 		if (err == -EINVAL) {
-			logmsg("broker cannot take message %" PRIu64 " (%u bytes): dropped",
-			       m.id, m.len);
+			if (topic)
+				logmsg("broker cannot take message %" PRIu64 " (%u bytes): "
+				       "dropped", m.id, m.len);
 			spool_advance(b->spool);
 			spool_ack(b->spool, m.id);
 			b->losses++;

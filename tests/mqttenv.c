@@ -139,7 +139,7 @@ void broker_stop(struct broker *b)
 static int topic_index(const char *topic)
 {
 	static const char *const names[SUB_TOPICS] = { "/events", "/estimates", "/status",
-						       "/alerts" };
+						       "/alerts", "/status/daemon" };
 	size_t len = strlen(topic);
 	int i;
 
@@ -177,11 +177,27 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 								    : sizeof(payload) - 1;
 
 	(void)m;
+	memcpy(payload, msg->payload, len);
+	payload[len] = '\0';
+	if (i < 0 && strstr(msg->topic, "/status/device/")) {
+		const char *name = strstr(msg->topic, "/status/device/") + 15;
+
+		pthread_mutex_lock(&s->lock);
+		s->n_dev_msgs++;
+		for (i = 0; i < SUB_DEVICES; i++) {
+			if (!s->dev_name[i][0])
+				snprintf(s->dev_name[i], sizeof(s->dev_name[i]), "%.31s", name);
+			if (!strcmp(s->dev_name[i], name)) {
+				snprintf(s->dev_last[i], sizeof(s->dev_last[i]), "%.1023s", payload);
+				break;
+			}
+		}
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
 	if (i < 0)
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
-	memcpy(payload, msg->payload, len);
-	payload[len] = '\0';
 	pthread_mutex_lock(&s->lock);
 	t = &s->t[i];
 	snprintf(t->last, sizeof(t->last), "%s", payload);
@@ -216,6 +232,22 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
+}
+
+bool sub_device(struct sub *s, const char *name, char *buf, size_t size)
+{
+	bool found = false;
+	int i;
+
+	pthread_mutex_lock(&s->lock);
+	for (i = 0; i < SUB_DEVICES && !found; i++) {
+		if (!strcmp(s->dev_name[i], name)) {
+			snprintf(buf, size, "%s", s->dev_last[i]);
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return found;
 }
 
 static void on_connect(struct mosquitto *m, void *obj, int rc)

@@ -29,7 +29,8 @@ int broker_start(struct broker *b);
 /* SIGTERM (mosquitto saves its persistence) and reap. */
 void broker_stop(struct broker *b);
 
-#define SUB_TOPICS	4		/* events, estimates, status, alerts */
+#define SUB_TOPICS	5		/* events, estimates, status, alerts, status/daemon */
+#define SUB_DEVICES	4		/* status/device/NAME kept apart */
 #define SUB_MAX_SEQ	400000
 
 struct sub_topic {
@@ -50,6 +51,10 @@ struct sub {
 	uint64_t n_loss_msgs, lost_reported;	/* loss messages and their counts */
 	uint64_t n_twitch;			/* distinct twitch records on events */
 	char loss_reasons[256];
+	/* status/device/NAME: each name's newest payload */
+	char dev_name[SUB_DEVICES][32];
+	char dev_last[SUB_DEVICES][1024];
+	unsigned int n_dev_msgs;
 };
 
 /*
@@ -61,6 +66,8 @@ int sub_start(struct sub *s, const struct broker *b, const char *prefix, const c
 void sub_stop(struct sub *s);
 /* Wait until topic @t saw @n distinct mseq values; false on timeout. */
 bool sub_wait(struct sub *s, int t, uint64_t n, unsigned int timeout_ms);
+/* Copy status/device/@name's newest payload into @buf; false: none yet. */
+bool sub_device(struct sub *s, const char *name, char *buf, size_t size);
 /* mseq values in 1..@max never seen on @t. */
 uint64_t sub_missing(struct sub *s, int t, uint64_t max);
 

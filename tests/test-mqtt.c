@@ -38,6 +38,7 @@
 #define EV 0
 #define ST 2
 #define AL 3
+#define DA 4
 
 static char dir[128];
 static char build[256];
@@ -131,6 +132,94 @@ static char *prefix_of(struct rig *r, char *buf, size_t size)
 }
 
 /* ---------------------------------------------------------------- tests */
+
+static void status_of(struct rig *r, const char *dev, unsigned int state)
+{
+	char cmd[64], reply[128];
+
+	snprintf(cmd, sizeof(cmd), "status %s %u", dev, state);
+	assert_int_equal(twitch_client_command(r->c, cmd, reply, sizeof(reply)), 0);
+}
+
+/* Wait up to 10 s until status/device/@dev holds state @state. */
+static bool device_shows(struct sub *s, const char *dev, const char *state)
+{
+	char last[1024], want[64];
+	int i;
+
+	snprintf(want, sizeof(want), "\"state\":\"%s\"", state);
+	for (i = 0; i < 400; i++) {
+		if (sub_device(s, dev, last, sizeof(last)) && strstr(last, want))
+			return true;
+		sleep_ms(25);
+	}
+	return false;
+}
+
+/* Wait up to 10 s until topic @t's newest payload holds @needle. */
+static bool last_shows(struct sub *s, int t, const char *needle)
+{
+	bool found;
+	int i;
+
+	for (i = 0; i < 400; i++) {
+		pthread_mutex_lock(&s->lock);
+		found = strstr(s->t[t].last, needle) != NULL;
+		pthread_mutex_unlock(&s->lock);
+		if (found)
+			return true;
+		sleep_ms(25);
+	}
+	return false;
+}
+
+/*
+ * Every device's state stays retained on its own topic: a subscriber that
+ * arrives after a device was lost, a daemon-level status and a restart of
+ * the bridge (whose "online" is retained on status) still learns that the
+ * device is lost. One retained status topic kept only the newest message.
+ */
+static void test_status_retained_per_device(void **state)
+{
+	struct rig r = { 0 };
+	struct sub s, late;
+	char prefix[160], last[1024];
+
+	(void)state;
+	rig_up(&r, "devstatus");
+	prefix_of(&r, prefix, sizeof(prefix));
+	assert_int_equal(sub_start(&s, &r.b, prefix, "watch", false, NULL, NULL), 0);
+	status_of(&r, "emg0", TWITCH_STATUS_DEVICE_UP);
+	status_of(&r, "bioz0", TWITCH_STATUS_DEVICE_UP);
+	status_of(&r, "emg0", TWITCH_STATUS_DEVICE_LOST);
+	status_of(&r, "-", TWITCH_STATUS_CONFIG_RELOADED);
+	/* not a topic level: published on status/daemon, never as a level */
+	status_of(&r, "a+b", TWITCH_STATUS_DEVICE_UP);
+	assert_true(device_shows(&s, "emg0", "device_lost"));
+	assert_true(device_shows(&s, "bioz0", "device_up"));
+	/* the lost device also went to alerts, as before */
+	assert_true(last_shows(&s, AL, "\"device_lost\""));
+	assert_true(last_shows(&s, DA, "\"dev_name\":\"a+b\""));
+	assert_true(sub_wait(&s, DA, 2, 0));
+
+	/* a restart of the bridge retains "online" on status */
+	assert_int_equal(bridge_stop(r.bridge), 0);
+	r.bridge = bridge_start(r.conf, r.sock, r.log);
+	assert_true(last_shows(&s, ST, "\"state\":\"online\""));
+
+	/* a subscriber arriving now gets every retained state */
+	assert_int_equal(sub_start(&late, &r.b, prefix, "late", false, NULL, NULL), 0);
+	assert_true(device_shows(&late, "emg0", "device_lost"));
+	assert_true(device_shows(&late, "bioz0", "device_up"));
+	assert_true(sub_device(&late, "emg0", last, sizeof(last)));
+	assert_non_null(strstr(last, "\"host\":\"cart3\""));
+	assert_non_null(strstr(last, "\"epoch\":\""));
+	assert_false(sub_device(&late, "a+b", last, sizeof(last)));
+	assert_true(last_shows(&late, DA, "\"dev_name\":\"a+b\""));
+	assert_true(last_shows(&late, ST, "\"state\":\"online\""));
+	sub_stop(&late);
+	rig_down(&r, &s);
+}
 
 static void test_in_order_and_restart(void **state)
 {
@@ -513,6 +602,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_in_order_and_restart),
+		cmocka_unit_test(test_status_retained_per_device),
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_spool_full_and_lapped),

@@ -93,6 +93,20 @@ static int handle(struct testpub *t, int fd, struct ucred *cred)
 		ring_publish(t->events, &m.hdr);
 		publisher_flush(&t->pub);
 		control_reply(fd, 0, "%llu", (unsigned long long)m.hdr.seqno);
+	} else if (strcmp(cmd.verb, "status") == 0 &&
+		   sscanf(cmd.args, "%15s %lu", stream, &n) == 2) {
+		/* status DEVICE STATE: a device's status record ("-": none) */
+		struct twitch_rec_status st;
+
+		record_init(&st, TWITCH_REC_STATUS, sizeof(st), TWITCH_DEVICE_NONE,
+			    TWITCH_INDEX_NONE);
+		st.state = (uint32_t)n;
+		if (strcmp(stream, "-"))
+			snprintf(st.dev_name, sizeof(st.dev_name), "%s", stream);
+		snprintf(st.text, sizeof(st.text), "%s state %lu", stream, n);
+		ring_publish(t->events, &st.hdr);
+		publisher_flush(&t->pub);
+		control_reply(fd, 0, "%llu", (unsigned long long)st.hdr.seqno);
 	} else if (strcmp(cmd.verb, "stall") == 0) {
 		t->stalled = true;
 		control_reply(fd, 0, "stalled");

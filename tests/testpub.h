@@ -8,6 +8,8 @@
  *   ping                      -> OK pong
  *   pub events|test N         -> publish N records in one batch, OK <head>
  *   mark TEXT                 -> a marker record, OK <seqno>
+ *   status DEV STATE          -> a status record of device DEV ("-": of the
+ *                                daemon) in TWITCH_STATUS_* STATE, OK <seqno>
  *   stall                     -> stop the heartbeat
  *   close                     -> mark the rings CLOSED and exit 0
  */
