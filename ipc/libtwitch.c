@@ -66,6 +66,10 @@ struct twitch_reader {
 	uint64_t lost;
 	bool gone;			/* daemon gone reported, waiting to reconnect */
 	bool stalled;			/* stalled reported */
+	int map_err;			/* the new daemon's ring could not be mapped */
+	bool map_err_new;		/* ... and the caller was not told yet */
+	uint64_t map_fail_ns;		/* when, CLOCK_MONOTONIC */
+	uint64_t map_fail_gen;		/* with the welcome of this client generation */
 	uint64_t last_check_ns;		/* last liveness check of a polling reader */
 	unsigned int n_pending;		/* local records queued for delivery */
 	/*
@@ -629,24 +633,33 @@ static int reader_try(struct twitch_reader *r, void *buf, size_t buf_size)
 	}
 }
 
+/*
+ * Has the client's connection ended? poll(), not a peeked recv(): a late
+ * reply still queued (after a command timed out) would hide the end of
+ * the stream behind it for ever.
+ */
+static bool client_hung_up(const struct twitch_client *c)
+{
+	struct pollfd p = { .fd = c->sock, .events = POLLRDHUP };
+
+	if (c->sock < 0)
+		return true;
+	if (poll(&p, 1, 0) < 0)
+		return errno != EINTR;
+	return (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
+}
+
 /* Is the daemon behind this reader gone? Checks cost a syscall at most. */
 static bool daemon_gone(struct twitch_reader *r)
 {
 	struct twitch_client *c = r->c;
-	char b;
-	ssize_t n;
 
 	if (r->generation != c->generation)
 		return true;
 	if (atomic_load_explicit(&r->ring.hdr->state, memory_order_acquire) ==
 	    TWITCH_SHM_STATE_CLOSED)
 		return true;
-	if (c->sock < 0)
-		return true;
-	n = recv(c->sock, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-		return true;
-	return false;
+	return client_hung_up(c);
 }
 
 TWITCH_API int twitch_reader_seek(struct twitch_reader *r, uint64_t seqno)
@@ -655,7 +668,7 @@ TWITCH_API int twitch_reader_seek(struct twitch_reader *r, uint64_t seqno)
 
 	if (r == NULL)
 		return -EINVAL;
-	if (r->map == NULL)
+	if (r->map == NULL || r->gone)
 		return -ENOTCONN;
 	if (pending_full(r))
 		return -EBUSY;
@@ -680,7 +693,7 @@ TWITCH_API int twitch_reader_stats(const struct twitch_reader *r,
 
 	if (r == NULL || ret == NULL)
 		return -EINVAL;
-	if (r->map == NULL)
+	if (r->map == NULL || r->gone)
 		return -ENOTCONN;
 	head = ring_head(&r->ring);
 	hb = atomic_load_explicit(&r->ring.hdr->heartbeat_mono_ns, memory_order_acquire);
@@ -711,29 +724,97 @@ static void check_stalled(struct twitch_reader *r)
 	}
 }
 
-/* The daemon went away: once the old ring is drained, try to reconnect. */
+static void reader_gone(struct twitch_reader *r)
+{
+	if (!r->gone)
+		queue_status(r, TWITCH_STATUS_DAEMON_GONE, "twitchd went away; waiting for it");
+	r->gone = true;
+}
+
+/*
+ * Does the client's (new) connection lead to the daemon whose ring this
+ * reader maps? Then twitchd only dropped the connection (a client over its
+ * command budget, or not reading its replies) and runs on: same epoch,
+ * ring open, the stream still there with the same layout.
+ */
+static bool same_daemon(const struct twitch_reader *r)
+{
+	const struct twitch_client *c = r->c;
+	uint32_t i;
+
+	if (r->map == NULL || memcmp(r->ring.hdr->epoch, c->epoch, sizeof(c->epoch)) ||
+	    atomic_load_explicit(&r->ring.hdr->state, memory_order_acquire) ==
+		    TWITCH_SHM_STATE_CLOSED)
+		return false;
+	for (i = 0; i < c->n_streams; i++)
+		if (strcmp(c->info[i].name, r->name) == 0)
+			return c->info[i].slot_size == r->ring.slot_size &&
+			       c->info[i].n_slots == r->ring.n_slots;
+	return false;
+}
+
+/*
+ * The connection ended or the ring closed: once the old ring is drained,
+ * reconnect. The same daemon (it dropped the connection) is followed
+ * without a word; a new one with "gone", "restarted" and the exact loss of
+ * what it overwrote before we came back.
+ */
 static void reader_follow_restart(struct twitch_reader *r)
 {
 	struct twitch_client *c = r->c;
 	uint64_t now = now_ns(), head, oldest;
+	int err;
 
-	if (!r->gone) {
-		r->gone = true;
-		queue_status(r, TWITCH_STATUS_DAEMON_GONE, "twitchd went away; waiting for it");
-	}
-	if (r->generation == c->generation) {
-		if (c->sock >= 0)
+	/*
+	 * Reconnect when this reader's connection ended, and to learn of a
+	 * stream the last welcome did not list: a device's samples ring is
+	 * made when the device first opens, which after a restart can be later.
+	 */
+	if (r->generation == c->generation || client_hung_up(c) ||
+	    (r->map_err == -ENOENT && r->map_fail_gen == c->generation &&
+	     now - r->map_fail_ns >= RECONNECT_PERIOD_NS)) {
+		if (c->sock >= 0) {
 			client_drop(c);
-		if (now - c->last_try_ns < RECONNECT_PERIOD_NS)
+			/* ask at once: a dropped connection is not a restart */
+			if (!r->gone)
+				c->last_try_ns = 0;
+		}
+		if (now - c->last_try_ns < RECONNECT_PERIOD_NS) {
+			reader_gone(r);
 			return;
+		}
 		c->last_try_ns = now;
-		if (client_connect(c) < 0)
+		if (client_connect(c) < 0) {
+			reader_gone(r);
 			return;
+		}
 	}
+	if (same_daemon(r)) {
+		r->generation = c->generation;
+		if (r->gone)
+			queue_status(r, TWITCH_STATUS_DAEMON_RESTARTED,
+				     "reconnected to the same twitchd: nothing lost");
+		r->gone = false;
+		return;
+	}
+	reader_gone(r);
+	if (r->map_err && now - r->map_fail_ns < RECONNECT_PERIOD_NS)
+		return;
 	/* the client has a newer generation: move this reader to it */
 	reader_unmap(r);
-	if (reader_map(r) < 0)
+	err = reader_map(r);
+	if (err < 0) {
+		/*
+		 * A newer ring ABI or a malformed header: say so, and try
+		 * again later. No such stream (yet): wait for it, "gone".
+		 */
+		r->map_err = err;
+		r->map_err_new = err != -ENOENT;
+		r->map_fail_ns = now;
+		r->map_fail_gen = c->generation;
 		return;
+	}
+	r->map_err = 0;
 	r->gone = false;
 	r->stalled = false;
 	head = ring_head(&r->ring);
@@ -746,6 +827,15 @@ static void reader_follow_restart(struct twitch_reader *r)
 	r->pos = oldest;
 }
 
+/* A mapping error of reader_follow_restart() not yet returned, else 0. */
+static int map_error(struct twitch_reader *r)
+{
+	if (!r->map_err_new || r->n_pending)
+		return 0;
+	r->map_err_new = false;
+	return r->map_err;
+}
+
 /*
  * A polling reader (timeout 0) with nothing to read: at most every
  * LIVENESS_PERIOD_NS, check whether the daemon went away, came back or
@@ -754,6 +844,7 @@ static void reader_follow_restart(struct twitch_reader *r)
 static int reader_poll_liveness(struct twitch_reader *r, void *buf, size_t buf_size)
 {
 	uint64_t now = now_ns();
+	int res;
 
 	if (now - r->last_check_ns < LIVENESS_PERIOD_NS)
 		return 0;
@@ -762,7 +853,8 @@ static int reader_poll_liveness(struct twitch_reader *r, void *buf, size_t buf_s
 		reader_follow_restart(r);
 	else
 		check_stalled(r);
-	return reader_try(r, buf, buf_size);
+	res = reader_try(r, buf, buf_size);
+	return res ? res : map_error(r);
 }
 
 static void futex_wait(const _Atomic uint32_t *word, uint32_t val, uint64_t ns)
@@ -817,6 +909,8 @@ TWITCH_API int twitch_reader_next(struct twitch_reader *r, void *buf, size_t buf
 			check_stalled(r);
 		}
 		res = reader_try(r, buf, buf_size);
+		if (res == 0)
+			res = map_error(r);
 		if (res != 0)
 			return res;
 

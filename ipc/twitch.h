@@ -28,7 +28,7 @@ extern "C" {
 #define TWITCH_API __attribute__((visibility("default")))
 
 #define TWITCH_VERSION_MAJOR 1
-#define TWITCH_VERSION_MINOR 2
+#define TWITCH_VERSION_MINOR 3
 
 /* Where twitchd listens unless $TWITCH_SOCKET or the caller says otherwise. */
 #define TWITCH_SOCKET_DEFAULT "/run/twitchd/control.sock"
@@ -361,17 +361,26 @@ TWITCH_API struct twitch_reader *twitch_reader_free(struct twitch_reader *r);
  * Spins briefly, then sleeps on the ring's futex word.
  * Return: the record's size (> 0) when a record was copied, 0 on timeout,
  * -EMSGSIZE if @buf_size is smaller than the stream's max_record, -EPROTO if
- * the ring holds a malformed record or header (the reader then skips it).
+ * the ring holds a malformed record or one of a type this library does not
+ * know (the reader then skips it: call again).
  * Besides the daemon's records it delivers local ones (TWITCH_RECF_LOCAL):
  * a TWITCH_REC_LOSS with reason READER_LAPPED and the exact count when the
  * ring overtook the reader, and TWITCH_REC_STATUS DAEMON_GONE,
  * DAEMON_RESTARTED or PRODUCER_STALLED. After a restart the reader
- * reconnects by itself and continues with the new daemon's records.
+ * reconnects by itself and continues with the new daemon's records (a
+ * stream the new daemon has not made yet, such as the samples of a device
+ * not open yet, is waited for); if it cannot read the new daemon's ring,
+ * it returns -EPROTONOSUPPORT (a newer ring ABI) or -EPROTO (a malformed
+ * ring header), again about every 0.2 s, until a daemon it can read is back.
+ * A connection twitchd only dropped (a client over its command budget, or
+ * not reading its replies) is reopened without a word: same daemon,
+ * nothing lost.
  */
 TWITCH_API int twitch_reader_next(struct twitch_reader *r, void *buf, size_t buf_size,
 				  int timeout_ms);
 
-/* Records lost by this reader (lapped), in total since it was created. */
+/* Records this reader lost, in total since it was created: lapped, overwritten
+ * before a seek, or published by a restarted daemon before it came back. */
 TWITCH_API uint64_t twitch_reader_lost(const struct twitch_reader *r);
 
 /*

@@ -186,6 +186,11 @@ check "consumer loaded the installed libtwitch.so.1" \
 check "consumer: -ENOENT for a missing socket" \
 	grep -q "connect to a missing socket: -2 " "$tmp/consumer.out"
 check "consumer printed the type names" grep -qx "type 6: marker" "$tmp/consumer.out"
+# the header's version macros are the library's: a client testing
+# TWITCH_VERSION_MINOR must learn what this library has
+abi=$(pc --modversion twitch | cut -d. -f1,2)
+check "twitch.h's TWITCH_VERSION_MAJOR.MINOR is the library's $abi" \
+	grep -qx "twitch.h ABI $abi" "$tmp/consumer.out"
 
 # The installed twitchd on the simulated cart; the consumer and the
 # installed twitchctl talk to it.

@@ -534,6 +534,203 @@ static void test_clean_close_is_noticed(void **state)
 	twitch_client_free(c);
 }
 
+/*
+ * twitchd cuts off a client over its command budget, or one that does not
+ * read its replies, and runs on: its readers reconnect to the same daemon
+ * and go on where they were, with no "gone", no "restarted", nothing read
+ * twice and no loss. (They took every dropped connection for a restart:
+ * the records still in the ring came again, counted as lost.)
+ */
+static void test_dropped_connection_is_not_a_restart(void **state)
+{
+	struct testpub_opts o = opts();
+	struct twitch_client *c;
+	struct twitch_reader *r;
+	union { struct twitch_rec_twitch e; char b[256]; } u;
+	char reply[64];
+	int i;
+	pid_t pid;
+
+	(void)state;
+	pid = testpub_spawn(&o);
+	assert_true(pid > 0);
+	assert_int_equal(twitch_client_connect(sock_path, &c), 0);
+	assert_int_equal(twitch_reader_new(c, "events", TWITCH_FROM_NEWEST, &r), 0);
+	cmd_ok(c, "pub events 5");
+	for (i = 0; i < 5; i++)
+		assert_int_equal(twitch_reader_next(r, &u, sizeof(u), 1000), sizeof(u.e));
+	assert_int_equal(twitch_client_command(c, "drop", reply, sizeof(reply)), EBUSY);
+	/* nothing to say: no local record */
+	assert_int_equal(twitch_reader_next(r, &u, sizeof(u), 500), 0);
+	cmd_ok(c, "pub events 3");
+	for (i = 5; i < 8; i++) {
+		assert_int_equal(twitch_reader_next(r, &u, sizeof(u), 1000), sizeof(u.e));
+		assert_int_equal(u.e.hdr.type, TWITCH_REC_TWITCH);
+		assert_int_equal(u.e.hdr.seqno, i);
+	}
+	assert_int_equal(twitch_reader_next(r, &u, sizeof(u), 200), 0);
+	assert_int_equal(twitch_reader_lost(r), 0);
+	twitch_reader_free(r);
+	twitch_client_free(c);
+	stop(pid);
+}
+
+/*
+ * A command that timed out leaves its late reply in the socket; the daemon
+ * then dies. The end of the connection behind that reply must still be
+ * seen (a peeked recv() saw only the reply, and the reader waited for
+ * ever on the dead ring).
+ */
+static void test_late_reply_does_not_hide_a_restart(void **state)
+{
+	struct testpub_opts o = opts();
+	struct twitch_client *c;
+	struct twitch_reader *r;
+	union { struct twitch_rec_status s; char b[256]; } u;
+	bool gone = false, restarted = false;
+	pid_t pid;
+	int i, n;
+
+	(void)state;
+	pid = testpub_spawn(&o);
+	assert_true(pid > 0);
+	assert_int_equal(twitch_client_connect(sock_path, &c), 0);
+	assert_int_equal(twitch_reader_new(c, "events", TWITCH_FROM_NEWEST, &r), 0);
+	assert_int_equal(twitch_client_command(c, "sleep 2300", NULL, 0), -ETIMEDOUT);
+	usleep(600000);		/* the reply is in the socket now */
+	stop(pid);
+	pid = testpub_spawn(&o);
+	assert_true(pid > 0);
+	for (i = 0; i < 10 && !restarted; i++) {
+		n = twitch_reader_next(r, &u, sizeof(u), 500);
+		if (n <= 0)
+			continue;
+		assert_int_equal(u.s.hdr.type, TWITCH_REC_STATUS);
+		if (u.s.state == TWITCH_STATUS_DAEMON_GONE)
+			gone = true;
+		if (u.s.state == TWITCH_STATUS_DAEMON_RESTARTED)
+			restarted = true;
+	}
+	assert_true(gone);
+	assert_true(restarted);
+	twitch_reader_free(r);
+	twitch_client_free(c);
+	stop(pid);
+}
+
+/*
+ * A restarted twitchd whose ring this library cannot read (a newer ring
+ * ABI) is an error the caller sees, again about every 0.2 s, not a silent
+ * wait for ever; the reader follows the next daemon that it can read.
+ * While the daemon is gone, stats and seek say -ENOTCONN.
+ */
+static void test_unreadable_new_daemon_is_an_error(void **state)
+{
+	struct testpub_opts o = opts();
+	struct twitch_client *c, *c2;
+	struct twitch_reader *r;
+	struct twitch_reader_stats st;
+	union { struct twitch_rec_twitch e; struct twitch_rec_status s; char b[256]; } u;
+	bool restarted = false;
+	pid_t pid;
+	int i, n, errors = 0;
+
+	(void)state;
+	pid = testpub_spawn(&o);
+	assert_true(pid > 0);
+	assert_int_equal(twitch_client_connect(sock_path, &c), 0);
+	assert_int_equal(twitch_reader_new(c, "events", TWITCH_FROM_NEWEST, &r), 0);
+	stop(pid);
+	pid = testpub_spawn(&o);
+	assert_true(pid > 0);
+	assert_int_equal(twitch_client_connect(sock_path, &c2), 0);
+	cmd_ok(c2, "abi 99");
+	assert_int_equal(twitch_reader_next(r, &u, sizeof(u), 2000), sizeof(u.s));
+	assert_int_equal(u.s.state, TWITCH_STATUS_DAEMON_GONE);
+	assert_int_equal(twitch_reader_stats(r, &st), -ENOTCONN);
+	assert_int_equal(twitch_reader_seek(r, 0), -ENOTCONN);
+	for (i = 0; i < 3; i++) {
+		n = twitch_reader_next(r, &u, sizeof(u), 1000);
+		if (n == -EPROTONOSUPPORT)
+			errors++;
+		else
+			assert_int_equal(n, 0);
+	}
+	assert_true(errors >= 2);
+
+	/* the next daemon is readable again */
+	cmd_ok(c2, "close");
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	twitch_client_free(c2);
+	pid = testpub_spawn(&o);
+	assert_true(pid > 0);
+	assert_int_equal(twitch_client_connect(sock_path, &c2), 0);
+	cmd_ok(c2, "pub events 1");
+	for (i = 0; i < 20; i++) {
+		n = twitch_reader_next(r, &u, sizeof(u), 200);
+		if (n == sizeof(u.s) && u.s.hdr.type == TWITCH_REC_STATUS &&
+		    u.s.state == TWITCH_STATUS_DAEMON_RESTARTED)
+			restarted = true;
+		if (n == sizeof(u.e) && u.e.hdr.type == TWITCH_REC_TWITCH)
+			break;
+	}
+	assert_true(restarted);
+	assert_int_equal(u.e.hdr.type, TWITCH_REC_TWITCH);
+	assert_int_equal(twitch_reader_stats(r, &st), 0);
+	twitch_reader_free(r);
+	twitch_client_free(c);
+	twitch_client_free(c2);
+	stop(pid);
+}
+
+/*
+ * After a restart, a stream the new daemon makes only later (a device's
+ * samples ring, made when the device first opens) is waited for, and
+ * followed once it is there; no error in between.
+ */
+static void test_stream_made_later_is_followed(void **state)
+{
+	struct testpub_opts o = opts();
+	struct twitch_client *c, *c2;
+	struct twitch_reader *r;
+	union { struct twitch_rec_status s; char b[256]; } u;
+	bool gone = false, restarted = false;
+	pid_t pid;
+	int i, n;
+
+	(void)state;
+	pid = testpub_spawn(&o);
+	assert_true(pid > 0);
+	assert_int_equal(twitch_client_connect(sock_path, &c2), 0);
+	cmd_ok(c2, "ring late");
+	twitch_client_free(c2);
+	assert_int_equal(twitch_client_connect(sock_path, &c), 0);
+	assert_int_equal(twitch_reader_new(c, "late", TWITCH_FROM_NEWEST, &r), 0);
+	stop(pid);
+	pid = testpub_spawn(&o);
+	assert_true(pid > 0);
+	for (i = 0; i < 5; i++) {
+		n = twitch_reader_next(r, &u, sizeof(u), 200);
+		assert_true(n >= 0);
+		if (n > 0 && u.s.state == TWITCH_STATUS_DAEMON_GONE)
+			gone = true;
+	}
+	assert_true(gone);
+	assert_int_equal(twitch_client_connect(sock_path, &c2), 0);
+	cmd_ok(c2, "ring late");
+	for (i = 0; i < 10 && !restarted; i++) {
+		n = twitch_reader_next(r, &u, sizeof(u), 200);
+		assert_true(n >= 0);
+		if (n > 0 && u.s.state == TWITCH_STATUS_DAEMON_RESTARTED)
+			restarted = true;
+	}
+	assert_true(restarted);
+	twitch_reader_free(r);
+	twitch_client_free(c);
+	twitch_client_free(c2);
+	stop(pid);
+}
+
 static void test_stalled_producer_is_reported(void **state)
 {
 	struct testpub_opts o = opts();
@@ -727,6 +924,10 @@ int main(void)
 		cmocka_unit_test(test_restart_after_wrap_reports_gone_restart_and_loss),
 		cmocka_unit_test(test_clean_close_is_noticed),
 		cmocka_unit_test(test_stalled_producer_is_reported),
+		cmocka_unit_test(test_dropped_connection_is_not_a_restart),
+		cmocka_unit_test(test_late_reply_does_not_hide_a_restart),
+		cmocka_unit_test(test_unreadable_new_daemon_is_an_error),
+		cmocka_unit_test(test_stream_made_later_is_followed),
 		cmocka_unit_test(test_peer_without_group_is_refused),
 		cmocka_unit_test(test_hostile_welcome_rejected),
 	};

@@ -107,6 +107,27 @@ static int handle(struct testpub *t, int fd, struct ucred *cred)
 		ring_publish(t->events, &st.hdr);
 		publisher_flush(&t->pub);
 		control_reply(fd, 0, "%llu", (unsigned long long)st.hdr.seqno);
+	} else if (strcmp(cmd.verb, "drop") == 0) {
+		/* as twitchd cuts off a client over its budget: reply, close */
+		control_reply(fd, EBUSY, "dropped");
+		return -1;
+	} else if (strcmp(cmd.verb, "sleep") == 0 && sscanf(cmd.args, "%lu", &n) == 1) {
+		struct timespec ts = { .tv_sec = (time_t)(n / 1000),
+				       .tv_nsec = (long)(n % 1000) * 1000000L };
+
+		nanosleep(&ts, NULL);	/* a daemon too busy to answer */
+		control_reply(fd, 0, "slept");
+	} else if (strcmp(cmd.verb, "abi") == 0 && sscanf(cmd.args, "%lu", &n) == 1) {
+		/* a daemon of another ring ABI: its events ring says so */
+		t->events->hdr->abi_major = (uint16_t)n;
+		control_reply(fd, 0, "abi %lu", n);
+	} else if (strcmp(cmd.verb, "ring") == 0 && sscanf(cmd.args, "%15s", stream) == 1) {
+		/* a stream made after clients connected, as a device's samples */
+		struct ring *extra;
+		int err = publisher_add_ring(&t->pub, stream, TWITCH_SHM_STREAM_TEST, UINT32_MAX,
+					     64, 1024, &extra);
+
+		control_reply(fd, err < 0 ? -err : 0, "ring %s", stream);
 	} else if (strcmp(cmd.verb, "stall") == 0) {
 		t->stalled = true;
 		control_reply(fd, 0, "stalled");

@@ -11,6 +11,12 @@
  *   status DEV STATE          -> a status record of device DEV ("-": of the
  *                                daemon) in TWITCH_STATUS_* STATE, OK <seqno>
  *   stall                     -> stop the heartbeat
+ *   drop                      -> ERR 16 dropped, and this connection closed
+ *                                (as twitchd cuts off a client over budget)
+ *   sleep MS                  -> OK slept, after MS ms of not answering
+ *   abi N                     -> OK: the events ring's header says ABI major N
+ *   ring NAME                 -> OK: a new (test-type) stream NAME, published
+ *                                to clients that connect from now on
  *   close                     -> mark the rings CLOSED and exit 0
  */
 #ifndef TWITCH_TESTPUB_H
