@@ -30,8 +30,12 @@ void dsp_select(struct dsp_chain *c, unsigned int hz);
  * constant input @x (uV). */
 void dsp_chain_settle(struct dsp_chain *c, double x);
 
-/* dsp_mains_abort_block() - drop the detector's unfinished 1-s block. */
+/* dsp_mains_abort_block() - drop the detector's unfinished 1-s block
+ * (its samples so far; it still ends where it would have). */
 void dsp_mains_abort_block(struct dsp_mains_detector *m);
+/* dsp_mains_skip() - an invalid sample: its place in the block, no value;
+ * the block is dropped when it ends. */
+void dsp_mains_skip(struct dsp_mains_detector *m);
 
 /* dsp_step_reset() - forget the step detector's blocks and hold. */
 void dsp_step_reset(struct dsp_step_detector *s);
@@ -107,6 +111,8 @@ static inline void dsp_chain_sample(struct dsp_chain *c, double x, float *out,
 			dsp_mains_abort_block(&c->mains_det);
 			dsp_step_reset(&c->step);
 		}
+		if (c->mains_hz == 110)
+			dsp_mains_skip(&c->mains_det);
 		dsp_noise_push(&c->noise, 0.0, DSP_NOISE_INVALID);
 		return;
 	}

@@ -442,6 +442,12 @@ void dsp_mains_push(struct dsp_mains_detector *m, double x)
 	}
 	if (++m->pos < m->block_len)
 		return;
+	if (m->spoiled) {
+		dsp_mains_abort_block(m);
+		m->spoiled = 0;
+		m->pos = 0;
+		return;
+	}
 	for (i = 0; i < m->n_bins; i++) {
 		m->hist[m->hist_pos][i] = m->s1[i] * m->s1[i] +
 					  m->s2[i] * m->s2[i] -
@@ -455,10 +461,27 @@ void dsp_mains_push(struct dsp_mains_detector *m, double x)
 	m->pos = 0;
 }
 
+/*
+ * The block keeps its place on the stream's 1-s grid: every chain of a
+ * pipeline ends its blocks on the same sample, where the pipeline shares
+ * a decision, whatever the size of the blocks it is given. (Restarting
+ * the block at the next valid sample put one chain off the grid, and what
+ * the others decided then depended on the caller's block size.)
+ */
 void dsp_mains_abort_block(struct dsp_mains_detector *m)
 {
 	memset(m->s1, 0, sizeof(m->s1));
 	memset(m->s2, 0, sizeof(m->s2));
+	m->spoiled = m->pos > 0;
+}
+
+void dsp_mains_skip(struct dsp_mains_detector *m)
+{
+	m->spoiled = 1;
+	if (++m->pos < m->block_len)
+		return;
+	dsp_mains_abort_block(m);
+	m->spoiled = 0;
 	m->pos = 0;
 }
 

@@ -124,6 +124,7 @@ struct dsp_mains_detector {
 	uint32_t n_blocks;	/* blocks in hist, <= DSP_MAINS_HISTORY */
 	uint32_t hist_pos;
 	uint32_t n_bins;	/* bins below Nyquist */
+	uint32_t spoiled;	/* the running block saw invalid input: dropped */
 	double coef[DSP_MAINS_N_BINS];
 	double s1[DSP_MAINS_N_BINS];
 	double s2[DSP_MAINS_N_BINS];
