@@ -109,6 +109,29 @@ static double dsp_step_blocks(const struct dsp_config *cfg, double rate_hz,
 	return block_ms;
 }
 
+/* Notches of family @f0 that dsp_add_notches() makes up to @max_hz. */
+static unsigned int dsp_n_notches(unsigned int f0, double max_hz, double rate_hz)
+{
+	unsigned int k;
+
+	for (k = 1; k * f0 <= max_hz && k * f0 < 0.49 * rate_hz; k++)
+		;
+	return k - 1;
+}
+
+/* Sections dsp_chain_init() makes for @cfg: they must fit DSP_MAX_SECTIONS. */
+static unsigned int dsp_n_sections(const struct dsp_config *cfg, double rate_hz, double lp)
+{
+	double notch_max = cfg->notch_max_hz > 0.0 ? cfg->notch_max_hz : lp;
+	unsigned int n = (cfg->hp_order + 1) / 2 + (cfg->lp_order + 1) / 2;
+
+	if (cfg->mains == DSP_MAINS_50HZ || cfg->mains == DSP_MAINS_AUTO)
+		n += dsp_n_notches(50, notch_max, rate_hz);
+	if (cfg->mains == DSP_MAINS_60HZ || cfg->mains == DSP_MAINS_AUTO)
+		n += dsp_n_notches(60, notch_max, rate_hz);
+	return n;
+}
+
 int dsp_config_check(const struct dsp_config *cfg, double rate_hz,
 		     const char **ret_field)
 {
@@ -138,6 +161,9 @@ int dsp_config_check(const struct dsp_config *cfg, double rate_hz,
 		bad = "notch_bw_hz";
 	else if (!(cfg->notch_max_hz >= 0.0) || !isfinite(cfg->notch_max_hz))
 		bad = "notch_max_hz";
+	else if (dsp_n_sections(cfg, rate_hz, lp) > DSP_MAX_SECTIONS)
+		/* notches up to notch_max_hz, or (0) the low-pass cutoff */
+		bad = cfg->notch_max_hz > 0.0 ? "notch_max_hz" : "lp_cutoff_hz";
 	else if (!(cfg->saturation_uv >= 0.0) || !isfinite(cfg->saturation_uv))
 		bad = "saturation_uv";
 	else if (!(cfg->step_window_ms >= block_ms) ||

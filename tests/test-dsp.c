@@ -1069,6 +1069,26 @@ static void test_config_check(void **state)
 	cfg.notch_bw_hz = 0;
 	assert_int_equal(dsp_config_check(&cfg, 1000, &field), -EINVAL);
 	assert_string_equal(field, "notch_bw_hz");
+	/*
+	 * What passes the check builds: a chain holds DSP_MAX_SECTIONS. With
+	 * mains = auto at 4 kHz, notches to 800 Hz (16 + 13) and the four
+	 * filter sections make 33; to 750 Hz, 31. The check said yes and the
+	 * chain then failed with a bare EINVAL, naming nothing.
+	 */
+	dsp_config_default(&cfg);
+	cfg.lp_cutoff_hz = 800;
+	assert_int_equal(dsp_config_check(&cfg, 4000, &field), -EINVAL);
+	assert_string_equal(field, "lp_cutoff_hz");
+	cfg.lp_cutoff_hz = 750;
+	assert_int_equal(dsp_config_check(&cfg, 4000, &field), 0);
+	assert_int_equal(dsp_chain_init(&c, &cfg, 4000), 0);
+	dsp_config_default(&cfg);
+	cfg.notch_max_hz = 1000;
+	assert_int_equal(dsp_config_check(&cfg, 4000, &field), -EINVAL);
+	assert_string_equal(field, "notch_max_hz");
+	cfg.mains = DSP_MAINS_50HZ;	/* one family: 20 notches fit */
+	assert_int_equal(dsp_config_check(&cfg, 4000, &field), 0);
+	assert_int_equal(dsp_chain_init(&c, &cfg, 4000), 0);
 	dsp_config_default(&cfg);
 	cfg.noise.n_windows = DSP_NOISE_MAX_WINDOWS + 1;
 	assert_int_equal(dsp_config_check(&cfg, 1000, &field), -EINVAL);
