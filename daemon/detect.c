@@ -573,16 +573,32 @@ static void detect_epoch_mark_phasic(struct detector *d,
 				     struct detect_chan *ch, uint64_t onset,
 				     uint64_t end)
 {
-	uint64_t mini = d->epoch_len / d->n_mini, t;
+	uint64_t len = d->epoch_len, k;
 
-	if (mini == 0 || end <= onset)
+	if (len < d->n_mini || end <= onset)
 		return;
-	for (t = onset - onset % mini; t < end; t += mini) {
-		struct detect_epoch_acc *e;
+	/*
+	 * Mini-epoch j of epoch k: [kL + floor(jL/n), kL + floor((j+1)L/n)),
+	 * so the n of them tile each epoch exactly, also where L (samples per
+	 * epoch, at a fractional rate) is not a multiple of n. (A fixed
+	 * length L/n counted from the stream's start drifted across epochs:
+	 * at 1000.1 Hz an epoch got an eleventh mini-epoch, its neighbour
+	 * lost one.)
+	 */
+	for (k = onset / len; k * len < end; k++) {
+		struct detect_epoch_acc *e = detect_epoch_get(d, ch, k);
+		uint64_t a = onset > k * len ? onset - k * len : 0;
+		uint64_t b = end - k * len < len ? end - k * len : len;
+		uint32_t j;
 
-		e = detect_epoch_get(d, ch, t / d->epoch_len);
-		if (e)
-			e->mini_mask |= 1u << ((t % d->epoch_len) / mini);
+		if (!e)
+			continue;
+		for (j = 0; j < d->n_mini; j++) {
+			uint64_t lo = j * len / d->n_mini, hi = (j + 1) * len / d->n_mini;
+
+			if (lo < b && hi > a)
+				e->mini_mask |= 1u << j;
+		}
 	}
 }
 

@@ -1579,6 +1579,49 @@ static void eplog_sink(const struct detect_epoch *ep, void *userdata)
 		l->ep[l->n++] = *ep;
 }
 
+/*
+ * At a fractional rate an epoch is not a whole number of mini-epochs
+ * (30 s at 1000.1 Hz: 30003 samples, ten of 3000 or 3001): each epoch's
+ * ten tile it exactly. A burst from 29.5 to 30.6 s marks the last of
+ * epoch 0 and the first of epoch 1. (Mini-epochs of 3000 samples counted
+ * from the start gave epoch 0 an eleventh, bit 10, and epoch 1 nothing.)
+ */
+static void test_epochs_fractional_rate(void **state)
+{
+	const double rate = 1000.1;
+	const size_t n = 70000;
+	struct detect_config cfg;
+	struct evlog log = { 0 };
+	struct eplog el = { 0 };
+	struct dsp_config dc;
+	struct dsp_chain c;
+	struct detector *d;
+	float *x = xalloc(n), *y = xalloc(n);
+
+	(void)state;
+	rng_state = 131;
+	add_noise(x, n, 1, 1.5);
+	add_noise(x + 29503, 1100, 1, 15.0);
+	dsp_config_default(&dc);
+	assert_int_equal(dsp_chain_init(&c, &dc, rate), 0);
+	dsp_chain_process(&c, x, y, n, 1, NULL);
+	detect_config_default(&cfg);
+	assert_int_equal(detect_new(&cfg, 1, rate, &d), 0);
+	detect_set_epoch_sink(d, eplog_sink, &el);
+	assert_true(detect_process(d, y, n, 0, evlog_sink, &log) >= 0);
+	assert_true(detect_finish(d, evlog_sink, &log) >= 0);
+	assert_int_equal(evlog_count(&log, DETECT_EVENT_FINAL, DETECT_CLASS_PHASIC), 1);
+	assert_true(el.n >= 2);
+	assert_int_equal(el.ep[1].start_index, 30003);
+	assert_int_equal(el.ep[0].phasic_mini_mask, 1u << 9);
+	assert_int_equal(el.ep[0].n_phasic_mini, 1);
+	assert_int_equal(el.ep[1].phasic_mini_mask, 1u << 0);
+	detect_free(d);
+	evlog_free(&log);
+	free(x);
+	free(y);
+}
+
 /* RSWA phasic: 0.4-s bursts at 10x background in mini-epochs 0,2,4,6,8 of
  * epoch 1 (5 of 10: positive) and 1,3,5,7 of epoch 2 (4: negative). */
 static void test_epochs_rswa(void **state)
@@ -2188,6 +2231,7 @@ int main(void)
 		cmocka_unit_test(test_plm_end_to_end),
 		cmocka_unit_test(test_rates),
 		cmocka_unit_test(test_epochs_rswa),
+		cmocka_unit_test(test_epochs_fractional_rate),
 		cmocka_unit_test(test_efm),
 		cmocka_unit_test(test_onset_notification),
 		cmocka_unit_test(test_block_size_independence),
