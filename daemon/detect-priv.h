@@ -48,6 +48,8 @@ struct detect_result {
 	uint32_t flags;
 	uint32_t lm_valid;	/* the LM track ran and ended */
 	uint32_t cur_pot;	/* index of the running potential */
+	uint32_t n_late;	/* potentials past DETECT_MAX_POT that counted */
+	uint32_t late_last;	/* 1 + index of the last of them (0: none) */
 	uint64_t last_pot_samples;	/* duration of the last potential */
 	uint64_t cp_onset;	/* variance change point before the first
 				 * potential was confirmed (bursts) */

@@ -179,8 +179,10 @@ struct detect_config {
 	/* Classes (upper bounds, ms) */
 	double fasc_max_ms;	/* 30: needle FPs 2.8-37 ms (JNNP 2017) */
 	double myoclonus_max_ms;	/* 150: AASM fragmentary myoclonus */
-	double burst_min_duty;	/* a multi-potential event is a burst if
-				 * its potentials cover this fraction; 0.5 */
+	double burst_min_duty;	/* a multi-potential event over
+				 * myoclonus_max_ms (up to twice that) is a
+				 * burst if its potentials cover this
+				 * fraction; longer ones always; 0.5 */
 	double phasic_min_ms;	/* 100 } AASM RSWA phasic burst */
 	double phasic_max_ms;	/* 5000 } 0.1-5 s */
 	double phasic_ratio;	/* 4: >= 4x background (AASM RSWA) */

@@ -1580,6 +1580,126 @@ static void eplog_sink(const struct detect_epoch *ep, void *userdata)
 }
 
 /*
+ * Potentials that count apart are those >= potential_min_ratio x the
+ * largest, past the DETECT_MAX_POT whose peaks are kept too: 20 of 40
+ * here, the other 20 being ringing at a fifth of the size. (Every one
+ * past the 32nd counted: 24.) A late phase that reopens a potential does
+ * not count it twice.
+ */
+static void test_potentials_past_the_kept(void **state)
+{
+	struct detect_config cfg;
+	struct detector *d;
+	struct detect_chan *ch;
+	struct detect_result r;
+	uint32_t k;
+
+	(void)state;
+	detect_config_default(&cfg);
+	assert_true(cfg.potential_min_ratio > 0.2 && cfg.potential_min_ratio <= 0.5);
+	assert_int_equal(detect_new(&cfg, 1, 4000, &d), 0);
+	ch = &d->ch[0];
+	memset(&r, 0, sizeof(r));
+	for (k = 0; k < 40; k++) {
+		r.cur_pot = k;
+		r.n_pot = k + 1;
+		if (k < DETECT_MAX_POT)
+			r.pot_peak[k] = 0.0f;
+		ch->pot_peak = k % 2 ? 2.0 : 10.0;
+		ch->pot_onset = 100 * (uint64_t)k;
+		detect_potential_apply(d, ch, &r, ch->pot_onset + 10);
+		if (k == 36)	/* a late phase of it: reopened, applied again */
+			detect_potential_apply(d, ch, &r, ch->pot_onset + 20);
+	}
+	assert_int_equal(detect_n_potentials(d, &r), 20);
+	detect_free(d);
+}
+
+/*
+ * A train of potentials 50 ms apart (one motor unit firing at 20 Hz) is a
+ * burst, not fragmentary myoclonus: 3 s of it is phasic, 7 s tonic, and
+ * neither counts as a twitch or in the FM index (a train of any length was
+ * one "multiplet", all its potentials fragmentary myoclonus). A short
+ * sparse group (four potentials 50 ms apart, 170 ms) is still a multiplet. (The count of
+ * potentials in a long train is only bounded below: the high-pass filter
+ * rings between them, and some ringing is counted.)
+ */
+static void test_long_train_is_a_burst(void **state)
+{
+	const size_t rate = 4000, n = 40 * rate;
+	static const size_t n_pot[2] = { 60, 140 };
+	static const uint32_t cls[2] = { DETECT_CLASS_PHASIC, DETECT_CLASS_TONIC };
+	struct detect_config cfg;
+	struct evlog log = { 0 };
+	struct eplog el = { 0 };
+	struct dsp_config dc;
+	struct dsp_chain c;
+	struct detector *d;
+	float *x = xalloc(n), *y = xalloc(n);
+	size_t i, k, j, found[2] = { 0 }, triplet = 0;
+	uint32_t fm = 0, tw = 0;
+
+	(void)state;
+	load_mups();
+	rng_state = 132;
+	add_noise(x, n, 1, 3.0);
+	for (j = 0; j < 2; j++)
+		for (k = 0; k < n_pot[j]; k++)
+			inject(x, 1, (2 + 12 * j) * rate + k * rate / 20, 0, 60.0, 1);
+	for (k = 0; k < 4; k++)
+		inject(x, 1, 30 * rate + k * rate / 20, 0, 60.0, 1);
+	dsp_config_default(&dc);
+	assert_int_equal(dsp_chain_init(&c, &dc, rate), 0);
+	dsp_chain_process(&c, x, y, n, 1, NULL);
+	detect_config_default(&cfg);
+	assert_int_equal(detect_new(&cfg, 1, rate, &d), 0);
+	detect_set_epoch_sink(d, eplog_sink, &el);
+	assert_true(detect_process(d, y, n, 0, evlog_sink, &log) >= 0);
+	assert_true(detect_finish(d, evlog_sink, &log) >= 0);
+	for (i = 0; i < log.n; i++) {
+		const struct detect_event *e = &log.ev[i];
+
+		if (e->type != DETECT_EVENT_FINAL)
+			continue;
+		for (j = 0; j < 2; j++) {
+			size_t from = (2 + 12 * j) * rate, to = from + n_pot[j] * rate / 20;
+
+			if (e->onset_index + rate / 10 < from || e->onset_index >= to)
+				continue;
+			print_message("train of %zu: class %u, %.2f s, %u potentials\n",
+				      n_pot[j], e->event_class,
+				      (double)e->duration_samples / rate, e->n_potentials);
+			assert_int_equal(e->event_class, cls[j]);
+			assert_true(e->n_potentials >= n_pot[j] - 2);
+			found[j]++;
+		}
+		if (e->onset_index + rate / 10 >= 30 * rate &&
+		    e->onset_index < 31 * rate) {
+			print_message("four 50 ms apart: class %u, %.0f ms, %u potentials\n",
+				      e->event_class, 1000.0 * (double)e->duration_samples / rate,
+				      e->n_potentials);
+			assert_true(e->duration_samples > rate * 150 / 1000);
+			assert_int_equal(e->event_class, DETECT_CLASS_MULTIPLET);
+			assert_true(e->n_potentials >= 4);
+			triplet++;
+		}
+	}
+	assert_int_equal(found[0], 1);
+	assert_int_equal(found[1], 1);
+	assert_int_equal(triplet, 1);
+	/* epoch 0 (0-30 s) holds both trains: no twitch, no FM potential */
+	assert_true(el.n >= 1);
+	fm = el.ep[0].n_fm_potentials;
+	tw = el.ep[0].n_twitches;
+	assert_int_equal(tw, 0);
+	assert_int_equal(fm, 0);
+	detect_free(d);
+	evlog_free(&log);
+	free(x);
+	free(y);
+}
+
+/*
  * At a fractional rate an epoch is not a whole number of mini-epochs
  * (30 s at 1000.1 Hz: 30003 samples, ten of 3000 or 3001): each epoch's
  * ten tile it exactly. A burst from 29.5 to 30.6 s marks the last of
@@ -2232,6 +2352,8 @@ int main(void)
 		cmocka_unit_test(test_rates),
 		cmocka_unit_test(test_epochs_rswa),
 		cmocka_unit_test(test_epochs_fractional_rate),
+		cmocka_unit_test(test_long_train_is_a_burst),
+		cmocka_unit_test(test_potentials_past_the_kept),
 		cmocka_unit_test(test_efm),
 		cmocka_unit_test(test_onset_notification),
 		cmocka_unit_test(test_block_size_independence),
