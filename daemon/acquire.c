@@ -16,6 +16,9 @@
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -498,18 +501,134 @@ static int start_stream(struct acq_dev *a)
 }
 
 /* Try to open (or reopen) the device. */
+/*
+ * A remote device's profile_open() runs on a thread of its own: libiio's
+ * network backend blocks for 5 s and more on an iiod that accepted the
+ * connection but does not answer, and on the loop that stalled every
+ * other device (losses), the control socket and the watchdog (systemd
+ * killed twitchd). The loop looks at each tick whether it is done.
+ */
+enum { OPENER_RUNNING, OPENER_DONE, OPENER_ABANDONED };
+
+struct opener {
+	pthread_t thread;
+	atomic_int state;
+	struct config_device cfg;	/* what it opens (dc points into it) */
+	struct device_config dc;
+	struct device *dev;
+	int err;
+	struct profile_error perr;
+};
+
+static void *opener_main(void *arg)
+{
+	struct opener *o = arg;
+	int expect = OPENER_RUNNING;
+
+	o->err = profile_open(&o->dc, &o->dev, &o->perr);
+	if (!atomic_compare_exchange_strong(&o->state, &expect, OPENER_DONE)) {
+		/* twitchd stopped meanwhile and let go of us */
+		device_free(o->dev);
+		free(o);
+	}
+	return NULL;
+}
+
+static bool is_remote(const struct acq_dev *a)
+{
+	return strncmp(a->cfg.uri, "ip:", 3) == 0;
+}
+
+/* Start opening @a off the loop. Return 0, or -errno (then open it here). */
+static int opener_start(struct acq_dev *a)
+{
+	struct opener *o = calloc(1, sizeof(*o));
+	sigset_t all, old;
+	int err;
+
+	if (!o)
+		return -ENOMEM;
+	cfg_copy(&o->cfg, &a->cfg);
+	config_device_to_driver(&o->cfg, &o->dc);
+	atomic_init(&o->state, OPENER_RUNNING);
+	/* signals stay with the loop's signalfd */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = -pthread_create(&o->thread, NULL, opener_main, o);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		free(o);
+		return err;
+	}
+	a->opener = o;
+	return 0;
+}
+
+/* Let go of a running opener (twitchd stops): it frees itself when done. */
+static void opener_drop(struct acq_dev *a)
+{
+	struct opener *o = a->opener;
+	int expect = OPENER_RUNNING;
+
+	if (!o)
+		return;
+	a->opener = NULL;
+	if (atomic_compare_exchange_strong(&o->state, &expect, OPENER_ABANDONED)) {
+		pthread_detach(o->thread);
+		return;
+	}
+	pthread_join(o->thread, NULL);
+	device_free(o->dev);
+	free(o);
+}
+
+static int open_device_from(struct acq_dev *a, bool first, int err, struct device *dev,
+			    const struct profile_error *perr);
+
 static int open_device(struct acq_dev *a, bool first)
 {
 	struct device_config dc;
 	struct profile_error perr;
-	char msg[600];
-	uint64_t now = loop_now_ns();
+	struct device *dev = NULL;
 	int err;
 
 	config_device_to_driver(&a->cfg, &dc);
-	err = profile_open(&dc, &a->dev, &perr);
+	err = profile_open(&dc, &dev, &perr);
+	return open_device_from(a, first, err, dev, &perr);
+}
+
+/* The opener's result, if it is done: 1 and its error in *ret_err, else 0. */
+static int opener_take(struct acq_dev *a, int *ret_err)
+{
+	struct opener *o = a->opener;
+
+	if (atomic_load(&o->state) != OPENER_DONE)
+		return 0;
+	pthread_join(o->thread, NULL);
+	a->opener = NULL;
+	if (!config_device_equal(&o->cfg, &a->cfg)) {
+		/* a reload changed the settings meanwhile: open those */
+		device_free(o->dev);
+		free(o);
+		a->next_attempt_ns = 0;
+		return 0;
+	}
+	*ret_err = open_device_from(a, false, o->err, o->dev, &o->perr);
+	free(o);
+	return 1;
+}
+
+/* The rest of open_device() once profile_open() gave @err and @dev. */
+static int open_device_from(struct acq_dev *a, bool first, int err, struct device *dev,
+			    const struct profile_error *perr)
+{
+	char msg[600];
+	uint64_t now = loop_now_ns();
+
+	a->dev = dev;
 	if (err < 0) {
-		profile_strerror(&perr, msg, sizeof(msg));
+		a->dev = NULL;
+		profile_strerror(perr, msg, sizeof(msg));
 		if (first || !a->lost_reported)
 			log_device(first && err != -ENODEV ? LOG_ERR : LOG_WARNING, a->cfg.name, -1,
 				   "%s", msg);
@@ -1463,9 +1582,18 @@ void acq_on_tick(struct acq_dev *a, uint64_t now)
 	case DEV_CLOSED: {
 		int err;
 
-		if (a->stop_requested || now < a->next_attempt_ns)
+		if (a->stop_requested || a->d->stopping)
 			return;
-		err = open_device(a, false);
+		if (a->opener) {
+			if (!opener_take(a, &err))
+				return;
+		} else {
+			if (now < a->next_attempt_ns)
+				return;
+			if (is_remote(a) && opener_start(a) == 0)
+				return;
+			err = open_device(a, false);
+		}
 		if (err < 0 && a->running_cfg && !is_absence(err)) {
 			/* a reload's settings the device or the ring cannot take:
 			 * the monitor goes on with the ones it ran */
@@ -1477,13 +1605,18 @@ void acq_on_tick(struct acq_dev *a, uint64_t now)
 			cfg_copy(&a->cfg, a->running_cfg);
 			free(a->running_cfg);
 			a->running_cfg = NULL;
+			if (is_remote(a)) {
+				a->next_attempt_ns = 0;	/* the opener, at the next tick */
+				return;
+			}
 			err = open_device(a, false);
 		}
 		if (err == 0) {
 			free(a->running_cfg);	/* the new settings run */
 			a->running_cfg = NULL;
 		} else {
-			schedule_retry(a, now);
+			/* from now: an attempt can take seconds */
+			schedule_retry(a, loop_now_ns());
 		}
 		return;
 	}
@@ -1616,6 +1749,7 @@ void acq_drain_and_stop(struct acq_dev *a)
 
 void acq_free(struct acq_dev *a)
 {
+	opener_drop(a);
 	if (a->patient_dirty && a->bz)
 		acq_save_patient(a);	/* a command just before the stop */
 	free(a->running_cfg);

@@ -95,6 +95,7 @@ struct acq_dev {
 	bool patient_dirty;		/* acq_save_patient() is due */
 	struct config_device *running_cfg; /* the settings a reload replaced,
 					 * while the new ones have not opened */
+	struct opener *opener;		/* a remote device being opened off the loop */
 	uint16_t index;			/* device number in records */
 	struct ring *ring;		/* "samples-NAME", created on first open */
 	uint32_t ring_channels;		/* what the ring's slots were sized for */

@@ -1631,6 +1631,76 @@ static void test_remote_through_iiod(void **state)
 	daemon_cleanup(&d);
 }
 
+/*
+ * An iiod that accepts connections but does not answer (stopped) holds
+ * each open attempt of its device for 5 s and more in libiio. That must
+ * not stall the loop: the local front end beside it goes on without a gap,
+ * the control socket answers, and SIGTERM still stops twitchd in about a
+ * second. (Attempts ran on the loop: losses of seconds on the local
+ * device, watchdog pings 12 s apart, an 11.6-s stop.)
+ */
+static void test_hung_iiod_stalls_nothing(void **state)
+{
+	struct twitch_client *c;
+	struct twitch_reader *rs;
+	static union rec u;
+	char port[16], conf[512], reply[128];
+	uint64_t next = 0, t_end, t0 = 0, worst_ping = 0, stop_ns = 0;
+	unsigned int pings = 0;
+	struct sim s;
+	struct daemon d;
+	pid_t iiod;
+	int n;
+
+	(void)state;
+	sim_start(&s, "ads1298:rate=4000", "ads1298:rate=1000");
+	iiod = iiod_start(&s, port, sizeof(port));
+	kid_add(iiod);
+	snprintf(conf, sizeof(conf),
+		 "[device emg]\ndevice = iio:device0\nprofile = ti-ads1298\nrate_hz = 4000\n"
+		 "[device far]\nuri = ip:127.0.0.1:%s\ndevice = iio:device1\n"
+		 "profile = ti-ads1298\nrate_hz = 1000\ndetect = no\n", port);
+	daemon_start(&d, &s, conf);
+	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
+	assert_int_equal(twitch_reader_new(c, "samples-emg", TWITCH_FROM_NEWEST, &rs), 0);
+	usleep(500000);
+	kill(iiod, SIGSTOP);
+	/* the remote device times out, then its reopening hangs, again and again */
+	t_end = now_ns() + 14000000000u;
+	while (now_ns() < t_end) {
+		n = twitch_reader_next(rs, &u, sizeof(u), 1000);
+		assert_true(n > 0);
+		assert_int_equal(u.h.type, TWITCH_REC_SAMPLES);
+		if (next)
+			assert_int_equal(u.h.sample_index, next);
+		next = u.h.sample_index + u.s.n_scans;
+		if (now_ns() - t0 > 500000000u || !pings) {
+			uint64_t t = now_ns();
+
+			assert_int_equal(twitch_client_command(c, "ping", reply, sizeof(reply)), 0);
+			t = now_ns() - t;
+			worst_ping = t > worst_ping ? t : worst_ping;
+			t0 = now_ns();
+			pings++;
+		}
+	}
+	print_message("local device continuous through 14 s of a hung iiod; %u pings, the "
+		      "slowest %.0f ms\n", pings, (double)worst_ping / 1e6);
+	assert_int_equal(twitch_reader_lost(rs), 0);
+	assert_true(worst_ping < 500000000u);
+	twitch_reader_free(rs);
+	twitch_client_free(c);
+	assert_int_equal(daemon_stop(&d, &stop_ns), 0);
+	print_message("stopped in %.0f ms\n", (double)stop_ns / 1e6);
+	assert_true(stop_ns < 1500000000u);
+	kill(iiod, SIGKILL);
+	kill(iiod, SIGCONT);
+	kid_done(iiod);
+	waitpid(iiod, NULL, 0);
+	sim_stop(&s);
+	daemon_cleanup(&d);
+}
+
 /* Run twitchd with @args (and config @conf if not NULL); return exit code and stderr. */
 static int run_twitchd(const char *conf, const char *arg, char *err, size_t err_size)
 {
@@ -1947,6 +2017,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_status_many_devices, reap_kids),
 		cmocka_unit_test_teardown(test_bioz_calibrate_and_estimate, reap_kids),
 		cmocka_unit_test_teardown(test_remote_through_iiod, reap_kids),
+		cmocka_unit_test_teardown(test_hung_iiod_stalls_nothing, reap_kids),
 		cmocka_unit_test_teardown(test_samples_exact_without_loss, reap_kids),
 	};
 
