@@ -1500,7 +1500,10 @@ static void take_blocks(struct acq_dev *a)
 	int r;
 
 	while ((r = device_take_block(a->dev, &blk, &len, &lost)) == 0) {
-		if (lost)
+		/* blocks the refill thread dropped just before this one; with
+		 * a timestamp channel the timestamps count them, exactly (both
+		 * counted them twice, the first at the wrong index) */
+		if (lost && !a->info->has_timestamp)
 			gap(a, lost * a->info->block_scans, true);
 		on_stream_data(a, blk, len, false);
 		device_release_block(a->dev);

@@ -759,6 +759,7 @@ fail_at:
 static void *profile_refill_thread(void *arg)
 {
 	struct device *dev = arg;
+	uint64_t dropped = 0;	/* since the last block handed over */
 
 	for (;;) {
 		ssize_t n = iio_buffer_refill(dev->buf);
@@ -774,7 +775,7 @@ static void *profile_refill_thread(void *arg)
 		head = atomic_load_explicit(&dev->head, memory_order_relaxed);
 		tail = atomic_load_explicit(&dev->tail, memory_order_acquire);
 		if (head - tail == REMOTE_SLOTS) {
-			atomic_fetch_add(&dev->lost, 1);	/* the loop is behind */
+			dropped++;	/* the loop is behind */
 			continue;
 		}
 		if ((size_t)n > dev->block_bytes)
@@ -782,6 +783,8 @@ static void *profile_refill_thread(void *arg)
 		memcpy(dev->slots + (head % REMOTE_SLOTS) * dev->block_bytes,
 		       iio_buffer_start(dev->buf), (size_t)n);
 		dev->slot_len[head % REMOTE_SLOTS] = (size_t)n;
+		dev->slot_lost[head % REMOTE_SLOTS] = dropped;
+		dropped = 0;
 		atomic_store_explicit(&dev->head, head + 1, memory_order_release);
 		if (write(dev->fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 			break;
@@ -833,7 +836,7 @@ static int profile_start_remote(struct device *dev, struct profile_error *err)
 	atomic_store(&dev->head, 0);
 	atomic_store(&dev->tail, 0);
 	atomic_store(&dev->stream_err, 0);
-	atomic_store(&dev->lost, 0);
+
 	/* the thread must not take the daemon's signals */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -871,7 +874,7 @@ int device_take_block(struct device *dev, const void **ret_data,
 	*ret_data = dev->slots + (tail % REMOTE_SLOTS) * dev->block_bytes;
 	*ret_len = dev->slot_len[tail % REMOTE_SLOTS];
 	if (ret_lost != NULL)
-		*ret_lost = atomic_exchange(&dev->lost, 0);
+		*ret_lost = dev->slot_lost[tail % REMOTE_SLOTS];
 	return 0;
 }
 

@@ -182,7 +182,8 @@ int device_decode(struct device *dev, const void *bytes, size_t n_bytes,
  * device_take_block() gives the oldest filled block (0), -EAGAIN if none,
  * or the refill's -errno once the stream broke (-EPIPE, -ECONNRESET,
  * -ETIMEDOUT...: device_stop(), then reopen). Release each block taken.
- * @ret_lost: blocks the refill thread had to drop because we were slow.
+ * @ret_lost: blocks the refill thread had to drop (we were slow) just before
+ * this one.
  */
 int device_take_block(struct device *dev, const void **ret_data,
 		      size_t *ret_len, uint64_t *ret_lost);
@@ -305,9 +306,11 @@ struct device {
 	size_t block_bytes;
 	uint8_t *slots;
 	size_t slot_len[REMOTE_SLOTS];
+	/* blocks the thread dropped (the ring was full) just before this one:
+	 * the loss has its place in the stream, before the slot's block */
+	uint64_t slot_lost[REMOTE_SLOTS];
 	atomic_size_t head, tail;	/* free-running; head written by the thread */
 	atomic_int stream_err;
-	atomic_uint_fast64_t lost;
 	/* ad5933 */
 	uint32_t sweep_start_hz, sweep_inc_hz;
 };
