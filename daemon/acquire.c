@@ -1056,6 +1056,25 @@ static void clock_window_end(struct acq_dev *a, uint64_t now)
 	double ratio = clock_fit_ratio(a);
 	uint64_t t = model_time(a, a->sample_index);
 	int64_t lag = a->min_lag_ns;
+	double step_ns = fmax(TWITCHD_LOSS_LAG_BLOCKS * a->info->block_scans * 1e9 /
+			      a->info->rate_hz, TWITCHD_LOSS_LAG_MIN_NS);
+
+	/*
+	 * A loss under the shortfall check's slack (100 ms) still shows: the
+	 * reads then come that much later than the measured clock says the
+	 * scans were made, for good, where they came at about its time (the
+	 * phase is slewed out window after window). Once the clock is
+	 * measured, a least lag over the window's last quarter of more than
+	 * a few blocks is such a loss, not a phase error to slew away: 300
+	 * scans lost at 4 kHz were hidden so, and every later index 75 ms
+	 * early. Its place in the window is not known: it is put here.
+	 */
+	if (a->n_win >= TWITCHD_CLOCK_WINDOWS && lag != INT64_MAX && (double)lag > step_ns) {
+		gap(a, (uint64_t)llround((double)lag * a->info->rate_hz * a->clock_ratio / 1e9),
+		    false);
+		clock_restart(a, now);
+		return;
+	}
 
 	if (fabs(ratio - 1.0) <= TWITCHD_CLOCK_MAX_ERR) {
 		a->win_ratio[a->win_pos] = ratio;

@@ -38,6 +38,10 @@
 #define TWITCHD_CLOCK_WIN_NS	10000000000u
 #define TWITCHD_CLOCK_WIN0_NS	2000000000u
 #define TWITCHD_CLOCK_MAX_ERR	0.05
+/* Once the clock is measured, reads later than it by this much (the more
+ * of 4 blocks and 40 ms) are a loss too small for the shortfall check. */
+#define TWITCHD_LOSS_LAG_BLOCKS	4
+#define TWITCHD_LOSS_LAG_MIN_NS	40e6
 
 enum op {
 	OP_SIGNAL,
