@@ -631,8 +631,8 @@ static void drop_and_check(struct sim *s, const struct daemon *d, struct twitch_
 		assert_true(u.l.count + block >= n_drop && u.l.count <= n_drop + block);
 }
 
-static void overflow_case(const char *spec, const char *conf, const char *dev, bool exact,
-			  uint32_t block)
+static void overflow_case_after(const char *spec, const char *conf, const char *dev,
+				bool exact, uint32_t block, unsigned int after_ms)
 {
 	struct twitch_client *c;
 	struct twitch_reader *re;
@@ -643,13 +643,19 @@ static void overflow_case(const char *spec, const char *conf, const char *dev, b
 	daemon_start(&d, &s, conf);
 	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
 	assert_int_equal(twitch_reader_new(c, "events", TWITCH_FROM_NEWEST, &re), 0);
-	msleep(500);
+	msleep(after_ms);
 	drop_and_check(&s, &d, re, dev, exact, block);
 	twitch_reader_free(re);
 	twitch_client_free(c);
 	assert_int_equal(daemon_stop(&d, NULL), 0);
 	sim_stop(&s);
 	daemon_cleanup(&d);
+}
+
+static void overflow_case(const char *spec, const char *conf, const char *dev, bool exact,
+			  uint32_t block)
+{
+	overflow_case_after(spec, conf, dev, exact, block, 500);
 }
 
 static void test_overflow_without_timestamp(void **state)
@@ -705,6 +711,19 @@ static void test_overflow_with_timestamp(void **state)
 	(void)state;
 	overflow_case("generic:name=emg16,channels=4,timestamp=1,rate=2000",
 		      "[device adc]\nprofile = generic\nrate_hz = 2000\n", "iio:device0", true, 0);
+}
+
+/*
+ * Timestamps 2% slower than the nominal rate: a gap is counted in the
+ * period the timestamps show, learnt over the first seconds, and is exact.
+ * (Counted in nominal periods, 1000 lost scans were 980, "exact".)
+ */
+static void test_overflow_with_timestamp_off_clock(void **state)
+{
+	(void)state;
+	overflow_case_after("generic:name=emg16,channels=4,timestamp=1,rate=2000,"
+			    "clock_ppm=-20000", "[device adc]\nprofile = generic\n"
+			    "rate_hz = 2000\n", "iio:device0", true, 0, 6000);
 }
 
 /* A client of @d reading its events and samples-emg rings from now on. */
@@ -2048,6 +2067,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_overflow_without_timestamp, reap_kids),
 		cmocka_unit_test_teardown(test_small_overflow_without_timestamp, reap_kids),
 		cmocka_unit_test_teardown(test_overflow_with_timestamp, reap_kids),
+		cmocka_unit_test_teardown(test_overflow_with_timestamp_off_clock, reap_kids),
 		cmocka_unit_test_teardown(test_clock_slow_without_timestamp, reap_kids),
 		cmocka_unit_test_teardown(test_clock_fast_without_timestamp, reap_kids),
 		cmocka_unit_test_teardown(test_vanish_and_return, reap_kids),
