@@ -906,7 +906,8 @@ static uint64_t scan_time(const struct acq_dev *a, size_t k, uint64_t now_mono)
 	const struct device_info *in = a->info;
 
 	if (in->has_timestamp && !strcmp(in->timestamp_clock, "monotonic"))
-		return (uint64_t)a->ts[k];
+		return in->transport == DEVICE_TRANSPORT_CHARDEV ? (uint64_t)a->ts[k]
+			: (uint64_t)(a->ts[k] + a->ts_off_ns);	/* the board's clock */
 	if (in->rate_hz > 0)	/* the device's clock, as measured, since the anchor */
 		return model_time(a, a->sample_index);
 	return now_mono;
@@ -1201,6 +1202,22 @@ static void on_stream_data(struct acq_dev *a, const void *bytes, size_t n_bytes,
 	if (in->has_timestamp) {
 		if (!a->have_prev_ts || !(a->ts_period_ns > 0.0))
 			a->ts_period_ns = period_ns;
+		if (in->transport != DEVICE_TRANSPORT_CHARDEV && n > 0) {
+			/*
+			 * A remote board's clock is not ours: its timestamps are
+			 * mapped onto ours by the least delay seen from a scan's
+			 * stamp to its arrival, which rises back slowly so that
+			 * the two clocks may drift apart. (They were taken as
+			 * ours: a board up a day longer put every record a day
+			 * in the future.)
+			 */
+			int64_t off = (int64_t)now - a->ts[n - 1];
+
+			if (!a->have_prev_ts || off < a->ts_off_ns)
+				a->ts_off_ns = off;
+			else
+				a->ts_off_ns += (off - a->ts_off_ns) / 4096;
+		}
 		for (i = 0; i < (size_t)n; i++) {
 			if (a->have_prev_ts) {
 				double step = (double)(a->ts[i] - a->prev_ts);

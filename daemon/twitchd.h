@@ -110,6 +110,7 @@ struct acq_dev {
 	bool have_prev_ts;
 	int64_t prev_ts;
 	double ts_period_ns;		/* the timestamps' period, as they show it */
+	int64_t ts_off_ns;		/* remote: our clock minus the board's */
 	uint64_t anchor_ns, anchor_index;	/* no timestamp: scan times */
 	/* no timestamp: the elapsed-time check counts from a drained read,
 	 * over windows of TWITCHD_CLOCK_WIN_NS, against the device's clock

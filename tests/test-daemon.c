@@ -1691,6 +1691,68 @@ static void test_remote_through_iiod(void **state)
 }
 
 /*
+ * A remote board's timestamps are of its own clock: one up a day longer
+ * than this machine (ts_offset_s) must still give records stamped now,
+ * on our CLOCK_MONOTONIC and CLOCK_REALTIME. (They were taken as ours:
+ * every record a day in the future.)
+ */
+static void test_remote_board_clock(void **state)
+{
+	struct twitch_client *c;
+	struct twitch_reader *rs;
+	static union rec u;
+	char port[16], conf[256];
+	int64_t worst = 0, worst_real = 0, d_mono, d_real;
+	uint64_t t_end, next = 0;
+	size_t n_rec = 0;
+	struct timespec rt;
+	struct sim s;
+	struct daemon d;
+	pid_t iiod;
+	int n;
+
+	(void)state;
+	sim_start(&s, "generic:name=far16,channels=4,timestamp=1,rate=1000,ts_offset_s=86400",
+		  NULL);
+	iiod = iiod_start(&s, port, sizeof(port));
+	kid_add(iiod);
+	snprintf(conf, sizeof(conf), "[device far]\nuri = ip:127.0.0.1:%s\ndevice = far16\n"
+		 "profile = generic\nrate_hz = 1000\ndetect = no\n", port);
+	daemon_start(&d, &s, conf);
+	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
+	assert_int_equal(twitch_reader_new(c, "samples-far", TWITCH_FROM_NEWEST, &rs), 0);
+	t_end = now_ns() + 3000000000u;
+	while (now_ns() < t_end) {
+		n = twitch_reader_next(rs, &u, sizeof(u), 500);
+		assert_true(n > 0);
+		assert_int_equal(u.h.type, TWITCH_REC_SAMPLES);
+		if (next)
+			assert_int_equal(u.h.sample_index, next);
+		next = u.h.sample_index + u.s.n_scans;
+		clock_gettime(CLOCK_REALTIME, &rt);
+		d_mono = (int64_t)now_ns() - (int64_t)u.h.t_mono_ns;
+		d_real = (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec - (int64_t)u.h.t_real_ns;
+		worst = llabs(d_mono) > worst ? llabs(d_mono) : worst;
+		worst_real = llabs(d_real) > worst_real ? llabs(d_real) : worst_real;
+		n_rec++;
+	}
+	print_message("remote board a day ahead: %zu records, stamped within %.1f ms of now "
+		      "(monotonic), %.1f ms (realtime)\n", n_rec, (double)worst / 1e6,
+		      (double)worst_real / 1e6);
+	assert_true(n_rec > 10);
+	assert_true(worst < 1000000000);
+	assert_true(worst_real < 1000000000);
+	twitch_reader_free(rs);
+	twitch_client_free(c);
+	assert_int_equal(daemon_stop(&d, NULL), 0);
+	kill(iiod, SIGKILL);
+	kid_done(iiod);
+	waitpid(iiod, NULL, 0);
+	sim_stop(&s);
+	daemon_cleanup(&d);
+}
+
+/*
  * An iiod that accepts connections but does not answer (stopped) holds
  * each open attempt of its device for 5 s and more in libiio. That must
  * not stall the loop: the local front end beside it goes on without a gap,
@@ -2079,6 +2141,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_bioz_calibrate_and_estimate, reap_kids),
 		cmocka_unit_test_teardown(test_remote_through_iiod, reap_kids),
 		cmocka_unit_test_teardown(test_hung_iiod_stalls_nothing, reap_kids),
+		cmocka_unit_test_teardown(test_remote_board_clock, reap_kids),
 		cmocka_unit_test_teardown(test_samples_exact_without_loss, reap_kids),
 	};
 

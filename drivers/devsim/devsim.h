@@ -86,6 +86,8 @@ struct devsim_dev {
 	char type_str[SCAN_TYPE_STRLEN];	/* generic: element type */
 	double scale_mv;		/* generic: mV per count as printed */
 	bool has_timestamp;		/* generic */
+	int64_t ts_offset_ns;		/* generic: timestamps of a board whose
+					 * clocks read this much more */
 	char rates_avail[128];		/* generic: sampling_frequency_available */
 	uint32_t vref_mv;
 	uint32_t pga_gain;

@@ -223,6 +223,10 @@ static int model_set_key(struct devsim_dev *d, const char *key, const char *val,
 	} else if (strcmp(key, "timestamp") == 0 && d->kind == DEVSIM_GENERIC) {
 		if (attr_parse_bool(val, &d->has_timestamp) < 0)
 			goto bad;
+	} else if (strcmp(key, "ts_offset_s") == 0 && d->kind == DEVSIM_GENERIC) {
+		if (model_parse_double(val, &x) < 0 || !(fabs(x) <= 1e7))
+			goto bad;
+		d->ts_offset_ns = (int64_t)(x * 1e9);
 	} else if (d->kind == DEVSIM_AD5933) {
 		struct devsim_ad5933 *a = &d->ad;
 

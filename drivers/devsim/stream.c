@@ -247,7 +247,7 @@ int stream_enable(struct devsim *ds, struct devsim_dev *d)
 	d->ad.next_point = 0;
 	d->ts_clock = stream_ts_clock(d);
 	d->t_enable_ns = devsim_now_ns();
-	d->ts_enable_ns = stream_clock_ns(d->ts_clock);
+	d->ts_enable_ns = stream_clock_ns(d->ts_clock) + d->ts_offset_ns;
 	d->enabled = true;
 	d->frozen = false;
 	if (ds->log_bytes) {
