@@ -12,7 +12,8 @@
 #include "dsp.h"
 
 #define DETECT_RATE_BINS	900	/* 1-s bins: 15 min */
-#define DETECT_EPOCH_RING	4	/* epochs in flight per channel */
+#define DETECT_EPOCH_RING	16	/* epochs in flight per channel: the
+					 * epoch_hold / epoch_len + 2 of them */
 #define DETECT_PLM_QUEUE	64	/* LMs awaiting onset order */
 #define DETECT_MAX_LAGS		2	/* periods of 50 and 60 Hz */
 #define DETECT_LADDER		16	/* onset levels: t_off x 4^k */

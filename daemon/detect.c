@@ -114,6 +114,27 @@ static uint32_t detect_ms(double ms, double rate_hz)
 	return v < 0.0 ? 0 : v > 4e9 ? 4000000000u : (uint32_t)v;
 }
 
+/*
+ * How long after its end an epoch is held open, in samples: every event
+ * that can still change it (an LM or a burst that began in it) is final
+ * by then. The LM envelope and its end rule as detect_derive() has them.
+ */
+static uint64_t detect_epoch_hold(const struct detect_config *c, double r)
+{
+	uint64_t a_len = detect_ms(c->lm_envelope_ms, r);
+	uint64_t quiet = detect_ms(c->lm_end_quiet_ms, r);
+	uint64_t lm_max = detect_ms(c->lm_max_ms, r), phasic_max = detect_ms(c->phasic_max_ms, r);
+	uint64_t wait = detect_ms(c->pop_window_ms, r);
+	uint64_t min_wait = (uint64_t)detect_ms(c->merge_ms, r) + detect_ms(c->min_potential_ms, r) +
+			    (detect_ms(c->refractory_ms, r) ? detect_ms(c->refractory_ms, r) : 1);
+
+	quiet = quiet > a_len ? quiet - a_len : 1;
+	if (wait < min_wait)
+		wait = min_wait;
+	return (lm_max > phasic_max ? lm_max : phasic_max) + quiet + a_len +
+	       detect_ms(c->group_gap_ms, r) + wait + (uint64_t)llround(r);
+}
+
 int detect_config_check(const struct detect_config *c, size_t n_channels,
 			double rate_hz, const char **ret_field)
 {
@@ -229,6 +250,11 @@ int detect_config_check(const struct detect_config *c, size_t n_channels,
 		   c->max_event_s * 1000.0 > c->phasic_max_ms &&
 		   c->max_event_s <= 3600.0))
 		bad = "max_event_s";
+	else if (ceil((double)detect_epoch_hold(c, rate_hz) /
+		      (double)llround(c->epoch_s * rate_hz)) + 2 > DETECT_EPOCH_RING)
+		/* epochs held open at once: more than the ring holds lost the
+		 * counts of one (3-s epochs kept 40 of 236 twitches) */
+		bad = "epoch_s";
 	else	/* sets bad to "noise.FIELD" if one is */
 		(void)dsp_noise_config_check(&c->noise, rate_hz, &bad);
 	if (!bad)
@@ -352,9 +378,7 @@ static void detect_derive(struct detector *d)
 	if (d->efm_epochs < 1)
 		d->efm_epochs = 1;
 	/* every event that can still change an epoch is final by then */
-	d->epoch_hold = (d->lm_max > d->phasic_max ? d->lm_max : d->phasic_max)
-			+ d->lm_quiet_len + d->a_len + d->group_gap + d->wait +
-			(uint64_t)llround(r);
+	d->epoch_hold = detect_epoch_hold(c, r);
 	d->n_lags = 0;
 	if (c->mains_hz == 0 || c->mains_hz == 50)
 		d->lag[d->n_lags++] = r / 50.0;

@@ -1700,6 +1700,65 @@ static void test_long_train_is_a_burst(void **state)
 }
 
 /*
+ * Short epochs: 3 s of them are held open about 12 s, so 6 are in flight
+ * at once; every twitch must still be counted in its epoch. (A ring of 4
+ * epochs per channel reused an open epoch's slot: 40 of 236 counted.) An
+ * epoch too short for the ring is refused, naming epoch_s.
+ */
+static void test_short_epochs_count_everything(void **state)
+{
+	const size_t rate = 1000, n = 60 * rate;
+	struct detect_config cfg;
+	struct evlog log = { 0 };
+	struct eplog el = { 0 };
+	struct dsp_config dc;
+	struct dsp_chain c;
+	struct detector *d;
+	const char *field = NULL;
+	float *x = xalloc(n), *y = xalloc(n);
+	size_t i, finals, counted = 0;
+
+	(void)state;
+	load_mups();
+	rng_state = 133;
+	add_noise(x, n, 1, 2.0);
+	for (i = 1000; i + 100 < n; i += 700)
+		inject(x, 1, i, (int)(i % N_MUP), 60.0, 0);
+	dsp_config_default(&dc);
+	assert_int_equal(dsp_chain_init(&c, &dc, rate), 0);
+	dsp_chain_process(&c, x, y, n, 1, NULL);
+	detect_config_default(&cfg);
+	cfg.epoch_s = 3.0;
+	cfg.efm_window_min = 1.0;
+	assert_int_equal(detect_config_check(&cfg, 1, rate, &field), 0);
+	assert_int_equal(detect_new(&cfg, 1, rate, &d), 0);
+	detect_set_epoch_sink(d, eplog_sink, &el);
+	assert_true(detect_process(d, y, n, 0, evlog_sink, &log) >= 0);
+	assert_true(detect_finish(d, evlog_sink, &log) >= 0);
+	finals = evlog_count(&log, DETECT_EVENT_FINAL, DETECT_CLASS_FASCICULATION) +
+		 evlog_count(&log, DETECT_EVENT_FINAL, DETECT_CLASS_DOUBLET) +
+		 evlog_count(&log, DETECT_EVENT_FINAL, DETECT_CLASS_MULTIPLET) +
+		 evlog_count(&log, DETECT_EVENT_FINAL, DETECT_CLASS_MYOCLONUS);
+	for (i = 0; i < el.n; i++)
+		counted += el.ep[i].n_twitches;
+	print_message("3-s epochs: %zu epochs, %zu twitches counted of %zu\n", el.n, counted,
+		      finals);
+	assert_true(finals > 70);
+	assert_int_equal(el.n, 20);
+	assert_int_equal(counted, finals);
+	detect_free(d);
+	/* half-second epochs would need 26 open at once */
+	cfg.epoch_s = 0.5;
+	cfg.mini_epoch_s = 0.5;
+	cfg.efm_window_min = 0.1;
+	assert_int_equal(detect_config_check(&cfg, 1, rate, &field), -EINVAL);
+	assert_string_equal(field, "epoch_s");
+	evlog_free(&log);
+	free(x);
+	free(y);
+}
+
+/*
  * At a fractional rate an epoch is not a whole number of mini-epochs
  * (30 s at 1000.1 Hz: 30003 samples, ten of 3000 or 3001): each epoch's
  * ten tile it exactly. A burst from 29.5 to 30.6 s marks the last of
@@ -2352,6 +2411,7 @@ int main(void)
 		cmocka_unit_test(test_rates),
 		cmocka_unit_test(test_epochs_rswa),
 		cmocka_unit_test(test_epochs_fractional_rate),
+		cmocka_unit_test(test_short_epochs_count_everything),
 		cmocka_unit_test(test_long_train_is_a_burst),
 		cmocka_unit_test(test_potentials_past_the_kept),
 		cmocka_unit_test(test_efm),
