@@ -305,10 +305,11 @@ demo: all
 	echo "demo: and twitchctl's live records follow. Ctrl-C stops (or DEMO_SECONDS=N)."; \
 	LD_LIBRARY_PATH=$(CURDIR)/$(O) TWITCH_SOCKET=$$dir/control.sock STATE_DIRECTORY=$$dir \
 	$(O)/twitch-devsim -d ads1298:rate=4000,mup_per_min=120 -d ad5933:load=resistor,r=1000 -- sh -c ' \
-		$(O)/twitchd --socket $$TWITCH_SOCKET & d=$$!; \
+		$(O)/twitchd -c $(CURDIR)/systemd/twitchd.conf --socket $$TWITCH_SOCKET & d=$$!; \
 		trap "kill $$d 2>/dev/null; wait $$d" EXIT INT TERM; \
 		for i in 1 2 3 4 5 6 7 8 9 10; do $(O)/twitchctl ping >/dev/null 2>&1 && break; sleep 0.2; done; \
-		$(O)/twitchctl calibrate 1000 && sleep 2 && \
+		$(O)/twitchctl calibrate 1000 && \
+		for i in $$(seq 50); do $(O)/twitchctl calibration | grep -q "calibrated over" && break; sleep 0.2; done && \
 		$(O)/twitch-devsim --ctl $$DEVSIM_CONTROL load iio:device1 body >/dev/null && \
 		$(O)/twitchctl subject height_cm=175,weight_kg=70,sex=m,age=40 && \
 		$(O)/twitchctl temperature 36.8; \

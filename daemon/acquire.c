@@ -149,6 +149,18 @@ void acq_save_patient_soon(struct acq_dev *a)
 	a->patient_dirty = true;
 }
 
+void acq_calibrate_soon(struct acq_dev *a)
+{
+	uint64_t now = loop_now_ns();
+
+	if (!a->bz)
+		return;
+	a->bz->cal_pending_since_ns = now;
+	/* not the sweep interval (10 s) away: after the running one, if any */
+	if (a->next_sweep_ns > now)
+		a->next_sweep_ns = now;
+}
+
 void acq_save_patient(struct acq_dev *a)
 {
 	struct calstore_patient p = {
@@ -1418,9 +1430,18 @@ static void estimate_sweep(struct acq_dev *a, uint64_t now, int64_t real_minus_m
 	cal_ohm = a->bz->cal_pending_ohm;
 	cal_rp = a->bz->cal_pending_rp_ohm;
 	cal_c = a->bz->cal_pending_c_f;
+	/*
+	 * A sweep that began before the request measured whatever was on the
+	 * leads then (the patient, open leads), not the resistor: it is an
+	 * ordinary sweep, and the next one calibrates.
+	 */
+	if (cal_ohm > 0 && a->sweep_started_ns < a->bz->cal_pending_since_ns)
+		a->bz->cal_pending_ohm = 0;
 	twitch_trend(a, &tr);
 	res = bioz_live_sweep(a->bz, (uint32_t)a->sweep_no, a->sweep_freq_hz, a->vals,
 			      in->sweep_points, (double)now / 1e9, tr.rising, &e);
+	if (cal_ohm > 0 && a->sweep_started_ns < a->bz->cal_pending_since_ns)
+		a->bz->cal_pending_ohm = cal_ohm;	/* still pending */
 	if (res == 1) {
 		log_device(LOG_NOTICE, a->cfg.name, -1, "calibrated over %zu frequencies",
 			   a->bz->n_cal);

@@ -33,6 +33,8 @@ struct bioz_live {
 					 * resistor, in series with ... */
 	double cal_pending_rp_ohm;	/* ... R || C when > 0 (an R-C phantom) */
 	double cal_pending_c_f;
+	uint64_t cal_pending_since_ns;	/* requested then (CLOCK_MONOTONIC): only
+					 * a sweep begun after it calibrates */
 	size_t n_cal;			/* calibration points, 0 = not calibrated */
 	bool cal_from_file;		/* loaded at start, not yet proven on a sweep */
 	/*

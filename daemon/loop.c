@@ -275,6 +275,7 @@ static void cmd_bioz(struct twitchd *d, struct client *c, const struct control_c
 		a->bz->cal_pending_ohm = rs;
 		a->bz->cal_pending_rp_ohm = rp;
 		a->bz->cal_pending_c_f = c_nf * 1e-9;
+		acq_calibrate_soon(a);
 		client_reply(c, 0, "%s: the next sweep calibrates against %g ohm + (%g ohm "
 			      "|| %g nF) (the phantom must be in place of the electrodes)",
 			      a->cfg.name, rs, rp, c_nf);
@@ -288,6 +289,7 @@ static void cmd_bioz(struct twitchd *d, struct client *c, const struct control_c
 		}
 		a->bz->cal_pending_ohm = ohm;
 		a->bz->cal_pending_rp_ohm = a->bz->cal_pending_c_f = 0;
+		acq_calibrate_soon(a);
 		client_reply(c, 0, "%s: the next sweep calibrates against %g ohm (the "
 			      "resistor must be in place of the electrodes)", a->cfg.name, ohm);
 		log_msg(LOG_NOTICE, "%s: calibration against %g ohm requested by uid %u",

@@ -230,6 +230,9 @@ void acq_save_patient(struct acq_dev *a);
 /* acq_save_patient() at the next tick (at most ten a second, and at exit):
  * a flood of commands must not fsync in the loop at every one */
 void acq_save_patient_soon(struct acq_dev *a);
+/* acq_calibrate_soon() - a calibration was just requested: only a sweep
+ * that begins from now on calibrates, and the next one begins at once. */
+void acq_calibrate_soon(struct acq_dev *a);
 /* One line for status / STATUS=. */
 int acq_describe(const struct acq_dev *a, char *buf, size_t len);
 

@@ -1319,6 +1319,64 @@ static void command_ok(struct twitch_client *c, const char *cmd)
  * alpha 0.7: the reference's subject M), and the estimates must recover
  * that body; body water appears only once subject data are given.
  */
+/*
+ * "calibrate" while a sweep is under way on the patient: that sweep is not
+ * the resistor's, and must not become the calibration (the resistor goes
+ * on the leads when the command is given). The next sweep, begun at once
+ * after it, calibrates; the patient measured after reads right. (The sweep
+ * under way calibrated: the body, or half of it, taken for 1000 ohm.)
+ */
+static void test_bioz_calibration_waits_for_its_sweep(void **test_state)
+{
+	char state[] = "/tmp/twitch-state-XXXXXX", rm[64];
+	static const char conf[] =
+		"[device bioz]\nprofile = ad5933\nsweep_start_hz = 5000\n"
+		"sweep_increment_hz = 1000\nsweep_points = 96\nsweep_interval_s = 3\n";
+	uint32_t up = TWITCH_STATUS_DEVICE_UP;
+	struct twitch_client *c;
+	struct twitch_reader *re;
+	static union rec u;
+	struct sim s;
+	struct daemon d;
+	uint64_t t_cal;
+	int i;
+
+	(void)test_state;
+	assert_non_null(mkdtemp(state));
+	setenv("STATE_DIRECTORY", state, 1);
+	sim_start(&s, "ad5933:load=body", NULL);
+	daemon_start(&d, &s, conf);
+	assert_int_equal(twitch_client_connect(d.sock, &c), 0);
+	assert_int_equal(twitch_reader_new(c, "events", TWITCH_FROM_OLDEST, &re), 0);
+	msleep(850);	/* the first sweep, on the body, is most of the way through */
+	command_ok(c, "calibrate 1000");
+	t_cal = now_ns();
+	sim_ctl(&s, "load iio:device0 resistor 1000");
+	do
+		assert_true(wait_event(re, &u, 5000, is_status, &up));
+	while (strstr(u.st.text, "calibrated") == NULL);
+	/* the next sweep, begun at once, not one the interval away */
+	print_message("calibrated %.1f s after the request\n", (double)(now_ns() - t_cal) / 1e9);
+	assert_true(now_ns() - t_cal < 2800000000u);
+	sim_ctl(&s, "load iio:device0 body");
+	/* the sweep under way may still see the resistor: take a later one */
+	for (i = 0; i < 2; i++)
+		assert_true(wait_event(re, &u, 8000, is_bioz, NULL));
+	print_message("body after it: R0 %.2f Rinf %.2f\n", u.z.r0_ohm, u.z.rinf_ohm);
+	assert_true(u.z.flags & TWITCH_BIOZF_TRUSTED);
+	assert_true(fabs(u.z.r0_ohm - 600) < 6);	/* within 1% */
+	assert_true(fabs(u.z.rinf_ohm - 375) < 3.75);
+	twitch_reader_free(re);
+	twitch_client_free(c);
+	assert_int_equal(daemon_stop(&d, NULL), 0);
+	sim_stop(&s);
+	daemon_cleanup(&d);
+	unsetenv("STATE_DIRECTORY");
+	snprintf(rm, sizeof(rm), "rm -rf %s", state);
+	if (system(rm) != 0)
+		print_message("cannot remove %s\n", state);
+}
+
 static void test_bioz_calibrate_and_estimate(void **test_state)
 {
 	char state[] = "/tmp/twitch-state-XXXXXX", path[128], ppath[128];
@@ -2139,6 +2197,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_live_limb_movements, reap_kids),
 		cmocka_unit_test_teardown(test_status_many_devices, reap_kids),
 		cmocka_unit_test_teardown(test_bioz_calibrate_and_estimate, reap_kids),
+		cmocka_unit_test_teardown(test_bioz_calibration_waits_for_its_sweep, reap_kids),
 		cmocka_unit_test_teardown(test_remote_through_iiod, reap_kids),
 		cmocka_unit_test_teardown(test_hung_iiod_stalls_nothing, reap_kids),
 		cmocka_unit_test_teardown(test_remote_board_clock, reap_kids),
