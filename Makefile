@@ -200,7 +200,7 @@ deps:
 				|| { echo "deps: apt-get failed; install by hand:$$missing" >&2; exit 1; }; \
 		else \
 			echo "deps: missing Debian packages:$$missing" >&2; \
-			echo "deps: run:  sudo apt-get install -y$$missing" >&2; \
+			echo "deps: run:  sudo sh -c 'apt-get update && apt-get install -y$$missing'" >&2; \
 			exit 1; \
 		fi; \
 	fi
@@ -379,8 +379,12 @@ install: all
 	install -D -m 0644 systemd/twitchd.conf.5 $(DESTDIR)$(MANDIR)/man5/twitchd.conf.5
 	install -D -m 0644 systemd/twitch-mqtt.conf.5 $(DESTDIR)$(MANDIR)/man5/twitch-mqtt.conf.5
 	install -D -m 0644 daemon/twitchd.8 $(DESTDIR)$(MANDIR)/man8/twitchd.8
+	@# the library's directory (/usr/local/lib) is found through ld.so's cache
+	@[ -n "$(DESTDIR)" ] || ! command -v ldconfig >/dev/null || ldconfig
 	@[ -n "$(DESTDIR)" ] || echo "install: now run: systemd-sysusers; systemd-tmpfiles --create;" \
-		"udevadm control --reload; systemctl daemon-reload;" \
+		"udevadm control --reload;" \
+		"udevadm trigger --action=add --subsystem-match=iio (front ends already plugged in);" \
+		"systemctl daemon-reload;" \
 		"systemctl enable --now twitchd.socket twitchd.service;" \
 		"for the MQTT bridge: edit $(SYSCONFDIR)/twitchd/twitch-mqtt.conf, then" \
 		"systemctl enable --now twitch-mqtt.service"

@@ -344,7 +344,9 @@ static int run(struct twitchd *d)
 		err = acq_first_open(&d->devs[i]);
 		if (err == -EACCES || err == -EPERM) {
 			log_msg(LOG_ERR, "%s: permission denied: twitchd's user needs the IIO "
-				"devices (the udev rule gives them to group twitchd)",
+				"devices (the udev rule gives them to user twitchd when they "
+				"are added: for one plugged in before the rule was installed, "
+				"udevadm trigger --action=add --subsystem-match=iio)",
 				d->devs[i].cfg.name);
 			return -EACCES;
 		}

@@ -97,6 +97,10 @@ exposure=$(sed -n 's/^→ Overall exposure level for twitchd.service: \([0-9.]*\
 echo "     exposure of twitchd.service: ${exposure:-unknown} (target <= 1.5)"
 check "systemd-analyze security: exposure <= 1.5" \
 	awk -v e="$exposure" 'BEGIN { exit !(e != "" && e + 0 <= 1.5) }'
+# ProcSubset=pid hides /proc/sys/kernel/random/boot_id, which every ring
+# header carries (it read as zeros under the unit)
+check "twitchd.service leaves /proc/sys readable (the rings' boot id)" \
+	sh -c "! grep -q '^ProcSubset=pid' systemd/twitchd.service"
 
 # twitch-record@.service: one recording per instance
 record=${TWITCH_BUILD}/twitch-record
