@@ -346,6 +346,14 @@ static bool paced_trial(int n_readers, enum rmode mode, double rate, uint64_t n)
 		ring_flush(ring);
 		heartbeat(due);
 	}
+	/* the rate must have been kept: a producer behind its schedule
+	 * publishes slower than the rate the trial is counted for */
+	if ((double)(now_ns() - t0) > 1.05 * (double)n * 1e9 / rate + 2e6) {
+		if (getenv("BENCH_DEBUG"))
+			fprintf(stderr, "trial %.2f M/s: the producer could not keep the rate\n",
+				rate / 1e6);
+		ok = false;
+	}
 	atomic_store(&sh->go, 2);
 	reap(kids, n_readers);
 	for (k = 0; k < n_readers; k++)
@@ -362,17 +370,26 @@ static bool paced_trial(int n_readers, enum rmode mode, double rate, uint64_t n)
 	return ok;
 }
 
-/* One retry: a VM hiccup should not fail a rate the readers follow. */
+/*
+ * Two trials of three: a VM hiccup should not fail a rate the readers
+ * follow, nor a lucky one pass a rate they do not. The baselines get the
+ * median of three runs; one pass in two tries favoured the ring.
+ */
 static bool lossless_at(int n_readers, enum rmode mode, double rate)
 {
-	return paced_trial(n_readers, mode, rate, TPUT_RECORDS) ||
-	       paced_trial(n_readers, mode, rate, TPUT_RECORDS);
+	bool a = paced_trial(n_readers, mode, rate, TPUT_RECORDS);
+	bool b = paced_trial(n_readers, mode, rate, TPUT_RECORDS);
+
+	return a == b ? a : paced_trial(n_readers, mode, rate, TPUT_RECORDS);
 }
 
 static double highest_lossless_rate(int n_readers, enum rmode mode)
 {
+	/* up to where publishing itself (about 6 ns a record) is the limit:
+	 * the grid's top is not taken for a measured maximum */
 	static const double rates[] = { 0.25e6, 0.5e6, 1e6, 2e6, 3e6, 4e6, 6e6, 8e6, 12e6,
-					16e6, 24e6, 32e6, 48e6, 64e6 };
+					16e6, 24e6, 32e6, 48e6, 64e6, 96e6, 128e6, 192e6,
+					256e6 };
 	double best = 0, fail = 0, mid;
 	size_t i;
 	int k;
@@ -555,6 +572,10 @@ static double stalled_slowdown_pct(double *ret_free, double *ret_stalled, uint64
 /* ---------------------------------------------------------------- baselines */
 
 enum base { B_STREAM, B_SEQPACKET, B_ZMQ };
+
+/* ZeroMQ's high-water marks, in messages of BATCH records: 8 MiB queued per
+ * subscriber (the sockets get 4 MiB buffers) */
+#define ZMQ_HWM_MSGS	2048
 static const char *const base_name[] = { "stream", "seqpacket", "zmq" };
 static char zmq_endpoint[160];
 
@@ -587,7 +608,7 @@ static int base_reader(enum base b, int idx, int fd)
 
 	if (b == B_ZMQ) {
 		void *ctx = zmq_ctx_new(), *sub = zmq_socket(ctx, ZMQ_SUB);
-		int hwm = 100000;
+		int hwm = ZMQ_HWM_MSGS;
 
 		zmq_setsockopt(sub, ZMQ_RCVHWM, &hwm, sizeof(hwm));
 		zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
@@ -595,9 +616,14 @@ static int base_reader(enum base b, int idx, int fd)
 			return 1;
 		atomic_fetch_add(&sh->ready, 1);
 		while (got < BASE_RECORDS) {
-			if (zmq_recv(sub, &buf[0], REC_SIZE, 0) != (int)REC_SIZE)
+			/* one message of BATCH records, as the others batch */
+			int m = zmq_recv(sub, &buf[0], BATCH * REC_SIZE, 0);
+			size_t i;
+
+			if (m <= 0 || m % (int)REC_SIZE || m > (int)(BATCH * REC_SIZE))
 				return 2;
-			verify(idx, &buf[0], got++);
+			for (i = 0; i < (size_t)m / REC_SIZE; i++)
+				verify(idx, &buf[i], got++);
 		}
 		atomic_store(&sh->done_ns[idx], now_ns());
 		atomic_store(&sh->received[idx], got);
@@ -683,7 +709,7 @@ static double baseline_run(enum base b, int n)
 			close(sv[i][1]);
 	}
 	if (b == B_ZMQ) {
-		int hwm = 100000, one = 1;
+		int hwm = ZMQ_HWM_MSGS, one = 1;
 		char sub[64];
 
 		ctx = zmq_ctx_new();
@@ -754,18 +780,18 @@ static double baseline_run(enum base b, int n)
 			}
 		}
 		if (b == B_ZMQ) {
-			unsigned int j;
-
-			/* XPUB fans out to every subscriber itself; NODROP blocks on HWM */
-			for (j = 0; j < BATCH; j++) {
-				while (zmq_send(xpub, &batch[j], REC_SIZE, ZMQ_DONTWAIT) < 0) {
-					zmq_pollitem_t pi = { xpub, 0, ZMQ_POLLOUT, 0 };
-
-					if (zmq_errno() != EAGAIN) {
-						ok = false;
-						break;
-					}
-					zmq_poll(&pi, 1, 100);
+			/*
+			 * XPUB fans out to every subscriber itself. One message
+			 * of 64 records, as STREAM writes and SEQPACKET packs
+			 * them, and a blocking send, which NODROP holds at the
+			 * high-water mark. (One record per message, with
+			 * DONTWAIT and a poll that returns at once on XPUB, made
+			 * ZeroMQ 3.5x slower at 8 readers than it need be.)
+			 */
+			while (zmq_send(xpub, batch, sizeof(batch), 0) < 0) {
+				if (zmq_errno() != EINTR) {
+					ok = false;
+					break;
 				}
 			}
 		}
