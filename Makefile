@@ -327,6 +327,8 @@ demo: all
 # twitch-mqtt.conf) is never overwritten, and removed only while it is
 # still the shipped example. twitch-mqtt.conf may hold a password: 0600.
 ETC_CONF = $(DESTDIR)$(SYSCONFDIR)/twitchd/twitchd.conf
+# twitchd reads /etc/twitchd/twitchd.conf by default: elsewhere, the unit says where
+TWITCHD_CONF_ARG = $(if $(filter /etc,$(SYSCONFDIR)),, -c $(SYSCONFDIR)/twitchd/twitchd.conf)
 ETC_MQTT_CONF = $(DESTDIR)$(SYSCONFDIR)/twitchd/twitch-mqtt.conf
 
 install: all
@@ -340,8 +342,8 @@ install: all
 	install -d -m 0755 $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(SYSTEMDUNITDIR)
 	$(PC_SED) ipc/twitch.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/twitch.pc
 	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/twitch.pc
-	sed 's|^ExecStart=/usr/sbin/twitchd|ExecStart=$(SBINDIR)/twitchd|' systemd/twitchd.service \
-		> $(DESTDIR)$(SYSTEMDUNITDIR)/twitchd.service
+	sed 's|^ExecStart=/usr/sbin/twitchd|ExecStart=$(SBINDIR)/twitchd$(TWITCHD_CONF_ARG)|' \
+		systemd/twitchd.service > $(DESTDIR)$(SYSTEMDUNITDIR)/twitchd.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/twitchd.service
 	install -D -m 0644 systemd/twitchd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/twitchd.socket
 	sed 's|/usr/bin/twitch-record|$(BINDIR)/twitch-record|' systemd/twitch-record@.service \
@@ -354,7 +356,10 @@ install: all
 	install -D -m 0644 systemd/sysusers.d/twitchd.conf $(DESTDIR)$(SYSUSERSDIR)/twitchd.conf
 	install -D -m 0644 systemd/sysusers.d/twitch-mqtt.conf \
 		$(DESTDIR)$(SYSUSERSDIR)/twitch-mqtt.conf
-	install -D -m 0644 systemd/tmpfiles.d/twitchd.conf $(DESTDIR)$(TMPFILESDIR)/twitchd.conf
+	install -d -m 0755 $(DESTDIR)$(TMPFILESDIR)
+	sed 's|/etc/twitchd|$(SYSCONFDIR)/twitchd|g' systemd/tmpfiles.d/twitchd.conf \
+		> $(DESTDIR)$(TMPFILESDIR)/twitchd.conf
+	chmod 0644 $(DESTDIR)$(TMPFILESDIR)/twitchd.conf
 	install -D -m 0644 systemd/90-twitchd.rules $(DESTDIR)$(UDEVRULESDIR)/90-twitchd.rules
 	install -D -m 0644 systemd/twitchd.conf $(DESTDIR)$(DOCDIR)/twitchd.conf.example
 	@if [ -e $(ETC_CONF) ]; then \

@@ -258,4 +258,19 @@ check "install, then uninstall: succeed" test $? -eq 0
 left=$(cd "$dest" && find . ! -type d)
 check "uninstall leaves no files" test -z "$left" || echo "$left"
 
+# ------------------------------------------------------------ SYSCONFDIR
+# twitchd reads /etc/twitchd/twitchd.conf by default: a configuration put
+# elsewhere must be named by the unit, and made by tmpfiles there (the
+# unit ran the built-in layout instead)
+rm -rf "$dest"
+${MAKE:-make} -s -f "$TWITCH_MAKEFILE" install DESTDIR="$dest" PREFIX=/opt/tw \
+	SYSCONFDIR=/opt/tw/etc > "$tmp/install4.log" 2>&1
+check "install SYSCONFDIR=/opt/tw/etc: succeeds" test $? -eq 0
+check "twitchd.service names the config under SYSCONFDIR" grep -qx \
+	'ExecStart=/opt/tw/sbin/twitchd -c /opt/tw/etc/twitchd/twitchd.conf' \
+	"$dest/opt/tw/lib/systemd/system/twitchd.service"
+check "tmpfiles makes SYSCONFDIR/twitchd" grep -q '^d *\/opt\/tw\/etc\/twitchd ' \
+	"$(find "$dest" -path '*tmpfiles.d/twitchd.conf' | head -1)"
+check "the config is installed under SYSCONFDIR" test -f "$dest/opt/tw/etc/twitchd/twitchd.conf"
+
 exit $fail
