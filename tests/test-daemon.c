@@ -1649,6 +1649,15 @@ static pid_t iiod_start(const struct sim *s, char *port, size_t port_size)
 	return -1;
 }
 
+/* Stop iiod (stopped or not) and reap it. */
+static void iiod_stop(pid_t iiod)
+{
+	kill(iiod, SIGKILL);	/* SIGTERM waits out avahi's retries */
+	kill(iiod, SIGCONT);
+	kid_done(iiod);
+	waitpid(iiod, NULL, 0);
+}
+
 /*
  * A remote front end: the real iiod serves the simulated ADS1298 and
  * twitchd reads it over 127.0.0.1 through libiio's network backend (a
@@ -1741,9 +1750,7 @@ static void test_remote_through_iiod(void **state)
 	twitch_reader_free(rs);
 	twitch_client_free(c);
 	assert_int_equal(daemon_stop(&d, NULL), 0);
-	kill(iiod, SIGKILL);	/* SIGTERM waits out avahi's retries */
-	kid_done(iiod);
-	waitpid(iiod, NULL, 0);
+	iiod_stop(iiod);
 	sim_stop(&s);
 	daemon_cleanup(&d);
 }
@@ -1803,9 +1810,7 @@ static void test_remote_board_clock(void **state)
 	twitch_reader_free(rs);
 	twitch_client_free(c);
 	assert_int_equal(daemon_stop(&d, NULL), 0);
-	kill(iiod, SIGKILL);
-	kid_done(iiod);
-	waitpid(iiod, NULL, 0);
+	iiod_stop(iiod);
 	sim_stop(&s);
 	daemon_cleanup(&d);
 }
@@ -1872,10 +1877,7 @@ static void test_hung_iiod_stalls_nothing(void **state)
 	assert_int_equal(daemon_stop(&d, &stop_ns), 0);
 	print_message("stopped in %.0f ms\n", (double)stop_ns / 1e6);
 	assert_true(stop_ns < 1500000000u);
-	kill(iiod, SIGKILL);
-	kill(iiod, SIGCONT);
-	kid_done(iiod);
-	waitpid(iiod, NULL, 0);
+	iiod_stop(iiod);
 	sim_stop(&s);
 	daemon_cleanup(&d);
 }
