@@ -261,7 +261,10 @@ static void forward_record(struct bridge *b, const void *rec, size_t size)
 		t = T_ESTIMATES;
 		break;
 	case TWITCH_REC_STATUS:
-		dev = size >= sizeof(struct twitch_rec_status) ? device_level(rec) : NULL;
+		/* libtwitch's own (daemon gone, restarted, stalled) name the
+		 * stream read, "events": they are about the daemon */
+		dev = size >= sizeof(struct twitch_rec_status) && !(h->flags & TWITCH_RECF_LOCAL)
+			      ? device_level(rec) : NULL;
 		t = dev ? T_DEVICE : T_DAEMON;
 		break;
 	case TWITCH_REC_ALERT:
@@ -416,6 +419,11 @@ static void send_spooled(struct bridge *b)
 				len -= (uint32_t)(nl + 1 - payload);
 				payload = nl + 1;
 			}
+		} else if (m.topic == T_STATUS) {
+			/* the bridge's state is never spooled: this is twitchd's
+			 * status spooled by a bridge before 1.3, not to overwrite
+			 * the retained "online" */
+			topic = b->topics[T_DAEMON];
 		} else if (m.topic < T_COUNT) {
 			topic = b->topics[m.topic];
 		}

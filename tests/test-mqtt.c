@@ -218,6 +218,14 @@ static void test_status_retained_per_device(void **state)
 	assert_true(last_shows(&late, DA, "\"dev_name\":\"a+b\""));
 	assert_true(last_shows(&late, ST, "\"state\":\"online\""));
 	sub_stop(&late);
+
+	/* twitchd dies: libtwitch says so (its record names the stream read,
+	 * "events"), and that is the daemon's status, not a device's */
+	kill(r.pub, SIGKILL);
+	waitpid(r.pub, NULL, 0);
+	r.pub = 0;
+	assert_true(last_shows(&s, DA, "\"state\":\"daemon_gone\""));
+	assert_false(sub_device(&s, "events", last, sizeof(last)));
 	rig_down(&r, &s);
 }
 
