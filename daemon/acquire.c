@@ -581,12 +581,14 @@ static void opener_drop(struct acq_dev *a)
 {
 	struct opener *o = a->opener;
 	int expect = OPENER_RUNNING;
+	pthread_t t;
 
 	if (!o)
 		return;
 	a->opener = NULL;
+	t = o->thread;	/* once abandoned, o is the thread's to free */
 	if (atomic_compare_exchange_strong(&o->state, &expect, OPENER_ABANDONED)) {
-		pthread_detach(o->thread);
+		pthread_detach(t);
 		return;
 	}
 	pthread_join(o->thread, NULL);
@@ -1225,8 +1227,14 @@ static void on_stream_data(struct acq_dev *a, const void *bytes, size_t n_bytes,
 			 */
 			int64_t off = (int64_t)now - a->ts[n - 1];
 
-			if (!a->have_prev_ts || off < a->ts_off_ns)
+			if (!a->have_prev_ts)
 				a->ts_off_ns = off;
+			else if (off < a->ts_off_ns)
+				/* down by at most half a period a block: a block
+				 * that came faster must not stamp its first scan
+				 * before the last one's */
+				a->ts_off_ns -= (int64_t)fmin((double)(a->ts_off_ns - off),
+							      0.5 * a->ts_period_ns);
 			else
 				a->ts_off_ns += (off - a->ts_off_ns) / 4096;
 		}
@@ -1560,7 +1568,7 @@ static void on_stream_read(struct acq_dev *a, size_t n)
 static void take_blocks(struct acq_dev *a)
 {
 	const void *blk;
-	uint64_t lost;
+	uint64_t lost = 0;
 	size_t len;
 	int r;
 
@@ -1572,11 +1580,17 @@ static void take_blocks(struct acq_dev *a)
 			gap(a, lost * a->info->block_scans, true);
 		on_stream_data(a, blk, len, false);
 		device_release_block(a->dev);
+		lost = 0;
 		if (a->stop_requested)
 			return;
 	}
-	if (r != -EAGAIN)
+	if (r != -EAGAIN) {
+		/* blocks dropped just before the stream broke: no block
+		 * follows them, and no timestamp counts them */
+		if (lost)
+			gap(a, lost * a->info->block_scans, true);
 		device_gone(a, r);	/* the stream broke: reconnect */
+	}
 }
 
 void acq_on_cqe(struct acq_dev *a, enum op op, int res)

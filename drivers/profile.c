@@ -767,6 +767,8 @@ static void *profile_refill_thread(void *arg)
 		uint64_t one = 1;
 
 		if (n < 0) {
+			/* what was dropped since the last block: told with the error */
+			atomic_store(&dev->end_dropped, dropped);
 			atomic_store(&dev->stream_err, (int)n);
 			if (write(dev->fd, &one, sizeof(one)) < 0)
 				break;	/* the loop will see stream_err anyway */
@@ -836,6 +838,7 @@ static int profile_start_remote(struct device *dev, struct profile_error *err)
 	atomic_store(&dev->head, 0);
 	atomic_store(&dev->tail, 0);
 	atomic_store(&dev->stream_err, 0);
+	atomic_store(&dev->end_dropped, 0);
 
 	/* the thread must not take the daemon's signals */
 	sigfillset(&all);
@@ -869,6 +872,8 @@ int device_take_block(struct device *dev, const void **ret_data,
 	head = atomic_load_explicit(&dev->head, memory_order_acquire);
 	if (head == tail) {
 		e = atomic_load(&dev->stream_err);
+		if (e < 0 && ret_lost != NULL)
+			*ret_lost = atomic_exchange(&dev->end_dropped, 0);
 		return e < 0 ? e : -EAGAIN;
 	}
 	*ret_data = dev->slots + (tail % REMOTE_SLOTS) * dev->block_bytes;

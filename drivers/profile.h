@@ -183,7 +183,7 @@ int device_decode(struct device *dev, const void *bytes, size_t n_bytes,
  * or the refill's -errno once the stream broke (-EPIPE, -ECONNRESET,
  * -ETIMEDOUT...: device_stop(), then reopen). Release each block taken.
  * @ret_lost: blocks the refill thread had to drop (we were slow) just before
- * this one.
+ * this one; with the stream's error, those dropped since the last block.
  */
 int device_take_block(struct device *dev, const void **ret_data,
 		      size_t *ret_len, uint64_t *ret_lost);
@@ -311,6 +311,8 @@ struct device {
 	uint64_t slot_lost[REMOTE_SLOTS];
 	atomic_size_t head, tail;	/* free-running; head written by the thread */
 	atomic_int stream_err;
+	atomic_uint_fast64_t end_dropped;	/* dropped since the last block, when
+						 * the stream broke */
 	/* ad5933 */
 	uint32_t sweep_start_hz, sweep_inc_hz;
 };

@@ -1768,7 +1768,7 @@ static void test_remote_board_clock(void **state)
 	static union rec u;
 	char port[16], conf[256];
 	int64_t worst = 0, worst_real = 0, d_mono, d_real;
-	uint64_t t_end, next = 0;
+	uint64_t t_end, next = 0, last_t = 0;
 	size_t n_rec = 0;
 	struct timespec rt;
 	struct sim s;
@@ -1794,6 +1794,9 @@ static void test_remote_board_clock(void **state)
 		if (next)
 			assert_int_equal(u.h.sample_index, next);
 		next = u.h.sample_index + u.s.n_scans;
+		/* never back: each record after the last one's last scan */
+		assert_true(u.h.t_mono_ns > last_t);
+		last_t = u.h.t_mono_ns + (uint64_t)(u.s.n_scans - 1) * 1000000u;
 		clock_gettime(CLOCK_REALTIME, &rt);
 		d_mono = (int64_t)now_ns() - (int64_t)u.h.t_mono_ns;
 		d_real = (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec - (int64_t)u.h.t_real_ns;
