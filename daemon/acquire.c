@@ -512,7 +512,6 @@ static int start_stream(struct acq_dev *a)
 	return 0;
 }
 
-/* Try to open (or reopen) the device. */
 /*
  * A remote device's profile_open() runs on a thread of its own: libiio's
  * network backend blocks for 5 s and more on an iiod that accepted the
@@ -599,6 +598,7 @@ static void opener_drop(struct acq_dev *a)
 static int open_device_from(struct acq_dev *a, bool first, int err, struct device *dev,
 			    const struct profile_error *perr);
 
+/* Try to open (or reopen) the device, here. */
 static int open_device(struct acq_dev *a, bool first)
 {
 	struct device_config dc;
