@@ -39,6 +39,7 @@
 #include "mqtt-feed.h"
 #include "mqtt-net.h"
 #include "mqtt-spool.h"
+#include "records.h"
 
 #define EXIT_USAGE	2
 
@@ -219,8 +220,8 @@ static bool alert_of(const void *rec, char *buf, size_t size)
 }
 
 /*
- * A status record's device name as a topic level, or NULL: twitchd allows
- * a-z, 0-9, '-' and '_' (at most 23); anything else in the ring is not
+ * A status record's device name as a topic level, or NULL: what twitchd
+ * allows (at most 23 characters); anything else in the ring is not
  * trusted to be a single level and goes to status/daemon (its JSON still
  * names it).
  */
@@ -230,12 +231,9 @@ static const char *device_level(const struct twitch_rec_status *s)
 
 	if (n == 0 || n == sizeof(s->dev_name))
 		return NULL;
-	for (i = 0; i < n; i++) {
-		char c = s->dev_name[i];
-
-		if (!(c == '-' || c == '_' || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+	for (i = 0; i < n; i++)
+		if (!record_device_name_char(s->dev_name[i]))
 			return NULL;
-	}
 	return s->dev_name;
 }
 

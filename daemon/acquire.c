@@ -639,9 +639,8 @@ static int open_device_from(struct acq_dev *a, bool first, int err, struct devic
 	char msg[600];
 	uint64_t now = loop_now_ns();
 
-	a->dev = dev;
+	a->dev = err < 0 ? NULL : dev;
 	if (err < 0) {
-		a->dev = NULL;
 		profile_strerror(perr, msg, sizeof(msg));
 		if (first || !a->lost_reported)
 			log_device(first && err != -ENODEV ? LOG_ERR : LOG_WARNING, a->cfg.name, -1,
@@ -1431,6 +1430,7 @@ static void estimate_sweep(struct acq_dev *a, uint64_t now, int64_t real_minus_m
 	struct twitch_trend tr;
 	struct bioz_estimate e;
 	double cal_ohm, cal_rp, cal_c;
+	bool early;
 	int res;
 
 	if (a->bz == NULL || a->n_sweep_freq != in->sweep_points)
@@ -1443,12 +1443,13 @@ static void estimate_sweep(struct acq_dev *a, uint64_t now, int64_t real_minus_m
 	 * leads then (the patient, open leads), not the resistor: it is an
 	 * ordinary sweep, and the next one calibrates.
 	 */
-	if (cal_ohm > 0 && a->sweep_started_ns < a->bz->cal_pending_since_ns)
+	early = cal_ohm > 0 && a->sweep_started_ns < a->bz->cal_pending_since_ns;
+	if (early)
 		a->bz->cal_pending_ohm = 0;
 	twitch_trend(a, &tr);
 	res = bioz_live_sweep(a->bz, (uint32_t)a->sweep_no, a->sweep_freq_hz, a->vals,
 			      in->sweep_points, (double)now / 1e9, tr.rising, &e);
-	if (cal_ohm > 0 && a->sweep_started_ns < a->bz->cal_pending_since_ns)
+	if (early)
 		a->bz->cal_pending_ohm = cal_ohm;	/* still pending */
 	if (res == 1) {
 		log_device(LOG_NOTICE, a->cfg.name, -1, "calibrated over %zu frequencies",

@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "inifile.h"
+#include "records.h"
 #include "sweepcsv.h"
 
 /* filter.* and detect.* keys: fields of struct dsp_config / detect_config */
@@ -536,8 +537,7 @@ static int handler(void *user, const char *section, const char *key, const char 
 			return fail(p, section, "", "device name must be 1..%zu characters",
 				    sizeof(d->name) - 1);
 		for (i = 0; name[i]; i++)
-			if (!(name[i] == '-' || name[i] == '_' || (name[i] >= 'a' && name[i] <= 'z') ||
-			      (name[i] >= '0' && name[i] <= '9')))
+			if (!record_device_name_char(name[i]))
 				return fail(p, section, "", "device name may hold only a-z, 0-9, "
 					    "'-' and '_'");
 		if (p->c->n_devices == CONFIG_MAX_DEVICES)

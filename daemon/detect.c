@@ -114,25 +114,38 @@ static uint32_t detect_ms(double ms, double rate_hz)
 	return v < 0.0 ? 0 : v > 4e9 ? 4000000000u : (uint32_t)v;
 }
 
+/* How long a final waits for the pop check: pop_window_ms, and at least
+ * a merge, a potential and the refractory time. */
+static uint32_t detect_wait_len(const struct detect_config *c, double r)
+{
+	uint32_t refr = detect_ms(c->refractory_ms, r), wait = detect_ms(c->pop_window_ms, r);
+	uint32_t least = detect_ms(c->merge_ms, r) + detect_ms(c->min_potential_ms, r) +
+			 (refr ? refr : 1);
+
+	return wait > least ? wait : least;
+}
+
+/* The envelope averages lm_envelope_ms: the signal has been quiet for
+ * lm_end_quiet_ms once the envelope has been for that less its length. */
+static uint32_t detect_lm_quiet_len(const struct detect_config *c, double r)
+{
+	uint32_t a_len = detect_ms(c->lm_envelope_ms, r), quiet = detect_ms(c->lm_end_quiet_ms, r);
+
+	return quiet > a_len ? quiet - a_len : 1;
+}
+
 /*
  * How long after its end an epoch is held open, in samples: every event
  * that can still change it (an LM or a burst that began in it) is final
- * by then. The LM envelope and its end rule as detect_derive() has them.
+ * by then.
  */
 static uint64_t detect_epoch_hold(const struct detect_config *c, double r)
 {
-	uint64_t a_len = detect_ms(c->lm_envelope_ms, r);
-	uint64_t quiet = detect_ms(c->lm_end_quiet_ms, r);
 	uint64_t lm_max = detect_ms(c->lm_max_ms, r), phasic_max = detect_ms(c->phasic_max_ms, r);
-	uint64_t wait = detect_ms(c->pop_window_ms, r);
-	uint64_t min_wait = (uint64_t)detect_ms(c->merge_ms, r) + detect_ms(c->min_potential_ms, r) +
-			    (detect_ms(c->refractory_ms, r) ? detect_ms(c->refractory_ms, r) : 1);
 
-	quiet = quiet > a_len ? quiet - a_len : 1;
-	if (wait < min_wait)
-		wait = min_wait;
-	return (lm_max > phasic_max ? lm_max : phasic_max) + quiet + a_len +
-	       detect_ms(c->group_gap_ms, r) + wait + (uint64_t)llround(r);
+	return (lm_max > phasic_max ? lm_max : phasic_max) + detect_lm_quiet_len(c, r) +
+	       detect_ms(c->lm_envelope_ms, r) + detect_ms(c->group_gap_ms, r) +
+	       detect_wait_len(c, r) + (uint64_t)llround(r);
 }
 
 int detect_config_check(const struct detect_config *c, size_t n_channels,
@@ -347,20 +360,13 @@ static void detect_derive(struct detector *d)
 	d->shadow_tau = c->shadow_tau_ms * r / 1000.0;
 	d->group_gap = detect_ms(c->group_gap_ms, r);
 	d->merge = detect_ms(c->merge_ms, r);
-	d->wait = detect_ms(c->pop_window_ms, r);
-	if (d->wait < d->merge + d->min_pot + d->refr)
-		d->wait = d->merge + d->min_pot + d->refr;
+	d->wait = detect_wait_len(c, r);
 	d->guard = detect_ms(c->invalid_guard_ms, r);
 	d->fasc_max = detect_ms(c->fasc_max_ms, r);
 	d->myo_max = detect_ms(c->myoclonus_max_ms, r);
 	d->phasic_min = detect_ms(c->phasic_min_ms, r);
 	d->phasic_max = detect_ms(c->phasic_max_ms, r);
-	/* the envelope averages a_len samples: the signal has been quiet
-	 * for lm_end_quiet_ms once the envelope has been for that less
-	 * a_len */
-	d->lm_quiet_len = detect_ms(c->lm_end_quiet_ms, r);
-	d->lm_quiet_len = d->lm_quiet_len > d->a_len ?
-			  d->lm_quiet_len - d->a_len : 1;
+	d->lm_quiet_len = detect_lm_quiet_len(c, r);
 	d->lm_min = detect_ms(c->lm_min_ms, r);
 	d->lm_max = detect_ms(c->lm_max_ms, r);
 	d->max_event = (uint64_t)llround(c->max_event_s * r);

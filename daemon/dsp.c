@@ -109,7 +109,7 @@ static double dsp_step_blocks(const struct dsp_config *cfg, double rate_hz,
 	return block_ms;
 }
 
-/* Notches of family @f0 that dsp_add_notches() makes up to @max_hz. */
+/* Harmonics of @f0 notched: up to @max_hz and below 0.49 x the rate. */
 static unsigned int dsp_n_notches(unsigned int f0, double max_hz, double rate_hz)
 {
 	unsigned int k;
@@ -243,10 +243,10 @@ static int dsp_add_section(struct dsp_chain *c, unsigned int family)
 static int dsp_add_notches(struct dsp_chain *c, unsigned int f0,
 			   double max_hz, double bw_hz)
 {
-	unsigned int k;
+	unsigned int k, n = dsp_n_notches(f0, max_hz, c->rate_hz);
 	int i;
 
-	for (k = 1; k * f0 <= max_hz && k * f0 < 0.49 * c->rate_hz; k++) {
+	for (k = 1; k <= n; k++) {
 		i = dsp_add_section(c, f0);
 		if (i < 0)
 			return i;

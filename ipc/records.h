@@ -36,6 +36,17 @@ static_assert(sizeof(struct twitch_rec_alert) == 176, "record ABI changed");
 static_assert(sizeof(struct twitch_rec_bioz) + 8 <= RECORD_EVENT_SLOT_SIZE, "slot too small");
 static_assert(sizeof(struct twitch_rec_marker) + 8 <= RECORD_EVENT_SLOT_SIZE, "slot too small");
 
+/*
+ * A character a device's name may hold: twitchd.conf's [device NAME], and
+ * so the dev_name of its status records, which twitch-mqtt makes a topic
+ * level of. One rule for both, so that no name twitchd takes is refused
+ * there.
+ */
+static inline bool record_device_name_char(char c)
+{
+	return c == '-' || c == '_' || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
 static inline uint64_t record_clock_ns(clockid_t clk)
 {
 	struct timespec ts;
