@@ -1579,6 +1579,27 @@ static void eplog_sink(const struct detect_epoch *ep, void *userdata)
 		l->ep[l->n++] = *ep;
 }
 
+/* One channel @x (@n samples at @rate) through a default filter chain,
+ * then the detector with @cfg to its end: events into @log, epochs into @el. */
+static struct detector *run_epochs(const struct detect_config *cfg, const float *x, size_t n,
+				   double rate, struct evlog *log, struct eplog *el)
+{
+	struct dsp_config dc;
+	struct dsp_chain c;
+	struct detector *d;
+	float *y = xalloc(n);
+
+	dsp_config_default(&dc);
+	assert_int_equal(dsp_chain_init(&c, &dc, rate), 0);
+	dsp_chain_process(&c, x, y, n, 1, NULL);
+	assert_int_equal(detect_new(cfg, 1, rate, &d), 0);
+	detect_set_epoch_sink(d, eplog_sink, el);
+	assert_true(detect_process(d, y, n, 0, evlog_sink, log) >= 0);
+	assert_true(detect_finish(d, evlog_sink, log) >= 0);
+	free(y);
+	return d;
+}
+
 /*
  * Potentials that count apart are those >= potential_min_ratio x the
  * largest, past the DETECT_MAX_POT whose peaks are kept too: 20 of 40
@@ -1632,10 +1653,8 @@ static void test_long_train_is_a_burst(void **state)
 	struct detect_config cfg;
 	struct evlog log = { 0 };
 	struct eplog el = { 0 };
-	struct dsp_config dc;
-	struct dsp_chain c;
 	struct detector *d;
-	float *x = xalloc(n), *y = xalloc(n);
+	float *x = xalloc(n);
 	size_t i, k, j, found[2] = { 0 }, triplet = 0;
 	uint32_t fm = 0, tw = 0;
 
@@ -1648,14 +1667,8 @@ static void test_long_train_is_a_burst(void **state)
 			inject(x, 1, (2 + 12 * j) * rate + k * rate / 20, 0, 60.0, 1);
 	for (k = 0; k < 4; k++)
 		inject(x, 1, 30 * rate + k * rate / 20, 0, 60.0, 1);
-	dsp_config_default(&dc);
-	assert_int_equal(dsp_chain_init(&c, &dc, rate), 0);
-	dsp_chain_process(&c, x, y, n, 1, NULL);
 	detect_config_default(&cfg);
-	assert_int_equal(detect_new(&cfg, 1, rate, &d), 0);
-	detect_set_epoch_sink(d, eplog_sink, &el);
-	assert_true(detect_process(d, y, n, 0, evlog_sink, &log) >= 0);
-	assert_true(detect_finish(d, evlog_sink, &log) >= 0);
+	d = run_epochs(&cfg, x, n, rate, &log, &el);
 	for (i = 0; i < log.n; i++) {
 		const struct detect_event *e = &log.ev[i];
 
@@ -1696,7 +1709,6 @@ static void test_long_train_is_a_burst(void **state)
 	detect_free(d);
 	evlog_free(&log);
 	free(x);
-	free(y);
 }
 
 /*
@@ -1711,11 +1723,9 @@ static void test_short_epochs_count_everything(void **state)
 	struct detect_config cfg;
 	struct evlog log = { 0 };
 	struct eplog el = { 0 };
-	struct dsp_config dc;
-	struct dsp_chain c;
 	struct detector *d;
 	const char *field = NULL;
-	float *x = xalloc(n), *y = xalloc(n);
+	float *x = xalloc(n);
 	size_t i, finals, counted = 0;
 
 	(void)state;
@@ -1724,17 +1734,11 @@ static void test_short_epochs_count_everything(void **state)
 	add_noise(x, n, 1, 2.0);
 	for (i = 1000; i + 100 < n; i += 700)
 		inject(x, 1, i, (int)(i % N_MUP), 60.0, 0);
-	dsp_config_default(&dc);
-	assert_int_equal(dsp_chain_init(&c, &dc, rate), 0);
-	dsp_chain_process(&c, x, y, n, 1, NULL);
 	detect_config_default(&cfg);
 	cfg.epoch_s = 3.0;
 	cfg.efm_window_min = 1.0;
 	assert_int_equal(detect_config_check(&cfg, 1, rate, &field), 0);
-	assert_int_equal(detect_new(&cfg, 1, rate, &d), 0);
-	detect_set_epoch_sink(d, eplog_sink, &el);
-	assert_true(detect_process(d, y, n, 0, evlog_sink, &log) >= 0);
-	assert_true(detect_finish(d, evlog_sink, &log) >= 0);
+	d = run_epochs(&cfg, x, n, rate, &log, &el);
 	finals = evlog_count(&log, DETECT_EVENT_FINAL, DETECT_CLASS_FASCICULATION) +
 		 evlog_count(&log, DETECT_EVENT_FINAL, DETECT_CLASS_DOUBLET) +
 		 evlog_count(&log, DETECT_EVENT_FINAL, DETECT_CLASS_MULTIPLET) +
@@ -1755,7 +1759,6 @@ static void test_short_epochs_count_everything(void **state)
 	assert_string_equal(field, "epoch_s");
 	evlog_free(&log);
 	free(x);
-	free(y);
 }
 
 /*
@@ -1772,23 +1775,15 @@ static void test_epochs_fractional_rate(void **state)
 	struct detect_config cfg;
 	struct evlog log = { 0 };
 	struct eplog el = { 0 };
-	struct dsp_config dc;
-	struct dsp_chain c;
 	struct detector *d;
-	float *x = xalloc(n), *y = xalloc(n);
+	float *x = xalloc(n);
 
 	(void)state;
 	rng_state = 131;
 	add_noise(x, n, 1, 1.5);
 	add_noise(x + 29503, 1100, 1, 15.0);
-	dsp_config_default(&dc);
-	assert_int_equal(dsp_chain_init(&c, &dc, rate), 0);
-	dsp_chain_process(&c, x, y, n, 1, NULL);
 	detect_config_default(&cfg);
-	assert_int_equal(detect_new(&cfg, 1, rate, &d), 0);
-	detect_set_epoch_sink(d, eplog_sink, &el);
-	assert_true(detect_process(d, y, n, 0, evlog_sink, &log) >= 0);
-	assert_true(detect_finish(d, evlog_sink, &log) >= 0);
+	d = run_epochs(&cfg, x, n, rate, &log, &el);
 	assert_int_equal(evlog_count(&log, DETECT_EVENT_FINAL, DETECT_CLASS_PHASIC), 1);
 	assert_true(el.n >= 2);
 	assert_int_equal(el.ep[1].start_index, 30003);
@@ -1798,7 +1793,6 @@ static void test_epochs_fractional_rate(void **state)
 	detect_free(d);
 	evlog_free(&log);
 	free(x);
-	free(y);
 }
 
 /* RSWA phasic: 0.4-s bursts at 10x background in mini-epochs 0,2,4,6,8 of
@@ -1809,10 +1803,8 @@ static void test_epochs_rswa(void **state)
 	struct detect_config cfg;
 	struct evlog log = { 0 };
 	struct eplog el = { 0 };
-	struct dsp_config dc;
-	struct dsp_chain c;
 	struct detector *d;
-	float *x = xalloc(n), *y = xalloc(n);
+	float *x = xalloc(n);
 	size_t i;
 
 	(void)state;
@@ -1822,14 +1814,8 @@ static void test_epochs_rswa(void **state)
 		add_noise(x + 30000 + i * 3000 + 1300, 400, 1, 15.0);
 	for (i = 1; i < 8; i += 2)
 		add_noise(x + 60000 + i * 3000 + 1300, 400, 1, 15.0);
-	dsp_config_default(&dc);
-	assert_int_equal(dsp_chain_init(&c, &dc, 1000), 0);
-	dsp_chain_process(&c, x, y, n, 1, NULL);
 	detect_config_default(&cfg);
-	assert_int_equal(detect_new(&cfg, 1, 1000, &d), 0);
-	detect_set_epoch_sink(d, eplog_sink, &el);
-	assert_true(detect_process(d, y, n, 0, evlog_sink, &log) >= 0);
-	assert_true(detect_finish(d, evlog_sink, &log) >= 0);
+	d = run_epochs(&cfg, x, n, 1000, &log, &el);
 	assert_int_equal(el.n, 4);	/* 0-30, 30-60, 60-90, 90-100 s */
 	assert_int_equal(el.ep[0].phasic_mini_mask, 0);
 	assert_int_equal(el.ep[1].start_index, 30000);
@@ -1844,7 +1830,6 @@ static void test_epochs_rswa(void **state)
 	detect_free(d);
 	evlog_free(&log);
 	free(x);
-	free(y);
 }
 
 /* EFM: >= 5 potentials a minute over 20 minutes; 6/min sets the flag once
